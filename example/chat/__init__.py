@@ -1,0 +1,1 @@
+"""Chat app: rooms whose participants, messages and authors stream live to subscribers."""

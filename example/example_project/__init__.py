@@ -1,0 +1,1 @@
+"""Project package of the rxgraphql example: settings, URLs, ASGI entry point, extra schema."""

@@ -1,0 +1,36 @@
+"""The project's own GraphQL root types, merged by rxgraphql into the generated schema.
+
+The channels' queries and subscriptions are generated; this adds a ``me`` query
+and the apps' mutations.
+"""
+
+from typing import Any
+
+import strawberry
+from asgiref.sync import sync_to_async
+from board.schema import BoardMutation
+from chat.schema import ChatMutation
+
+
+def _username(user: Any) -> str | None:
+    """The user's name, or None when anonymous (may touch the session, hence sync)."""
+    return str(user.get_username()) if user.is_authenticated else None
+
+
+async def resolve_me(info: strawberry.Info) -> str | None:
+    """Report who the server thinks is asking (handy for checking a token)."""
+    return await sync_to_async(_username)(info.context.user)
+
+
+@strawberry.type
+class Query:
+    """Extra queries next to the generated channel queries."""
+
+    me: str | None = strawberry.field(
+        resolver=resolve_me, description="Username of the signed-in user, or null when anonymous."
+    )
+
+
+@strawberry.type
+class Mutation(ChatMutation, BoardMutation):
+    """All mutations: ``postMessage``, ``moveCard``, ``renameCard`` and ``addComment``."""

@@ -1,0 +1,35 @@
+"""Django app config: discovers ``<app>.channels`` modules, names the layer types, connects signals."""
+
+from __future__ import annotations
+
+import atexit
+from importlib import import_module
+
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+from django.utils.module_loading import module_has_submodule
+
+
+class RxGraphQLConfig(AppConfig):
+    name = "rxgraphql"
+    verbose_name = "rxgraphql"
+
+    def ready(self) -> None:
+        from .changes import connect_signals
+        from .flusher import flusher
+        from .registry import registry
+
+        for config in apps.get_app_configs():
+            # An error inside a channels module must surface: only a missing module is skipped.
+            if module_has_submodule(config.module, "channels"):
+                import_module(f"{config.name}.channels")
+        registry.finalize()
+        connect_signals()
+        post_migrate.connect(_clear_cache_after_migrate, sender=self, dispatch_uid="rxgraphql:migrate")
+        atexit.register(flusher.wait_idle, 10.0)
+
+
+def _clear_cache_after_migrate(**kwargs: object) -> None:
+    from .backends import reset
+
+    reset()

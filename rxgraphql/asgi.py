@@ -1,0 +1,44 @@
+"""The project's ASGI application: ``/graphql`` (HTTP and websocket) beside the Django app.
+
+Point ``ASGI_APPLICATION`` (daphne's ``runserver``) or any ASGI server at ``application``::
+
+    from rxgraphql.asgi import get_asgi_application
+    application = get_asgi_application()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import django
+from django.core.asgi import get_asgi_application as get_django_asgi_application
+
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+def get_asgi_application(path: str = "/graphql") -> ASGIApp:
+    django.setup(set_prefix=False)
+    django_app = get_django_asgi_application()
+    from schema_bridge.asgi import GraphQLEndpoint
+
+    endpoint = GraphQLEndpoint()
+    prefix = path.rstrip("/")
+
+    async def application(
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        kind = scope["type"]
+        if kind in ("http", "websocket") and scope["path"].rstrip("/") == prefix:
+            await endpoint(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 4404})
+        else:
+            await django_app(scope, receive, send)  # type: ignore[arg-type]
+
+    return application

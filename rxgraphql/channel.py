@@ -1,0 +1,138 @@
+"""``ContextChannel``: the class a project writes to turn one nested serializer into a live API."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework import serializers
+
+from .layers import LayerGraph
+
+User = AbstractBaseUser | AnonymousUser
+
+
+@dataclass(frozen=True)
+class ChannelArgument:
+    """One argument of a channel's subscription: a parameter of ``has_permission``."""
+
+    name: str
+    annotation: Any
+    is_id: bool
+    optional: bool
+
+    def coerce(self, value: Any) -> Any:
+        """Turn the GraphQL value into the annotated Python type (IDs arrive as strings)."""
+        if value is None:
+            return None
+        target = self.annotation
+        if target in (int, float, str, bool) and not isinstance(value, target):
+            return target(value)
+        return value
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _arguments(cls: type[ContextChannel]) -> tuple[ChannelArgument, ...]:
+    for hook in ("has_permission", "get_instance_id"):
+        method = getattr(cls, hook)
+        if method is getattr(ContextChannel, hook):
+            continue
+        hints = typing.get_type_hints(method)
+        params = [
+            p
+            for p in inspect.signature(method).parameters.values()
+            if p.name not in ("self", "user") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        found = []
+        for p in params:
+            annotation = hints.get(p.name, str)
+            optional = False
+            args = typing.get_args(annotation)
+            if type(None) in args:
+                optional = True
+                annotation = next(a for a in args if a is not type(None))
+            is_id = p.name == "id" or p.name.endswith("_id")
+            found.append(ChannelArgument(p.name, annotation, is_id, optional))
+        return tuple(found)
+    return (ChannelArgument("id", str, True, False),)
+
+
+class ContextChannel:
+    """A live view of one anchor: the instance rendered by ``Meta.state``.
+
+    Subclass it in ``<app>/channels.py``::
+
+        class BoardChannel(ContextChannel):
+            class Meta:
+                state = BoardSerializer()
+
+            def has_permission(self, user, board_id: int) -> bool:
+                return Board.objects.filter(pk=board_id, members=user).exists()
+
+    Every permission hook denies by default.
+    """
+
+    layers: ClassVar[LayerGraph]
+    channel_name: ClassVar[str]
+    field_name: ClassVar[str]
+    arguments: ClassVar[tuple[ChannelArgument, ...]]
+    cache_ttl: ClassVar[float | None]
+
+    class Meta:
+        abstract = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        meta = cls.__dict__.get("Meta")
+        if meta is None:
+            raise ImproperlyConfigured(f"{cls.__qualname__} must define an inner class Meta")
+        if getattr(meta, "abstract", False):
+            return
+        state = getattr(meta, "state", None)
+        if isinstance(state, serializers.ListSerializer):
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__}: list channels (Meta.state = S(many=True)) are not supported yet"
+            )
+        if not isinstance(state, serializers.ModelSerializer):
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__}.Meta.state must be a ModelSerializer instance, got {state!r}"
+            )
+        cls.layers = LayerGraph(state)
+        cls.channel_name = f"{cls.__module__}.{cls.__qualname__}"
+        cls.field_name = _camel(re.sub(r"\W", "", cls.__name__))
+        cls.arguments = _arguments(cls)
+        if len(cls.arguments) != 1 and cls.get_instance_id is ContextChannel.get_instance_id:
+            raise ImproperlyConfigured(
+                f"{cls.__qualname__} has several arguments: define get_instance_id(**kwargs)"
+            )
+        ttl = getattr(meta, "cache_ttl", None)
+        cls.cache_ttl = None if ttl is None else float(ttl)
+        from .registry import registry
+
+        registry.register(cls)
+
+    def __init__(self, user: User, **kwargs: Any) -> None:
+        self.user = user
+        self.kwargs = kwargs
+
+    def has_permission(self, user: User, **kwargs: Any) -> bool:
+        """Whether ``user`` may watch the anchor named by the arguments. Runs in a thread."""
+        return False
+
+    def get_instance_id(self, **kwargs: Any) -> Any:
+        """The anchor's primary key, from the subscription arguments."""
+        (value,) = kwargs.values()
+        return value
+
+    @classmethod
+    def anchor_layer_model(cls) -> Any:
+        return cls.layers.root.model

@@ -1,0 +1,49 @@
+"""The ``RXGRAPHQL`` settings dict, read with defaults in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_CACHE_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class RxSettings:
+    query: str | None
+    mutation: str | None
+    subscription: str | None
+    graphiql: bool
+    allowed_origins: tuple[str, ...] | None
+    redis_url: str | None
+    mongo_url: str | None
+    frontend_dir: str | None
+    cache_ttl: float
+    ping_interval: float
+    pong_timeout: float
+    connection_init_timeout: float
+    send_queue_size: int
+    snapshot_batch_size: int
+
+
+def rx_settings() -> RxSettings:
+    raw: dict[str, Any] = dict(getattr(settings, "RXGRAPHQL", {}) or {})
+    origins = raw.get("ALLOWED_ORIGINS")
+    return RxSettings(
+        query=raw.get("QUERY"),
+        mutation=raw.get("MUTATION"),
+        subscription=raw.get("SUBSCRIPTION"),
+        graphiql=bool(raw.get("GRAPHIQL", settings.DEBUG)),
+        allowed_origins=None if origins is None else tuple(origins),
+        redis_url=raw.get("REDIS_URL"),
+        mongo_url=raw.get("MONGO_URL"),
+        frontend_dir=raw.get("FRONTEND_DIR"),
+        cache_ttl=float(raw.get("CACHE_TTL", DEFAULT_CACHE_TTL)),
+        ping_interval=float(raw.get("PING_INTERVAL", 15.0)),
+        pong_timeout=float(raw.get("PONG_TIMEOUT", 10.0)),
+        connection_init_timeout=float(raw.get("CONNECTION_INIT_TIMEOUT", 10.0)),
+        send_queue_size=int(raw.get("SEND_QUEUE_SIZE", 1000)),
+        snapshot_batch_size=int(raw.get("SNAPSHOT_BATCH_SIZE", 500)),
+    )

@@ -1,0 +1,83 @@
+"""The write path's worker thread: propagates committed changes off the thread that committed them.
+
+Batches queued while it works are merged, so a burst of saves to one row costs one propagation.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import close_old_connections, models
+
+logger = logging.getLogger("rxgraphql.flusher")
+
+RowChange = tuple[type[models.Model], str]
+
+
+class Flusher:
+    def __init__(self) -> None:
+        self._queue: queue.Queue[list[RowChange] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._busy = 0
+
+    def submit(self, rows: Iterable[RowChange]) -> None:
+        batch = list(rows)
+        if not batch:
+            return
+        with self._idle:
+            self._busy += 1
+        self._ensure_thread()
+        self._queue.put(batch)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="rxgraphql-flusher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        from .backends import get_broker, get_cache
+        from .propagate import propagate
+
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batches = [first]
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batches.append(more)
+            rows = list(dict.fromkeys(row for batch in batches for row in batch))
+            try:
+                close_old_connections()
+                propagate(rows, get_cache(), get_broker())
+            except Exception:
+                logger.exception("rxgraphql could not propagate %d changed rows", len(rows))
+            finally:
+                close_old_connections()
+                with self._idle:
+                    self._busy -= len(batches)
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted change is propagated (management commands, tests)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def stats(self) -> dict[str, Any]:
+        return {"pending": self._busy}
+
+
+flusher = Flusher()

@@ -1,0 +1,197 @@
+"""The layer model: a nested DRF ``ModelSerializer`` taken apart into one flat layer per serializer class.
+
+A layer renders one model instance as a flat record: every field as the user's serializer renders it,
+every nested child replaced by its primary key (or the ordered list of keys). The edges between layers
+say how a child row is linked to its parent row, which is what the write path needs to know which
+records a database change can alter.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.models.fields.related_descriptors import (
+    ForwardManyToOneDescriptor,
+    ManyToManyDescriptor,
+    ReverseManyToOneDescriptor,
+    ReverseOneToOneDescriptor,
+)
+from rest_framework import serializers
+
+
+class EdgeKind(enum.Enum):
+    """How the rows of a child layer are linked to the rows of their parent layer."""
+
+    FORWARD = "forward"  # the parent row holds a foreign key to the child (FK, one-to-one)
+    REVERSE = "reverse"  # the child row holds a foreign key to the parent (reverse FK, reverse one-to-one)
+    MANY_TO_MANY = "m2m"  # a through table links them
+    OPAQUE = "opaque"  # a property, a method or a dotted source: only a parent save can tell
+
+
+@dataclass(eq=False)
+class Edge:
+    """A nested serializer field: ``parent.field_name`` renders rows of ``child``."""
+
+    parent: Layer
+    field_name: str
+    child: Layer
+    many: bool
+    allow_null: bool
+    kind: EdgeKind
+    source: str
+    # For REVERSE edges: the attribute on the child row that holds the parent's primary key.
+    child_fk_attname: str | None = None
+
+
+@dataclass(eq=False)
+class Layer:
+    """One serializer class of a channel's state, with its flat serializer and its edges."""
+
+    serializer_class: type[serializers.ModelSerializer[Any]]
+    model: type[models.Model]
+    flat_serializer_class: type[serializers.ModelSerializer[Any]]
+    children: list[Edge] = field(default_factory=list)
+    parents: list[Edge] = field(default_factory=list)
+    type_name: str = ""  # the GraphQL type name, assigned once every channel is known
+
+    @property
+    def key(self) -> str:
+        """A name for the layer that is stable and unique within the project."""
+        cls = self.serializer_class
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    @property
+    def pk_field(self) -> str:
+        return self.model._meta.pk.name  # type: ignore[union-attr]
+
+    def flat_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The fields of the flat serializer, as DRF builds them."""
+        return dict(self.flat_serializer_class().fields)
+
+    def __repr__(self) -> str:
+        return f"<Layer {self.key}>"
+
+
+def _nested_child(
+    declared: serializers.Field[Any, Any, Any, Any],
+) -> tuple[serializers.ModelSerializer[Any], bool] | None:
+    """The nested model serializer behind a declared field and whether it renders a list."""
+    if isinstance(declared, serializers.ListSerializer):
+        child = declared.child
+        if isinstance(child, serializers.ModelSerializer):
+            return child, True
+        return None
+    if isinstance(declared, serializers.ModelSerializer):
+        return declared, False
+    return None
+
+
+def _edge_kind(parent_model: type[models.Model], source: str) -> tuple[EdgeKind, str | None]:
+    if "." in source or source == "*":
+        return EdgeKind.OPAQUE, None
+    descriptor = getattr(parent_model, source, None)
+    if isinstance(descriptor, ManyToManyDescriptor):
+        return EdgeKind.MANY_TO_MANY, None
+    if isinstance(descriptor, ReverseManyToOneDescriptor):
+        return EdgeKind.REVERSE, descriptor.field.attname
+    if isinstance(descriptor, ReverseOneToOneDescriptor):
+        return EdgeKind.REVERSE, descriptor.related.field.attname
+    if isinstance(descriptor, ForwardManyToOneDescriptor):
+        return EdgeKind.FORWARD, None
+    return EdgeKind.OPAQUE, None
+
+
+class LayerGraph:
+    """Every layer reachable from one root serializer; the same class reached twice is one layer."""
+
+    def __init__(self, root_serializer: serializers.ModelSerializer[Any]) -> None:
+        self.layers: dict[type[serializers.Serializer[Any]], Layer] = {}
+        self.root = self._layer_for(type(root_serializer), path=())
+
+    def _layer_for(
+        self,
+        serializer_class: type[serializers.ModelSerializer[Any]],
+        path: tuple[type[Any], ...],
+    ) -> Layer:
+        if serializer_class in path:
+            chain = " -> ".join(c.__name__ for c in (*path, serializer_class))
+            raise ImproperlyConfigured(f"Nested serializers form a cycle: {chain}")
+        existing = self.layers.get(serializer_class)
+        if existing is not None:
+            return existing
+        meta = getattr(serializer_class, "Meta", None)
+        model = getattr(meta, "model", None)
+        if model is None:
+            raise ImproperlyConfigured(f"{serializer_class.__name__} has no Meta.model")
+        if getattr(meta, "depth", 0):
+            raise ImproperlyConfigured(
+                f"{serializer_class.__name__} uses Meta.depth; declare nested serializers instead"
+            )
+        nested: dict[str, tuple[serializers.ModelSerializer[Any], bool, str, bool]] = {}
+        for name, declared in serializer_class._declared_fields.items():
+            found = _nested_child(declared)
+            if found is None:
+                continue
+            child, many = found
+            source = declared.source or name
+            nested[name] = (child, many, source, bool(declared.allow_null))
+        layer = Layer(
+            serializer_class=serializer_class,
+            model=model._meta.concrete_model,
+            flat_serializer_class=_flat_serializer(serializer_class, nested),
+        )
+        self.layers[serializer_class] = layer
+        pk_name = layer.pk_field
+        if pk_name not in layer.flat_serializer_class().fields:
+            raise ImproperlyConfigured(
+                f"{serializer_class.__name__} must include the primary key '{pk_name}' in its fields"
+            )
+        for name, (child, many, source, allow_null) in nested.items():
+            child_layer = self._layer_for(type(child), (*path, serializer_class))
+            kind, fk_attname = _edge_kind(model, source)
+            edge = Edge(
+                parent=layer,
+                field_name=name,
+                child=child_layer,
+                many=many,
+                allow_null=allow_null,
+                kind=kind,
+                source=source,
+                child_fk_attname=fk_attname,
+            )
+            layer.children.append(edge)
+            child_layer.parents.append(edge)
+        return layer
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers.values())
+
+    def by_model(self, model: type[models.Model]) -> list[Layer]:
+        return [layer for layer in self.layers.values() if layer.model is model]
+
+
+def _flat_serializer(
+    serializer_class: type[serializers.ModelSerializer[Any]],
+    nested: dict[str, tuple[serializers.ModelSerializer[Any], bool, str, bool]],
+) -> type[serializers.ModelSerializer[Any]]:
+    """A subclass of the user's serializer whose nested fields render primary keys.
+
+    Subclassing keeps everything else the user wrote: method fields, ``to_representation``, Meta.
+    """
+    overrides: dict[str, Any] = {}
+    for name, (_child, many, source, allow_null) in nested.items():
+        kwargs: dict[str, Any] = {"read_only": True}
+        if source != name:
+            kwargs["source"] = source
+        if many:
+            overrides[name] = serializers.PrimaryKeyRelatedField(many=True, **kwargs)
+        else:
+            overrides[name] = serializers.PrimaryKeyRelatedField(allow_null=allow_null, **kwargs)
+    overrides["__module__"] = serializer_class.__module__
+    overrides["__qualname__"] = f"{serializer_class.__qualname__}.Flat"
+    return type(serializer_class.__name__, (serializer_class,), overrides)

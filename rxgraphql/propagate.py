@@ -1,0 +1,220 @@
+"""Applies committed row changes to the hot anchors that show them, and publishes one patch per anchor.
+
+For every changed row the write path re-reads the committed row and renders it once per layer. An anchor
+receives the records it already holds, the parents whose child lists a change can alter (found through
+the cache's referrer index, so a moved record is found in its old anchor without asking the database),
+the records newly referenced (with their whole subtree) and the deletion of every record no longer
+reachable from the anchor's root.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.db import models
+
+from .backends import Broker, RecordCache
+from .backends.base import AnchorEdit
+from .layers import EdgeKind, Layer
+from .records import Record, RecordKey, child_keys, fetch_records, reverse_parent_keys
+from .registry import registry
+
+if TYPE_CHECKING:
+    from .channel import ContextChannel
+
+logger = logging.getLogger("rxgraphql.propagate")
+
+RowChange = tuple[type[models.Model], str]
+
+
+def topic(channel_name: str, anchor: str) -> str:
+    return f"rx:{channel_name}:{anchor}"
+
+
+class _Records:
+    """Rendered records of one batch, read from the database at most once per key."""
+
+    def __init__(self, layers: dict[str, Layer]) -> None:
+        self.layers = layers
+        self.found: dict[RecordKey, Record | None] = {}
+        self.rows: dict[RecordKey, models.Model] = {}
+
+    def load(self, keys: Iterable[RecordKey]) -> None:
+        wanted: dict[str, list[str]] = defaultdict(list)
+        for key in keys:
+            if key not in self.found:
+                wanted[key[0]].append(key[1])
+        for type_name, pks in wanted.items():
+            layer = self.layers[type_name]
+            fetched = fetch_records(layer, pks)
+            for pk in pks:
+                hit = fetched.get(pk)
+                key = (type_name, pk)
+                if hit is None:
+                    self.found[key] = None
+                else:
+                    self.rows[key], self.found[key] = hit
+
+    def get(self, key: RecordKey) -> Record | None:
+        self.load([key])
+        return self.found[key]
+
+
+def _refreshes_parent(parent: Layer, child: Layer) -> bool:
+    """Whether a save of a child row can change the parent's list of children."""
+    return any(
+        edge.child is child and edge.kind in (EdgeKind.REVERSE, EdgeKind.OPAQUE)
+        for edge in parent.children
+    )
+
+
+def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) -> int:
+    """Bring every hot anchor up to date with these changed rows; returns the number of patches."""
+    per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
+    backlog: dict[type[ContextChannel], list[tuple[str, str]]] = defaultdict(list)
+    for model, pk in changes:
+        for channel, layer in registry.by_model.get(model, ()):
+            per_channel[channel].add((layer, pk))
+            backlog[channel].append((model._meta.label, pk))
+    patches = 0
+    for channel, dirty in per_channel.items():
+        active = cache.active_anchors(channel.channel_name)
+        if not active:
+            continue
+        for anchor in list(active):
+            cache.note_backlog(channel.channel_name, anchor, backlog[channel])
+        patches += _propagate_channel(channel, dirty, cache, broker)
+    return patches
+
+
+def _propagate_channel(
+    channel: type[ContextChannel],
+    dirty: set[tuple[Layer, str]],
+    cache: RecordCache,
+    broker: Broker,
+) -> int:
+    layers = {layer.type_name: layer for layer in channel.layers}
+    records = _Records(layers)
+    dirty_keys = {(layer.type_name, pk) for layer, pk in dirty}
+    records.load(dirty_keys)
+    new_parents: dict[RecordKey, set[RecordKey]] = defaultdict(set)
+    for key in dirty_keys:
+        row = records.rows.get(key)
+        if row is not None:
+            for parent in reverse_parent_keys(layers[key[0]], row):
+                new_parents[key].add(parent)
+    candidates = dirty_keys | {p for parents in new_parents.values() for p in parents}
+    holders = cache.anchors_containing(channel.channel_name, candidates)
+    anchors: set[str] = set()
+    for key in candidates:
+        anchors.update(holders.get(key, ()))
+    patches = 0
+    for anchor in sorted(anchors):
+        with cache.edit(channel.channel_name, anchor) as edit:
+            if edit is None:
+                continue
+            _apply(edit, dirty_keys, new_parents, records)
+            patch = edit.commit()
+        if patch is not None:
+            broker.publish(topic(channel.channel_name, anchor), patch.encode())
+            patches += 1
+    return patches
+
+
+def _apply(
+    edit: AnchorEdit,
+    dirty_keys: set[RecordKey],
+    new_parents: dict[RecordKey, set[RecordKey]],
+    records: _Records,
+) -> None:
+    layers = records.layers
+    refresh: set[RecordKey] = set()
+    for key in dirty_keys:
+        present = edit.get(key) is not None
+        if present:
+            refresh.add(key)
+            deleted = records.get(key) is None
+            for parent in edit.referrers(key):
+                if deleted or _refreshes_parent(layers[parent[0]], layers[key[0]]):
+                    refresh.add(parent)
+        for parent in new_parents.get(key, ()):
+            if edit.get(parent) is not None:
+                refresh.add(parent)
+    records.load(refresh)
+    orphans: list[RecordKey] = []
+    added: list[RecordKey] = []
+    for key in refresh:
+        old = edit.get(key)
+        old_refs = set(child_keys(old, layers[key[0]])) if old is not None else set()
+        new = records.found[key]
+        if new is None:
+            edit.remove(key)
+            orphans.extend(old_refs)
+            continue
+        new_refs = list(child_keys(new, layers[key[0]]))
+        edit.put(key, new, new_refs)
+        orphans.extend(old_refs.difference(new_refs))
+        added.extend(new_refs)
+    _fill_missing(edit, added, records)
+    _collect_garbage(edit, orphans, layers)
+
+
+def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
+    """Bring in every referenced record the anchor lacks, with its subtree."""
+    frontier = [key for key in refs if edit.get(key) is None]
+    while frontier:
+        records.load(frontier)
+        following: list[RecordKey] = []
+        for key in frontier:
+            if edit.get(key) is not None:
+                continue
+            record = records.found[key]
+            if record is None:
+                continue
+            refs_of = list(child_keys(record, records.layers[key[0]]))
+            edit.put(key, record, refs_of)
+            following.extend(r for r in refs_of if edit.get(r) is None)
+        frontier = following
+
+
+def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:
+    """Delete the records no longer referenced by anything in the anchor (layers form no cycle)."""
+    while orphans:
+        key = orphans.pop()
+        if key == edit.root:
+            continue
+        record = edit.get(key)
+        if record is None or edit.referrers(key):
+            continue
+        edit.remove(key)
+        orphans.extend(child_keys(record, layers[key[0]]))
+
+
+def heat_records(
+    channel: type[ContextChannel], anchor_pk: str
+) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
+    """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
+    layers = {layer.type_name: layer for layer in channel.layers}
+    records = _Records(layers)
+    root_key = (channel.layers.root.type_name, anchor_pk)
+    if records.get(root_key) is None:
+        return None
+    out: list[tuple[RecordKey, Record, list[RecordKey]]] = []
+    seen: set[RecordKey] = set()
+    frontier = [root_key]
+    while frontier:
+        records.load(frontier)
+        following: list[RecordKey] = []
+        for key in frontier:
+            record = records.found[key]
+            if key in seen or record is None:
+                continue
+            seen.add(key)
+            refs = list(child_keys(record, layers[key[0]]))
+            out.append((key, record, refs))
+            following.extend(r for r in refs if r not in seen)
+        frontier = list(dict.fromkeys(following))
+    return root_key, out

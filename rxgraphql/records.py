@@ -1,0 +1,86 @@
+"""Flat records: reading rows of a layer from the database and rendering them with the flat serializer.
+
+A record is a plain dict: the flat serializer's output plus ``__typename`` (the layer's GraphQL type).
+Records are keyed by ``(type name, str(primary key))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import models
+
+from .layers import EdgeKind, Layer
+
+Record = dict[str, Any]
+RecordKey = tuple[str, str]
+
+TYPENAME = "__typename"
+
+
+def record_key(layer: Layer, pk: object) -> RecordKey:
+    return (layer.type_name, str(pk))
+
+
+def key_of(record: Record, layer: Layer) -> RecordKey:
+    return (layer.type_name, str(record[layer.pk_field]))
+
+
+def child_keys(record: Record, layer: Layer) -> Iterator[RecordKey]:
+    """The keys of the records this record refers to through its nested fields."""
+    for edge in layer.children:
+        value = record.get(edge.field_name)
+        if value is None:
+            continue
+        if edge.many:
+            for pk in value:
+                yield (edge.child.type_name, str(pk))
+        else:
+            yield (edge.child.type_name, str(value))
+
+
+def _queryset(layer: Layer) -> models.QuerySet[Any]:
+    """The layer's rows with the relations its flat serializer reads fetched in bulk."""
+    qs = layer.model._default_manager.all()
+    prefetch = [
+        edge.source
+        for edge in layer.children
+        if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
+    ]
+    select = [
+        edge.source
+        for edge in layer.children
+        if not edge.many and edge.kind is EdgeKind.REVERSE
+    ]
+    if prefetch:
+        qs = qs.prefetch_related(*prefetch)
+    if select:
+        qs = qs.select_related(*select)
+    return qs
+
+
+def serialize_rows(layer: Layer, rows: Iterable[models.Model]) -> list[Record]:
+    serializer = layer.flat_serializer_class(list(rows), many=True)
+    records: list[Record] = list(serializer.data)
+    for record in records:
+        record[TYPENAME] = layer.type_name
+    return [dict(r) for r in records]
+
+
+def fetch_records(layer: Layer, pks: Iterable[str]) -> dict[str, tuple[models.Model, Record]]:
+    """Read and render the rows with these primary keys; rows that are gone are absent."""
+    wanted = list(dict.fromkeys(pks))
+    if not wanted:
+        return {}
+    rows = list(_queryset(layer).filter(pk__in=wanted))
+    return {str(row.pk): (row, record) for row, record in zip(rows, serialize_rows(layer, rows), strict=True)}
+
+
+def reverse_parent_keys(layer: Layer, row: models.Model) -> Iterator[RecordKey]:
+    """The parent records a child row points at through its foreign keys (REVERSE edges)."""
+    for edge in layer.parents:
+        if edge.kind is EdgeKind.REVERSE and edge.child_fk_attname is not None:
+            value = getattr(row, edge.child_fk_attname, None)
+            if value is not None:
+                yield (edge.parent.type_name, str(value))

@@ -1,0 +1,51 @@
+"""Opening a channel for a user: argument coercion and the permission check, shared by every transport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from graphql import GraphQLError
+
+from rxgraphql.channel import ContextChannel, User
+
+
+class ChannelError(GraphQLError):
+    """A refusal with a machine-readable code in ``extensions.code``."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+async def open_channel(
+    channel_cls: type[ContextChannel], user: User, raw_args: dict[str, Any]
+) -> tuple[ContextChannel, str]:
+    """A channel instance for this user and the anchor it shows, or a ChannelError."""
+    kwargs: dict[str, Any] = {}
+    for argument in channel_cls.arguments:
+        value = raw_args.get(argument.name)
+        try:
+            kwargs[argument.name] = argument.coerce(value)
+        except (TypeError, ValueError):
+            raise ChannelError(f"Invalid value for '{argument.name}'", "BAD_REQUEST") from None
+    channel = channel_cls(user, **kwargs)
+    allowed = await database_sync_to_async(channel.has_permission)(user, **kwargs)
+    if allowed is not True:
+        raise ChannelError("You do not have permission to watch this channel", "FORBIDDEN")
+    anchor = channel.get_instance_id(**kwargs)
+    if anchor is None:
+        raise ChannelError("No such anchor", "NOT_FOUND")
+    return channel, str(anchor)
+
+
+def _nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
+    root = channel_cls.layers.root
+    instance = root.model._default_manager.filter(pk=anchor).first()
+    if instance is None:
+        return None
+    return root.serializer_class(instance).data
+
+
+async def nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
+    """The serializer's nested output for the anchor; None when it does not exist."""
+    return await database_sync_to_async(_nested_state)(channel_cls, anchor)

@@ -1,0 +1,124 @@
+"""Per channel: the event type its subscription streams, the subscription field and the query field."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import AsyncGenerator
+from typing import Annotated, Any, Union
+
+import strawberry
+
+from rxgraphql.channel import ChannelArgument, ContextChannel
+
+from .access import ChannelError, nested_state, open_channel
+from .layer_types import LayerTypes
+
+
+@strawberry.type(description="A record deleted from the state: its type name and id.")
+class RecordRef:
+    type: str
+    id: strawberry.ID
+
+
+def _argument_annotation(argument: ChannelArgument) -> Any:
+    base = strawberry.ID if argument.is_id else argument.annotation
+    return typing.Optional[base] if argument.optional else base  # noqa: UP045
+
+
+def _with_signature(func: Any, params: list[inspect.Parameter], returns: Any) -> Any:
+    func.__signature__ = inspect.Signature(params, return_annotation=returns)
+    func.__annotations__ = {p.name: p.annotation for p in params} | {"return": returns}
+    return func
+
+
+def _parameters(channel_cls: type[ContextChannel], with_since: bool) -> list[inspect.Parameter]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("info", keyword, annotation=strawberry.Info)]
+    for argument in channel_cls.arguments:
+        default = None if argument.optional else inspect.Parameter.empty
+        params.append(
+            inspect.Parameter(
+                argument.name, keyword, annotation=_argument_annotation(argument), default=default
+            )
+        )
+    if with_since:
+        params.append(
+            inspect.Parameter("since", keyword, annotation=typing.Optional[str], default=None)  # noqa: UP045
+        )
+    return params
+
+
+class ChannelFields:
+    """The strawberry fields of one channel."""
+
+    def __init__(self, channel_cls: type[ContextChannel], layer_types: LayerTypes) -> None:
+        self.channel_cls = channel_cls
+        name = channel_cls.__name__
+        members = tuple(layer_types.flat_type(layer) for layer in channel_cls.layers)
+        record_union = Annotated[
+            Union[members],  # noqa: UP007
+            strawberry.union(f"{name}Record", description=f"A flat record of {name}'s state."),
+        ]
+        self.event_type: type = strawberry.type(
+            type(
+                f"{name}Event",
+                (),
+                {
+                    "__annotations__": {
+                        "cursor": str,
+                        "reset": bool,
+                        "ready": bool,
+                        "records": list[record_union],  # type: ignore[valid-type]
+                        "deleted": list[RecordRef],
+                    }
+                },
+            ),
+            name=f"{name}Event",
+            description=(
+                f"One event of {name}: a snapshot batch (reset on the first, ready on the last) "
+                "or a live patch of upserted records and deleted refs."
+            ),
+        )
+        self.nested_type = layer_types.nested_type(channel_cls.layers.root)
+
+    def subscription_field(self) -> Any:
+        channel_cls = self.channel_cls
+
+        async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
+            raise ChannelError(
+                f"{channel_cls.field_name} is served over the graphql-transport-ws websocket",
+                "BAD_REQUEST",
+            )
+            yield  # pragma: no cover
+
+        resolver = _with_signature(
+            subscribe, _parameters(channel_cls, True), AsyncGenerator[self.event_type, None]
+        )
+        return strawberry.subscription(
+            resolver=resolver,
+            name=channel_cls.field_name,
+            description=(channel_cls.__doc__ or f"Live state of {channel_cls.__name__}").strip(),
+        )
+
+    def query_field(self) -> Any:
+        channel_cls = self.channel_cls
+
+        async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
+            user = getattr(info.context, "user", None)
+            _, anchor = await open_channel(channel_cls, user, kwargs)
+            data = await nested_state(channel_cls, anchor)
+            if data is None:
+                raise ChannelError("No such anchor", "NOT_FOUND")
+            return data
+
+        resolver = _with_signature(
+            resolve,
+            _parameters(channel_cls, False),
+            typing.Optional[self.nested_type],  # noqa: UP045
+        )
+        return strawberry.field(
+            resolver=resolver,
+            name=channel_cls.field_name,
+            description=f"The nested state of {channel_cls.__name__}, once.",
+        )

@@ -1,0 +1,151 @@
+"""Fan-out: subscribers of one anchor with the same document share one execution per patch.
+
+Each patch is executed once per (anchor, document, variables) group and encoded once with orjson; every
+subscriber of the group gets the same payload text, framed with its own operation id.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
+
+from rxgraphql.backends import Patch
+from rxgraphql.feeds import AnchorFeed, format_cursor, hub
+from rxgraphql.records import Record, RecordKey
+
+if TYPE_CHECKING:
+    from rxgraphql.channel import ContextChannel
+
+logger = logging.getLogger("rxgraphql.fanout")
+
+
+class Sink(Protocol):
+    def push_live(self, epoch: str, version: int, payload: str) -> None: ...
+
+
+def event(
+    cursor: str, reset: bool, ready: bool, records: list[Record], deleted: list[RecordKey]
+) -> dict[str, Any]:
+    return {
+        "cursor": cursor,
+        "reset": reset,
+        "ready": ready,
+        "records": records,
+        "deleted": [{"type": t, "id": i} for t, i in deleted],
+    }
+
+
+def encode_result(result: ExecutionResult) -> str:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    return orjson.dumps(payload).decode()
+
+
+class ExecutionGroup:
+    """One document of one anchor: executes each patch once for all its sinks."""
+
+    def __init__(
+        self,
+        fanout: FanOut,
+        key: tuple[Any, ...],
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        operation_name: str | None,
+        context: Any,
+    ) -> None:
+        self.fanout = fanout
+        self.key = key
+        self.schema = schema
+        self.document = document
+        self.variables = dict(variables)
+        self.operation_name = operation_name
+        self.context = context
+        self.sinks: set[Sink] = set()
+        self.feed: AnchorFeed | None = None
+        self.executions = 0
+
+    def render(self, root: dict[str, Any]) -> str:
+        """Execute the document against one event; the flat layer types resolve synchronously."""
+        self.executions += 1
+        result = execute(
+            self.schema,
+            self.document,
+            root_value=root,
+            context_value=self.context,
+            variable_values=self.variables,
+            operation_name=self.operation_name,
+        )
+        if inspect.isawaitable(result):
+            result.close()  # type: ignore[attr-defined]
+            raise RuntimeError("channel events must resolve synchronously")
+        return encode_result(result)
+
+    def deliver(self, patch: Patch) -> None:
+        if not self.sinks:
+            return
+        root = event(
+            format_cursor(patch.epoch, patch.version), False, True, patch.records, patch.deleted
+        )
+        payload = self.render(root)
+        for sink in list(self.sinks):
+            sink.push_live(patch.epoch, patch.version, payload)
+
+
+class FanOut:
+    """The execution groups of this process."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Any, ...], ExecutionGroup] = {}
+
+    def join(
+        self,
+        channel_cls: type[ContextChannel],
+        anchor: str,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        operation_name: str | None,
+        context: Any,
+        sink: Sink,
+        ignored_variables: frozenset[str] = frozenset(),
+    ) -> ExecutionGroup:
+        """Add a sink to the group of its document; ``ignored_variables`` only matter to the snapshot."""
+        shared = {k: v for k, v in variables.items() if k not in ignored_variables}
+        key = (
+            channel_cls.channel_name,
+            anchor,
+            query,
+            operation_name,
+            orjson.dumps(shared, option=orjson.OPT_SORT_KEYS),
+        )
+        group = self.groups.get(key)
+        if group is None:
+            group = ExecutionGroup(self, key, schema, document, variables, operation_name, context)
+            self.groups[key] = group
+            group.feed = hub.join(channel_cls, anchor, group)
+        group.sinks.add(sink)
+        return group
+
+    def leave(self, group: ExecutionGroup, sink: Sink) -> None:
+        group.sinks.discard(sink)
+        if group.sinks:
+            return
+        if self.groups.get(group.key) is group:
+            del self.groups[group.key]
+        if group.feed is not None:
+            group.feed.remove(group)
+            group.feed = None
+
+    def reset(self) -> None:
+        self.groups.clear()
+
+
+fanout = FanOut()

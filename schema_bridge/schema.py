@@ -1,0 +1,87 @@
+"""The project's GraphQL schema: every channel's fields merged with the project's own root types."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import strawberry
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.utils.module_loading import import_string
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.schema.config import StrawberryConfig
+
+from rxgraphql.channel import ContextChannel
+from rxgraphql.conf import rx_settings
+from rxgraphql.registry import registry
+
+from .channel_fields import ChannelFields
+from .layer_types import LayerTypes
+from .scalars import SCALAR_MAP
+
+# Exceptions whose message is meant for the client; anything else is masked unless DEBUG.
+CLIENT_ERRORS = (PermissionError, PermissionDenied, ValueError, ValidationError, ObjectDoesNotExist)
+
+
+def _resolve_default(source: Any, name: str) -> Any:
+    """Layer records are dicts: read them by key; everything else by attribute."""
+    if isinstance(source, Mapping):
+        return source.get(name)
+    return getattr(source, name)
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError | CLIENT_ERRORS):
+        return False
+    return not settings.DEBUG
+
+
+def _root_type(
+    name: str, base_path: str | None, fields: dict[str, Any]
+) -> type | None:
+    bases: tuple[type, ...] = ()
+    if base_path:
+        bases = (import_string(base_path),)
+    if not bases and not fields:
+        return None
+    namespace: dict[str, Any] = {"__annotations__": {}, **fields}
+    return strawberry.type(type(name, bases, namespace), name=name)
+
+
+class SchemaIndex:
+    """The built schema plus what the websocket server needs to know about its channel fields."""
+
+    def __init__(self) -> None:
+        conf = rx_settings()
+        layer_types = LayerTypes()
+        self.channels: dict[str, type[ContextChannel]] = {}
+        query_fields: dict[str, Any] = {}
+        subscription_fields: dict[str, Any] = {}
+        for channel_cls in sorted(registry.channels.values(), key=lambda c: c.field_name):
+            fields = ChannelFields(channel_cls, layer_types)
+            self.channels[channel_cls.field_name] = channel_cls
+            query_fields[channel_cls.field_name] = fields.query_field()
+            subscription_fields[channel_cls.field_name] = fields.subscription_field()
+        query = _root_type("Query", conf.query, query_fields)
+        if query is None:
+            query = _root_type("Query", None, {"ok": strawberry.field(resolver=lambda: True)})
+        self.schema = strawberry.Schema(
+            query=query,
+            mutation=_root_type("Mutation", conf.mutation, {}),
+            subscription=_root_type("Subscription", conf.subscription, subscription_fields),
+            config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
+            extensions=[MaskErrors(should_mask_error=_should_mask)],
+        )
+
+
+@functools.cache
+def get_schema_index() -> SchemaIndex:
+    return SchemaIndex()
+
+
+def get_schema() -> strawberry.Schema:
+    return get_schema_index().schema

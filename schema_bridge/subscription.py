@@ -1,0 +1,141 @@
+"""A channel subscription on one socket: permission, snapshot in batches, then the shared live patches.
+
+The subscriber joins the anchor's execution group before the snapshot is read, buffers the live patches
+that arrive meanwhile, and forwards only those newer than the snapshot once it has been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from graphql import DocumentNode, GraphQLError
+from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
+from strawberry.utils.str_converters import to_camel_case
+
+from rxgraphql import feeds
+from rxgraphql.conf import rx_settings
+
+from .access import ChannelError, open_channel
+from .documents import operation, root_arguments
+from .fanout import event, fanout
+
+if TYPE_CHECKING:
+    from rxgraphql.channel import ContextChannel
+
+    from .websocket import Connection
+
+
+class ChannelSink:
+    """One operation's end of an execution group."""
+
+    def __init__(self, connection: Connection, op_id: str) -> None:
+        self.connection = connection
+        self.prefix = '{"id":' + orjson.dumps(op_id).decode() + ',"type":"next","payload":'
+        self.live = False
+        self.epoch = ""
+        self.version = 0
+        self.buffer: list[tuple[str, int, str]] = []
+
+    def frame(self, payload: str) -> str:
+        return self.prefix + payload + "}"
+
+    def push_live(self, epoch: str, version: int, payload: str) -> None:
+        if not self.live:
+            self.buffer.append((epoch, version, payload))
+            return
+        if epoch == self.epoch and version <= self.version:
+            return
+        self.epoch, self.version = epoch, version
+        self.connection.push(self.frame(payload))
+
+    def go_live(self, epoch: str, version: int) -> None:
+        self.epoch, self.version = epoch, version
+        self.live = True
+        buffered, self.buffer = self.buffer, []
+        for patch_epoch, patch_version, payload in buffered:
+            self.push_live(patch_epoch, patch_version, payload)
+
+
+def _since_variables(op: OperationDefinitionNode) -> frozenset[str]:
+    field = op.selection_set.selections[0]
+    assert isinstance(field, FieldNode)
+    return frozenset(
+        arg.value.name.value
+        for arg in field.arguments or ()
+        if arg.name.value == "since" and isinstance(arg.value, VariableNode)
+    )
+
+
+async def run_channel_subscription(
+    connection: Connection,
+    op_id: str,
+    channel_cls: type[ContextChannel],
+    query: str,
+    document: DocumentNode,
+    variables: dict[str, Any],
+    operation_name: str | None,
+) -> None:
+    schema = connection.index.schema._schema
+    args, errors = root_arguments(schema, document, variables, operation_name)
+    if args is None:
+        connection.send_errors(op_id, errors)
+        return
+    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
+    since = args.get("since")
+    assert connection.context is not None
+    try:
+        _, anchor = await open_channel(channel_cls, connection.context.user, raw)
+    except ChannelError as refusal:
+        _refuse(connection, op_id, refusal)
+        return
+    op = operation(document, operation_name)
+    assert op is not None
+    sink = ChannelSink(connection, op_id)
+    group = fanout.join(
+        channel_cls,
+        anchor,
+        schema,
+        query,
+        document,
+        variables,
+        operation_name,
+        connection.context,
+        sink,
+        ignored_variables=_since_variables(op),
+    )
+    try:
+        snapshot = await feeds.snapshot(
+            channel_cls, anchor, feeds.parse_cursor(since if isinstance(since, str) else None)
+        )
+        if snapshot is None:
+            _refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
+            return
+        size = rx_settings().snapshot_batch_size
+        records = snapshot.records
+        batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
+        cursor = feeds.format_cursor(snapshot.epoch, snapshot.version)
+        for number, batch in enumerate(batches):
+            last = number == len(batches) - 1
+            root = event(
+                cursor if last else "",
+                snapshot.reset and number == 0,
+                last,
+                batch,
+                snapshot.deleted if number == 0 else [],
+            )
+            await connection.push_wait(sink.frame(group.render(root)))
+            if not last:
+                await asyncio.sleep(0)
+        sink.go_live(snapshot.epoch, snapshot.version)
+        await asyncio.Future()  # live until the client completes the operation or leaves
+    finally:
+        fanout.leave(group, sink)
+
+
+def _refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
+    connection.push_message(
+        {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
+    )
+    connection.send_complete(op_id)
