@@ -29,6 +29,10 @@ RowChange = tuple[type[models.Model], str]
 _STATE_ATTR = "_rxgraphql_pending"
 
 
+def _concrete(model: type[models.Model]) -> type[models.Model]:
+    return model._meta.concrete_model or model
+
+
 @dataclass
 class _Pending:
     hooks: list[Any] | None = None
@@ -85,10 +89,10 @@ def record(rows: Iterable[RowChange], using: str | None = None) -> None:
 def touch(target: models.Model | models.QuerySet[Any] | Iterable[models.Model]) -> None:
     """Publish rows changed without signals (``update()``, bulk operations, raw SQL)."""
     if isinstance(target, models.Model):
-        record([(target._meta.concrete_model, str(target.pk))], target._state.db)
+        record([(_concrete(type(target)), str(target.pk))], target._state.db)
         return
     if isinstance(target, models.QuerySet):
-        model = target.model._meta.concrete_model
+        model = _concrete(target.model)
         record(((model, str(pk)) for pk in target.values_list("pk", flat=True)), target.db)
         return
     for instance in target:
@@ -98,11 +102,11 @@ def touch(target: models.Model | models.QuerySet[Any] | Iterable[models.Model]) 
 def _on_save(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     if kwargs.get("raw"):
         return
-    record([(sender._meta.concrete_model, str(instance.pk))], kwargs.get("using"))
+    record([(_concrete(sender), str(instance.pk))], kwargs.get("using"))
 
 
 def _on_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-    record([(sender._meta.concrete_model, str(instance.pk))], kwargs.get("using"))
+    record([(_concrete(sender), str(instance.pk))], kwargs.get("using"))
 
 
 def _related_pks(sender: type[models.Model], instance: models.Model, reverse: bool) -> list[Any]:
@@ -110,7 +114,7 @@ def _related_pks(sender: type[models.Model], instance: models.Model, reverse: bo
     for rel_field in sender._meta.get_fields():
         if not isinstance(rel_field, models.ForeignKey):
             continue
-        if rel_field.remote_field.model is type(instance)._meta.concrete_model:
+        if rel_field.remote_field.model is _concrete(type(instance)):
             others = [
                 f.name
                 for f in sender._meta.get_fields()
@@ -143,8 +147,8 @@ def _on_m2m(
         return
     if action == "post_clear":
         pk_set = set(instance.__dict__.get("_rxgraphql_cleared", {}).pop(sender, []))
-    rows: list[RowChange] = [(type(instance)._meta.concrete_model, str(instance.pk))]
-    rows.extend((model._meta.concrete_model, str(pk)) for pk in pk_set or ())
+    rows: list[RowChange] = [(_concrete(type(instance)), str(instance.pk))]
+    rows.extend((_concrete(model), str(pk)) for pk in pk_set or ())
     record(rows, kwargs.get("using"))
 
 

@@ -77,9 +77,12 @@ class FeedHub:
         key = (channel.channel_name, anchor)
         feed = self.feeds.get(key)
         if feed is None:
-            feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self.feeds.pop(key, None))
+            feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self._forget(key))
         feed.listeners.add(listener)
         return feed
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self.feeds.pop(key, None)
 
     def reset(self) -> None:
         self.feeds.clear()

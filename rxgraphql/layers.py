@@ -67,7 +67,9 @@ class Layer:
 
     @property
     def pk_field(self) -> str:
-        return self.model._meta.pk.name  # type: ignore[union-attr]
+        pk = self.model._meta.pk
+        assert pk is not None
+        return pk.name
 
     def flat_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         """The fields of the flat serializer, as DRF builds them."""

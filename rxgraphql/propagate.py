@@ -66,8 +66,7 @@ class _Records:
 def _refreshes_parent(parent: Layer, child: Layer) -> bool:
     """Whether a save of a child row can change the parent's list of children."""
     return any(
-        edge.child is child and edge.kind in (EdgeKind.REVERSE, EdgeKind.OPAQUE)
-        for edge in parent.children
+        edge.child is child and edge.kind in (EdgeKind.REVERSE, EdgeKind.OPAQUE) for edge in parent.children
     )
 
 

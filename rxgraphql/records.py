@@ -48,11 +48,7 @@ def _queryset(layer: Layer) -> models.QuerySet[Any]:
         for edge in layer.children
         if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
     ]
-    select = [
-        edge.source
-        for edge in layer.children
-        if not edge.many and edge.kind is EdgeKind.REVERSE
-    ]
+    select = [edge.source for edge in layer.children if not edge.many and edge.kind is EdgeKind.REVERSE]
     if prefetch:
         qs = qs.prefetch_related(*prefetch)
     if select:

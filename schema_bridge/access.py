@@ -30,7 +30,7 @@ async def open_channel(
             raise ChannelError(f"Invalid value for '{argument.name}'", "BAD_REQUEST") from None
     channel = channel_cls(user, **kwargs)
     allowed = await database_sync_to_async(channel.has_permission)(user, **kwargs)
-    if allowed is not True:
+    if allowed is NotImplemented or not allowed:
         raise ChannelError("You do not have permission to watch this channel", "FORBIDDEN")
     anchor = channel.get_instance_id(**kwargs)
     if anchor is None:

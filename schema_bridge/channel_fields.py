@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Union
 
 import strawberry
+from django.contrib.auth.models import AnonymousUser
 
 from rxgraphql.channel import ChannelArgument, ContextChannel
 
@@ -55,8 +56,8 @@ class ChannelFields:
     def __init__(self, channel_cls: type[ContextChannel], layer_types: LayerTypes) -> None:
         self.channel_cls = channel_cls
         name = channel_cls.__name__
-        members = tuple(layer_types.flat_type(layer) for layer in channel_cls.layers)
-        record_union = Annotated[
+        members: Any = tuple(layer_types.flat_type(layer) for layer in channel_cls.layers)
+        record_union: Any = Annotated[
             Union[members],  # noqa: UP007
             strawberry.union(f"{name}Record", description=f"A flat record of {name}'s state."),
         ]
@@ -69,7 +70,7 @@ class ChannelFields:
                         "cursor": str,
                         "reset": bool,
                         "ready": bool,
-                        "records": list[record_union],  # type: ignore[valid-type]
+                        "records": list[record_union],
                         "deleted": list[RecordRef],
                     }
                 },
@@ -92,8 +93,9 @@ class ChannelFields:
             )
             yield  # pragma: no cover
 
+        event_type: Any = self.event_type
         resolver = _with_signature(
-            subscribe, _parameters(channel_cls, True), AsyncGenerator[self.event_type, None]
+            subscribe, _parameters(channel_cls, True), AsyncGenerator[event_type, None]
         )
         return strawberry.subscription(
             resolver=resolver,
@@ -105,7 +107,7 @@ class ChannelFields:
         channel_cls = self.channel_cls
 
         async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
-            user = getattr(info.context, "user", None)
+            user = getattr(info.context, "user", None) or AnonymousUser()
             _, anchor = await open_channel(channel_cls, user, kwargs)
             data = await nested_state(channel_cls, anchor)
             if data is None:

@@ -38,14 +38,14 @@ def _method_type(field: serializers.SerializerMethodField) -> Any:
         hints = typing.get_type_hints(method)
     except Exception:
         return JSON
-    returned = hints.get("return")
+    returned: Any = hints.get("return")
     args = typing.get_args(returned)
     if type(None) in args:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1 and inner[0] in _ANNOTATION_TYPES:
             return typing.Optional[_ANNOTATION_TYPES[inner[0]]]  # noqa: UP045
         return JSON
-    return _ANNOTATION_TYPES.get(returned, JSON)
+    return _ANNOTATION_TYPES.get(returned, JSON) if isinstance(returned, type) else JSON
 
 
 def scalar_annotation(name: str, field: serializers.Field[Any, Any, Any, Any], pk_name: str) -> Any:

@@ -26,15 +26,13 @@ from .origins import origin_allowed
 from .schema import get_schema
 
 
-class GraphQLHTTP(GraphQL):  # type: ignore[type-arg]
-    async def get_context(  # type: ignore[override]
+class GraphQLHTTP(GraphQL[RxContext, None]):
+    async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RxContext:
         authorization = request.headers.get("authorization")
         session_key = None
-        if not authorization and origin_allowed(
-            request.headers.get("origin"), request.headers.get("host")
-        ):
+        if not authorization and origin_allowed(request.headers.get("origin"), request.headers.get("host")):
             morsel = SimpleCookie(request.headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
             session_key = morsel.value if morsel else None
         try:

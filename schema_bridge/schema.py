@@ -40,9 +40,7 @@ def _should_mask(error: GraphQLError) -> bool:
     return not settings.DEBUG
 
 
-def _root_type(
-    name: str, base_path: str | None, fields: dict[str, Any]
-) -> type | None:
+def _root_type(name: str, base_path: str | None, fields: dict[str, Any]) -> type | None:
     bases: tuple[type, ...] = ()
     if base_path:
         bases = (import_string(base_path),)
@@ -68,13 +66,13 @@ class SchemaIndex:
             subscription_fields[channel_cls.field_name] = fields.subscription_field()
         query = _root_type("Query", conf.query, query_fields)
         if query is None:
-            query = _root_type("Query", None, {"ok": strawberry.field(resolver=lambda: True)})
+            query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))
         self.schema = strawberry.Schema(
             query=query,
             mutation=_root_type("Mutation", conf.mutation, {}),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),
             config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
-            extensions=[MaskErrors(should_mask_error=_should_mask)],
+            extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],
         )
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from django.conf import settings
 from graphql import ExecutionResult, GraphQLError, OperationType
-
 from strawberry.types import ExecutionResult as StrawberryResult
 
 from rxgraphql.auth import BadCredentials, authenticate
@@ -230,9 +229,7 @@ class Connection:
             del self._operations[op_id]
 
     def send_errors(self, op_id: str, errors: list[GraphQLError] | tuple[GraphQLError, ...]) -> None:
-        self.push_message(
-            {"id": op_id, "type": "error", "payload": [error.formatted for error in errors]}
-        )
+        self.push_message({"id": op_id, "type": "error", "payload": [error.formatted for error in errors]})
 
     def send_result(self, op_id: str, result: ExecutionResult | StrawberryResult) -> None:
         payload: dict[str, Any] = {"data": result.data}

@@ -124,9 +124,7 @@ class RecordCache(Protocol):
         """Wait while another caller heats the anchor; the state it ended in."""
         ...
 
-    async def snapshot(
-        self, channel: str, anchor: str, since: tuple[str, int] | None
-    ) -> Snapshot | None:
+    async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
         """The anchor's records (or changes since a cursor); None when the anchor is not hot."""
         ...
 

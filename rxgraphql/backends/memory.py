@@ -37,9 +37,7 @@ class _Anchor:
     backlog: list[tuple[str, str]] = field(default_factory=list)
     subscribers: int = 0
     expiry: threading.Timer | None = None
-    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[AnchorState]]] = field(
-        default_factory=list
-    )
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[AnchorState]]] = field(default_factory=list)
 
 
 class _MemoryEdit:
@@ -211,9 +209,7 @@ class MemoryRecordCache:
             a.waiters.append((loop, future))
         return await future
 
-    async def snapshot(
-        self, channel: str, anchor: str, since: tuple[str, int] | None
-    ) -> Snapshot | None:
+    async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
         with self._lock:
             a = self._anchors.get((channel, anchor))
             if a is None or a.state is not AnchorState.HOT:

@@ -1,0 +1,1 @@
+"""codegen: TypeScript types, channel classes, React hooks and the client runtime from an introspection result."""
