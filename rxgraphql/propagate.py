@@ -19,7 +19,7 @@ from django.db import models
 from .backends import Broker, RecordCache
 from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
-from .records import Record, RecordKey, child_keys, fetch_records, reverse_parent_keys
+from .records import Record, RecordKey, child_keys, consistent_reads, fetch_records, reverse_parent_keys
 from .registry import registry
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
             continue
         for anchor in list(active):
             cache.note_backlog(channel.channel_name, anchor, backlog[channel])
-        patches += _propagate_channel(channel, dirty, cache, broker)
+        with consistent_reads(channel.layers.root.model):
+            patches += _propagate_channel(channel, dirty, cache, broker)
     return patches
 
 
@@ -196,6 +197,13 @@ def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
+    with consistent_reads(channel.layers.root.model):
+        return _heat_records(channel, anchor_pk)
+
+
+def _heat_records(
+    channel: type[ContextChannel], anchor_pk: str
+) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     layers = {layer.type_name: layer for layer in channel.layers}
     records = _Records(layers)
     root_key = (channel.layers.root.type_name, anchor_pk)

@@ -7,9 +7,10 @@ Records are keyed by ``(type name, str(primary key))``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 
 from .layers import EdgeKind, Layer
 
@@ -80,3 +81,20 @@ def reverse_parent_keys(layer: Layer, row: models.Model) -> Iterator[RecordKey]:
             value = getattr(row, edge.child_fk_attname, None)
             if value is not None:
                 yield (edge.parent.type_name, str(value))
+
+
+@contextmanager
+def consistent_reads(model: type[models.Model]) -> Iterator[None]:
+    """Run the reads of one propagation or one heating against a single snapshot of the database.
+
+    Without it a record could be rendered before a concurrent commit and its children after, leaving a
+    reference to a row the anchor never receives. PostgreSQL needs REPEATABLE READ for that; SQLite and
+    MySQL give a snapshot per transaction by default.
+    """
+    alias = router.db_for_read(model) or DEFAULT_DB_ALIAS
+    with transaction.atomic(using=alias):
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield

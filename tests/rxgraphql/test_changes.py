@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from board.models import Board, Card, Column, Label
 from django.contrib.auth.models import User
@@ -16,11 +14,11 @@ Row = tuple[type, str]
 
 
 @pytest.fixture
-def submitted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[Row]]]:
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[list[Row]]:
     """Every batch the write path hands to the flusher, instead of propagating it."""
     batches: list[list[Row]] = []
     monkeypatch.setattr(changes.flusher, "submit", lambda rows: batches.append(list(rows)))
-    yield batches
+    return batches
 
 
 @pytest.fixture
@@ -48,10 +46,15 @@ def test_three_saves_in_a_transaction_are_one_row(board: Board, submitted: list[
 
 def test_rolled_back_transaction_hands_over_nothing(board: Board, submitted: list[list[Row]]) -> None:
     submitted.clear()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        board.title = "never"
-        board.save()
-        raise RuntimeError
+
+    def rolled_back() -> None:
+        with transaction.atomic():
+            board.title = "never"
+            board.save()
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
     column = Column.objects.create(board=board, title="after")
     assert submitted == [[(Column, str(column.pk))]]
 

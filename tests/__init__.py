@@ -1,0 +1,1 @@
+"""Test suite of rxgraphql, run against the example project on PostgreSQL."""

@@ -1,0 +1,1 @@
+"""End-to-end tests against a live ASGI server and real websocket clients."""
