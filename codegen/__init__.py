@@ -1,1 +1,1 @@
-"""codegen: TypeScript types, channel classes, React hooks and the client runtime from an introspection result."""
+"""codegen: TypeScript types, channel classes, React hooks and the client runtime from introspection."""
