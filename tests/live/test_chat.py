@@ -1,5 +1,6 @@
 """The chat example end to end: a mutation over HTTP shows up live on the room's channel."""
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -75,3 +76,46 @@ def test_chat_outsider_cannot_post_or_watch(
     assert first.kind == "next"
     assert first.payload["data"] is None
     assert first.payload["errors"]
+
+
+def test_message_saved_in_the_django_admin_arrives_as_patch(
+    board_world: BoardWorld, rx_server: LiveServer, ws_client: ClientFactory
+) -> None:
+    """A staff user adds a message through the admin's form: the room's subscribers get it."""
+    world = board_world
+    world.alice.is_staff = True
+    world.alice.is_superuser = True
+    world.alice.save()
+    room = make_room("admin-room", world.alice, world.bob)
+    watcher = ws_client().connect(world.token(world.bob)).watch_room(room.pk)
+    watcher.ready()
+
+    with httpx.Client(base_url=rx_server.url, timeout=10) as browser:
+        login_page = browser.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
+        assert token is not None
+        logged_in = browser.post(
+            "/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": token.group(1), "username": "alice", "password": "secret"},
+        )
+        assert logged_in.status_code == 302
+        form = browser.get("/admin/chat/message/add/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None
+        saved = browser.post(
+            "/admin/chat/message/add/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "room": str(room.pk),
+                "author": str(world.alice.pk),
+                "text": "from the admin",
+            },
+        )
+        assert saved.status_code == 302, saved.text[:2000]
+
+    message = Message.objects.get(room=room, text="from the admin")
+    event = watcher.next()
+    record = find_record(event, "Message", message.pk)
+    assert record is not None
+    assert record["text"] == "from the admin"
+    assert watcher.tree() == room_expected(room.pk)
