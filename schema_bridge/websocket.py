@@ -66,6 +66,7 @@ class Connection:
         self.acknowledged = False
         self.context: RxContext | None = None
         self._pong = asyncio.Event()
+        self._acked = asyncio.Event()
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -149,8 +150,9 @@ class Connection:
 
     async def _watchdog(self) -> None:
         conf = rx_settings()
-        await asyncio.sleep(conf.connection_init_timeout)
-        if not self.acknowledged:
+        try:
+            await asyncio.wait_for(self._acked.wait(), conf.connection_init_timeout)
+        except TimeoutError:
             await self.close(CloseCode.INIT_TIMEOUT, "Connection initialisation timeout")
             return
         while not self._closed:
@@ -206,6 +208,7 @@ class Connection:
             return
         self.context = RxContext(user=user, connection_params=params)
         self.acknowledged = True
+        self._acked.set()
         self.push_message({"type": "connection_ack"})
 
     async def _on_subscribe(self, message: dict[str, Any]) -> None:

@@ -1,0 +1,55 @@
+"""Fan-out: subscribers of one anchor with the same document share one execution per patch."""
+
+from collections.abc import Callable
+
+from schema_bridge.fanout import fanout
+from tests.support.live import LiveClient, find_record
+from tests.support.world import BoardWorld
+
+ClientFactory = Callable[[], LiveClient]
+
+
+def test_one_execution_per_patch_for_every_subscriber(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    world = board_world
+    board = world.board_a
+    watchers = [ws_client().connect(world.token(world.alice)).watch_board(board.pk) for _ in range(4)]
+    watchers.append(ws_client().connect(world.token(world.bob)).watch_board(board.pk))
+    for watcher in watchers:
+        watcher.ready()
+    groups = [group for group in fanout.groups.values() if group.key[1] == str(board.pk)]
+    assert len(groups) == 1
+    assert len(groups[0].sinks) == 5
+    before = groups[0].executions
+
+    board.title = "shared execution"
+    board.save()
+    payloads = []
+    for watcher in watchers:
+        event = watcher.next()
+        record = find_record(event, "Board", board.pk)
+        assert record is not None
+        assert record["title"] == "shared execution"
+        payloads.append(event)
+    assert groups[0].executions - before == 1
+    assert all(payload == payloads[0] for payload in payloads)
+
+
+def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_client: ClientFactory) -> None:
+    world = board_world
+    board = world.board_a
+    first = ws_client().connect(world.token(world.alice)).watch_board(board.pk)
+    client = ws_client().connect(world.token(world.alice))
+    second = client.watch_board(board.pk)
+    first.ready()
+    second.ready()
+    first.stop()
+    board.title = "after one left"
+    board.save()
+    assert find_record(second.next(), "Board", board.pk) is not None
+    second.stop()
+    # The server handles one socket's messages in order: once this query is answered, the
+    # cancelled subscription has left its group.
+    assert client.execute("{ me }")["data"] == {"me": "alice"}
+    assert [group for group in fanout.groups.values() if group.key[1] == str(board.pk)] == []
