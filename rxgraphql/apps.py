@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+from collections.abc import Iterable
 from importlib import import_module
 
 from django.apps import AppConfig, apps
@@ -19,14 +20,18 @@ class RxGraphQLConfig(AppConfig):
         from .flusher import flusher
         from .registry import registry
 
-        for config in apps.get_app_configs():
-            # An error inside a channels module must surface: only a missing module is skipped.
-            if module_has_submodule(config.module, "channels"):
-                import_module(f"{config.name}.channels")
+        discover_channels(apps.get_app_configs())
         registry.finalize()
         connect_signals()
         post_migrate.connect(_clear_cache_after_migrate, sender=self, dispatch_uid="rxgraphql:migrate")
         atexit.register(flusher.wait_idle, 10.0)
+
+
+def discover_channels(configs: Iterable[AppConfig]) -> None:
+    """Import every ``<app>.channels`` module; an error inside one surfaces, only absence is skipped."""
+    for config in configs:
+        if module_has_submodule(config.module, "channels"):
+            import_module(f"{config.name}.channels")
 
 
 def _clear_cache_after_migrate(**kwargs: object) -> None:
