@@ -46,6 +46,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
 ]
 
 INSTALLED_APPS = [
+    "rxgraphql",  # before daphne: its runserver adds --makefrontend to daphne's ASGI runserver
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -55,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
-    "rxgraphql",
     "chat",
     "board",
 ]
@@ -103,6 +103,7 @@ RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
     "GRAPHIQL": True,
+    "FRONTEND_DIR": str(BASE_DIR / "frontend" / "src" / "generated"),
 }
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []

@@ -1,0 +1,139 @@
+"""``channels.ts`` and ``hooks.ts``: per channel its model, document, argument type, class and React hook."""
+
+from __future__ import annotations
+
+import json
+
+from .channels import Channel
+from .introspection import Schema
+from .typescript import doc_comment, input_type, prop
+
+
+def subscription_document(schema: Schema, channel: Channel) -> str:
+    """Selects every field of every layer type, so the client always holds full records."""
+    definitions = ", ".join(f"${a.name}: {a.type.graphql()}" for a in channel.arguments)
+    definitions = f"{definitions}, $since: String" if definitions else "$since: String"
+    arguments = ", ".join(f"{a.name}: ${a.name}" for a in channel.arguments)
+    arguments = f"{arguments}, since: $since" if arguments else "since: $since"
+    fragments = " ".join(
+        f"... on {layer} {{ {' '.join(f.name for f in schema.types[layer].fields)} }}"
+        for layer in channel.layers
+    )
+    return (
+        f"subscription {channel.class_name}({definitions}) {{ {channel.field}({arguments}) "
+        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }} }} }}"
+    )
+
+
+def _model(channel: Channel) -> str:
+    types = []
+    for layer in channel.layers:
+        refs = ", ".join(
+            f"{prop(name)}: {{ type: {json.dumps(ref.target)}, many: {'true' if ref.many else 'false'} }}"
+            for name, ref in channel.refs[layer].items()
+        )
+        types.append(
+            f"    {layer}: {{ refs: {{ {refs} }} }},\n" if refs else f"    {layer}: {{ refs: {{}} }},\n"
+        )
+    return (
+        f"export const {channel.field}Model: ChannelModel = {{\n"
+        f"  field: {json.dumps(channel.field)},\n  root: {json.dumps(channel.root)},\n"
+        f"  types: {{\n{''.join(types)}  }},\n}};\n"
+    )
+
+
+CHANNEL_CLASS = """\
+export class {name} {{
+  readonly store: ChannelStore<{state}>;
+  private subscription: ChannelSubscription | null = null;
+
+  constructor(
+    readonly connection: Connection,
+    readonly args: {name}Args,
+  ) {{
+    this.store = new ChannelStore<{state}>({field}Model);
+  }}
+
+  /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
+  get state(): {state} | null {{
+    return this.store.state;
+  }}
+
+  get ready(): boolean {{
+    return this.store.ready;
+  }}
+
+  /** Subscribe (or resume from the last cursor after `stop()`). */
+  start(): this {{
+    if (!this.subscription?.active) {{
+      const connection = this.connection;
+      this.subscription = connection.subscribeChannel({field}Model, {name}Document, this.args, this.store);
+    }}
+    return this;
+  }}
+
+  stop(): void {{
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }}
+
+  /** Called once per applied event; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {{
+    return this.store.subscribe(listener);
+  }}
+}}
+"""
+
+HOOK = """\
+export function use{name}(args: {name}Args, options: UseChannelOptions = {{}}): ChannelView<{state}> {{
+  return useChannel<{state}>({field}Model, {name}Document, args, options);
+}}
+"""
+
+
+def _channel(schema: Schema, channel: Channel) -> str:
+    name = channel.class_name
+    args = "".join(
+        f"  readonly {prop(a.name)}{'' if a.required else '?'}: {input_type(schema, a.type)};\n"
+        for a in channel.arguments
+    )
+    document = json.dumps(subscription_document(schema, channel))
+    return (
+        _model(channel)
+        + f"\nexport const {name}Document = {document};\n\n"
+        + f"export type {name}Args = {{\n{args}}};\n\n"
+        + doc_comment(channel.description)
+        + CHANNEL_CLASS.format(name=name, state=f"{channel.root}State", field=channel.field)
+    )
+
+
+def emit_channels(schema: Schema, channels: list[Channel]) -> str:
+    states = sorted({f"{c.root}State" for c in channels})
+    head = (
+        'import { ChannelStore } from "./runtime/index.js";\n'
+        'import type { ChannelModel, ChannelSubscription, Connection } from "./runtime/index.js";\n'
+    )
+    if states:
+        head += f'import type {{ {", ".join(states)} }} from "./types.js";\n'
+    return head + "\n" + "\n".join(_channel(schema, c) for c in channels)
+
+
+def emit_hooks(channels: list[Channel]) -> str:
+    head = (
+        'import { useChannel } from "./runtime/hooks.js";\n'
+        'import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";\n'
+    )
+    imports = sorted({f"{c.root}State" for c in channels})
+    if imports:
+        head += f'import type {{ {", ".join(imports)} }} from "./types.js";\n'
+    names = sorted(
+        {n for c in channels for n in (f"{c.class_name}Args", f"{c.class_name}Document", f"{c.field}Model")}
+    )
+    if names:
+        head += f'import {{ {", ".join(names)} }} from "./channels.js";\n'
+    hooks = [
+        doc_comment(f"Live state of `{c.field}`: state, readiness, error and connection status.")
+        + HOOK.format(name=c.class_name, state=f"{c.root}State", field=c.field)
+        for c in channels
+    ]
+    return head + "\n" + "\n".join(hooks)
