@@ -19,6 +19,10 @@ class RxSettings:
     allowed_origins: tuple[str, ...] | None
     redis_url: str | None
     mongo_url: str | None
+    mongo_database: str
+    heat_lease: float
+    subscriber_lease: float
+    lock_timeout: float
     frontend_dir: str | None
     cache_ttl: float
     ping_interval: float
@@ -39,6 +43,10 @@ def rx_settings() -> RxSettings:
         allowed_origins=None if origins is None else tuple(origins),
         redis_url=raw.get("REDIS_URL"),
         mongo_url=raw.get("MONGO_URL"),
+        mongo_database=str(raw.get("MONGO_DATABASE", "rxgraphql")),
+        heat_lease=float(raw.get("HEAT_LEASE", 10.0)),
+        subscriber_lease=float(raw.get("SUBSCRIBER_LEASE", 30.0)),
+        lock_timeout=float(raw.get("LOCK_TIMEOUT", 10.0)),
         frontend_dir=raw.get("FRONTEND_DIR"),
         cache_ttl=float(raw.get("CACHE_TTL", DEFAULT_CACHE_TTL)),
         ping_interval=float(raw.get("PING_INTERVAL", 15.0)),

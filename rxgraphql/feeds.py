@@ -6,6 +6,7 @@ no patch committed in between is missed; the feed decodes each patch once for al
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -30,17 +31,35 @@ class Listener(Protocol):
 
 
 class AnchorFeed:
-    """Live patches of one anchor in this process, shared by every listener of the anchor."""
+    """Live patches of one anchor in this process, shared by every listener of the anchor.
+
+    Creating a feed starts its opening (the broker subscription, then the retain that keeps the anchor hot)
+    on the running loop without waiting: ``snapshot()`` awaits it, so no patch committed after the
+    snapshot's read can be missed. After a broker outage the feed catches its listeners up from the cache.
+    """
 
     def __init__(self, channel: type[ContextChannel], anchor: str, on_empty: Callable[[], None]) -> None:
         self.channel = channel
         self.anchor = anchor
         self.listeners: set[Listener] = set()
+        self.epoch = ""
+        self.version = 0
         self._on_empty = on_empty
-        self._unsubscribe: Unsubscribe = get_broker().subscribe(
-            topic(channel.channel_name, anchor), self._on_message
+        self._unsubscribe: Unsubscribe | None = None
+        self.closed = False
+        self.opened: asyncio.Future[None] = asyncio.ensure_future(self._open())
+        self.opened.add_done_callback(_ignore_result)
+
+    @property
+    def ttl(self) -> float:
+        ttl = self.channel.cache_ttl
+        return rx_settings().cache_ttl if ttl is None else ttl
+
+    async def _open(self) -> None:
+        self._unsubscribe = await get_broker().subscribe(
+            topic(self.channel.channel_name, self.anchor), self._on_message
         )
-        get_cache().retain(channel.channel_name, anchor)
+        await get_cache().retain(self.channel.channel_name, self.anchor, self.ttl)
 
     def _on_message(self, data: bytes) -> None:
         try:
@@ -48,23 +67,65 @@ class AnchorFeed:
         except Exception:
             logger.exception("undecodable patch on %s", self.anchor)
             return
+        self._dispatch(patch)
+
+    def _dispatch(self, patch: Patch) -> None:
+        # The listeners drop what they already have; the feed only keeps the cursor catch-ups start from.
+        if patch.epoch != self.epoch or patch.version > self.version:
+            self.epoch, self.version = patch.epoch, patch.version
         for listener in list(self.listeners):
             try:
                 listener.deliver(patch)
             except Exception:
                 logger.exception("a listener of %s failed", self.anchor)
 
+    def seen(self, epoch: str, version: int) -> None:
+        """A snapshot was served before any patch arrived: catch-ups start from its cursor."""
+        if not self.epoch:
+            self.epoch, self.version = epoch, version
+
+    async def catch_up(self) -> None:
+        """Deliver what was published while the broker was unreachable (changes since the last cursor)."""
+        if self.closed or not self.listeners:
+            return
+        since = (self.epoch, self.version) if self.epoch else None
+        found = await snapshot(self.channel, self.anchor, since)
+        if found is None or self.closed:
+            return
+        if not found.reset and not found.records and not found.deleted:
+            return
+        self._dispatch(
+            Patch(
+                channel=self.channel.channel_name,
+                anchor=self.anchor,
+                epoch=found.epoch,
+                version=found.version,
+                records=found.records,
+                deleted=found.deleted,
+                reset=found.reset,
+            )
+        )
+
     def remove(self, listener: Listener) -> None:
         self.listeners.discard(listener)
-        if not self.listeners:
-            self._unsubscribe()
-            ttl = self.channel.cache_ttl
-            get_cache().release(
-                self.channel.channel_name,
-                self.anchor,
-                rx_settings().cache_ttl if ttl is None else ttl,
-            )
+        if not self.listeners and not self.closed:
+            self.closed = True
             self._on_empty()
+            asyncio.ensure_future(self._close()).add_done_callback(_ignore_result)
+
+    async def _close(self) -> None:
+        try:
+            await self.opened
+        except Exception:
+            return
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        await get_cache().release(self.channel.channel_name, self.anchor, self.ttl)
+
+
+def _ignore_result(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("rxgraphql feed: %r", future.exception())
 
 
 class FeedHub:
@@ -72,14 +133,26 @@ class FeedHub:
 
     def __init__(self) -> None:
         self.feeds: dict[tuple[str, str], AnchorFeed] = {}
+        self._brokers: set[int] = set()
 
     def join(self, channel: type[ContextChannel], anchor: str, listener: Listener) -> AnchorFeed:
+        broker = get_broker()
+        if id(broker) not in self._brokers:
+            self._brokers.add(id(broker))
+            broker.on_reconnect(self.catch_up)
         key = (channel.channel_name, anchor)
         feed = self.feeds.get(key)
         if feed is None:
             feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self._forget(key))
         feed.listeners.add(listener)
         return feed
+
+    def catch_up(self) -> None:
+        """After a broker outage: every feed of the running loop delivers what its listeners missed."""
+        loop = asyncio.get_running_loop()
+        for feed in list(self.feeds.values()):
+            if feed.opened.get_loop() is loop:
+                asyncio.ensure_future(feed.catch_up()).add_done_callback(_ignore_result)
 
     def _forget(self, key: tuple[str, str]) -> None:
         self.feeds.pop(key, None)
@@ -111,21 +184,26 @@ async def snapshot(
     """The anchor's state for a new subscriber, heating it when cold; None when the anchor is gone."""
     cache = get_cache()
     name = channel.channel_name
+    feed = hub.feeds.get((name, anchor))
+    if feed is not None:
+        await asyncio.shield(feed.opened)
     while True:
         found = await cache.snapshot(name, anchor, since)
         if found is not None:
+            if feed is not None:
+                feed.seen(found.epoch, found.version)
             return found
-        if cache.begin_heat(name, anchor):
+        if await cache.begin_heat(name, anchor):
             try:
                 heated = await database_sync_to_async(heat_records)(channel, anchor)
             except BaseException:
-                cache.abort_heat(name, anchor)
+                await asyncio.shield(cache.abort_heat(name, anchor))
                 raise
             if heated is None:
-                cache.abort_heat(name, anchor)
+                await cache.abort_heat(name, anchor)
                 return None
             root, records = heated
-            backlog = cache.finish_heat(name, anchor, root, records)
+            backlog = await cache.finish_heat(name, anchor, root, records)
             if backlog:
                 flusher.submit((apps.get_model(label), pk) for label, pk in backlog)
         else:

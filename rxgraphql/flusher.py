@@ -1,6 +1,8 @@
 """The write path's worker thread: propagates committed changes off the thread that committed them.
 
-Batches queued while it works are merged, so a burst of saves to one row costs one propagation.
+Batches queued while it works are merged, so a burst of saves to one row costs one propagation. When a
+production backend is unreachable (Redis or MongoDB restarting), the batch is kept and retried with backoff:
+dropping it would leave hot anchors behind the database once the servers are back.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +22,9 @@ RowChange = tuple[type[models.Model], str]
 
 
 class Flusher:
+    #: How many times in a row a batch is retried while a backend is unreachable (about 10 minutes).
+    max_retries = 300
+
     def __init__(self) -> None:
         self._queue: queue.Queue[list[RowChange] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -42,9 +48,10 @@ class Flusher:
                 self._thread.start()
 
     def _run(self) -> None:
-        from .backends import get_broker, get_cache
+        from .backends import get_broker, get_cache, is_unavailable
         from .propagate import propagate
 
+        failures = 0
         while True:
             first = self._queue.get()
             if first is None:
@@ -60,12 +67,27 @@ class Flusher:
                     break
                 batches.append(more)
             rows = list(dict.fromkeys(row for batch in batches for row in batch))
+            retry = False
             try:
                 close_old_connections()
                 propagate(rows, get_cache(), get_broker())
-            except Exception:
-                logger.exception("rxgraphql could not propagate %d changed rows", len(rows))
+                failures = 0
+            except Exception as error:
+                if is_unavailable(error) and failures < self.max_retries:
+                    failures += 1
+                    retry = True
+                    logger.warning(
+                        "rxgraphql backend unavailable (%s); retrying %d changed rows", error, len(rows)
+                    )
+                else:
+                    failures = 0
+                    logger.exception("rxgraphql could not propagate %d changed rows", len(rows))
             finally:
+                if retry:
+                    time.sleep(min(2.0, 0.05 * 2**failures))
+                    with self._idle:
+                        self._busy += 1
+                    self._queue.put(rows)
                 close_old_connections()
                 with self._idle:
                     self._busy -= len(batches)

@@ -80,14 +80,43 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
             backlog[channel].append((model._meta.label, pk))
     patches = 0
     for channel, dirty in per_channel.items():
-        active = cache.active_anchors(channel.channel_name)
-        if not active:
+        # The one cheap check of a save nobody watches: a per-process view, no round trip.
+        if not cache.active_anchors(channel.channel_name):
             continue
-        for anchor in list(active):
+        for anchor in list(cache.heating_anchors(channel.channel_name)):
             cache.note_backlog(channel.channel_name, anchor, backlog[channel])
-        with consistent_reads(channel.layers.root.model):
-            patches += _propagate_channel(channel, dirty, cache, broker)
+        if cache.shared:
+            patches += _propagate_locked(channel, dirty, cache, broker)
+        else:
+            with consistent_reads(channel.layers.root.model):
+                patches += _propagate_channel(channel, dirty, cache, broker, None)
     return patches
+
+
+class _Relock(Exception):
+    """The anchors to edit are not all locked: lock them too and start again."""
+
+    def __init__(self, anchors: set[str]) -> None:
+        self.anchors = anchors
+
+
+def _propagate_locked(
+    channel: type[ContextChannel], dirty: set[tuple[Layer, str]], cache: RecordCache, broker: Broker
+) -> int:
+    """Propagate while holding the locks of every anchor edited, taken BEFORE the database snapshot.
+
+    Writers of several processes then edit one anchor one after the other, each reading a snapshot taken
+    after the previous one released the lock, so the last edit of a record always renders the newest
+    committed row. The first pass runs without locks only to learn which anchors to lock.
+    """
+    locked: set[str] = set()
+    while True:
+        try:
+            root_model = channel.layers.root.model
+            with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(root_model):
+                return _propagate_channel(channel, dirty, cache, broker, locked)
+        except _Relock as wanted:
+            locked |= wanted.anchors
 
 
 def _propagate_channel(
@@ -95,6 +124,7 @@ def _propagate_channel(
     dirty: set[tuple[Layer, str]],
     cache: RecordCache,
     broker: Broker,
+    locked: set[str] | None,
 ) -> int:
     layers = {layer.type_name: layer for layer in channel.layers}
     records = _Records(layers)
@@ -111,6 +141,8 @@ def _propagate_channel(
     anchors: set[str] = set()
     for key in candidates:
         anchors.update(holders.get(key, ()))
+    if locked is not None and not anchors <= locked:
+        raise _Relock(anchors)
     patches = 0
     for anchor in sorted(anchors):
         with cache.edit(channel.channel_name, anchor) as edit:

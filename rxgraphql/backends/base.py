@@ -1,15 +1,16 @@
 """The contracts between the channel runtime and its storage: the record cache and the patch broker.
 
-The write path (a thread of any process) uses the synchronous side; the subscription side (the event loop
-of an ASGI worker) uses the asynchronous side. The embedded backends keep everything in process memory;
-production backends put the cache in MongoDB and the fan-out and coordination in Redis.
+The write path (the flusher thread of any process) uses the synchronous side; the subscription side (the
+event loop of an ASGI worker) uses the asynchronous side, so that no network round trip ever blocks the
+loop. The embedded backends keep everything in process memory; production backends put the cache in
+MongoDB and the fan-out and coordination in Redis.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,6 +23,11 @@ class AnchorState(enum.Enum):
     COLD = "cold"
     HEATING = "heating"
     HOT = "hot"
+    COOLING = "cooling"
+
+
+class BackendUnavailableError(Exception):
+    """A server of a production backend cannot be reached; the write path retries the batch."""
 
 
 @dataclass
@@ -34,18 +40,21 @@ class Patch:
     version: int
     records: list[Record] = field(default_factory=list)
     deleted: list[RecordKey] = field(default_factory=list)
+    #: A catch-up after an outage that carries the whole state: listeners drop what they held.
+    reset: bool = False
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "c": self.channel,
-                "a": self.anchor,
-                "e": self.epoch,
-                "v": self.version,
-                "r": self.records,
-                "d": self.deleted,
-            }
-        )
+        raw: dict[str, object] = {
+            "c": self.channel,
+            "a": self.anchor,
+            "e": self.epoch,
+            "v": self.version,
+            "r": self.records,
+            "d": self.deleted,
+        }
+        if self.reset:
+            raw["x"] = True
+        return orjson.dumps(raw)
 
     @classmethod
     def decode(cls, data: bytes) -> Patch:
@@ -57,6 +66,7 @@ class Patch:
             version=raw["v"],
             records=raw["r"],
             deleted=[(t, i) for t, i in raw["d"]],
+            reset=bool(raw.get("x", False)),
         )
 
 
@@ -89,9 +99,26 @@ class AnchorEdit(Protocol):
         ...
 
 
+@dataclass
+class Expirable:
+    """An anchor nobody watches whose TTL has passed: what ``expire_idle`` frees (or would free)."""
+
+    channel: str
+    anchor: str
+    records: int
+    idle_seconds: float
+
+
 class RecordCache(Protocol):
+    #: Whether other processes write the same cache: the write path then locks the anchors it edits.
+    shared: bool
+
     def active_anchors(self, channel: str) -> Collection[str]:
         """Anchors of a channel that are hot or heating. Cheap: no network round trip."""
+        ...
+
+    def heating_anchors(self, channel: str) -> Collection[str]:
+        """The active anchors that are heating (their changed rows go to the backlog). No round trip."""
         ...
 
     def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
@@ -102,13 +129,17 @@ class RecordCache(Protocol):
         self, channel: str, keys: Iterable[RecordKey]
     ) -> Mapping[RecordKey, Collection[str]]: ...
 
+    def lock(self, channel: str, anchors: Collection[str]) -> AbstractContextManager[None]:
+        """Hold the write locks of these anchors (all or none); a no-op when the cache is not shared."""
+        ...
+
     def edit(self, channel: str, anchor: str) -> AbstractContextManager[AnchorEdit | None]: ...
 
-    def begin_heat(self, channel: str, anchor: str) -> bool:
+    async def begin_heat(self, channel: str, anchor: str) -> bool:
         """Claim the heating of a cold anchor; False when it is hot or another caller heats it."""
         ...
 
-    def finish_heat(
+    async def finish_heat(
         self,
         channel: str,
         anchor: str,
@@ -118,35 +149,52 @@ class RecordCache(Protocol):
         """Store a heated anchor, make it hot, and hand back the rows changed while it heated."""
         ...
 
-    def abort_heat(self, channel: str, anchor: str) -> None: ...
+    async def abort_heat(self, channel: str, anchor: str) -> None: ...
 
     async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
-        """Wait while another caller heats the anchor; the state it ended in."""
+        """Wait while another caller heats (or cools) the anchor; the state it ended in."""
         ...
 
     async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
         """The anchor's records (or changes since a cursor); None when the anchor is not hot."""
         ...
 
-    def retain(self, channel: str, anchor: str) -> None:
-        """A subscriber watches the anchor: keep it hot."""
+    async def retain(self, channel: str, anchor: str, ttl: float) -> None:
+        """A subscriber of this process watches the anchor: keep it hot."""
         ...
 
-    def release(self, channel: str, anchor: str, ttl: float) -> None:
+    async def release(self, channel: str, anchor: str, ttl: float) -> None:
         """A subscriber left; the anchor may expire ``ttl`` seconds after the last one leaves."""
         ...
 
+    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
+        """Free (or only list) every anchor nobody watches whose TTL has passed."""
+        ...
+
     def reset(self) -> None: ...
+
+
+def no_lock() -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 Unsubscribe = Callable[[], None]
 
 
 class Broker(Protocol):
-    def publish(self, topic: str, data: bytes) -> None: ...
+    def publish(self, topic: str, data: bytes) -> None:
+        """Send a message to every process subscribed to ``topic`` (write path, synchronous)."""
+        ...
 
-    def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
-        """Call ``callback`` on the caller's event loop for every message on ``topic``."""
+    async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
+        """Call ``callback`` on the caller's event loop for every message on ``topic``.
+
+        Returns once messages published from now on are delivered. The returned function is synchronous.
+        """
+        ...
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the subscribers' event loop after messages may have been lost (an outage)."""
         ...
 
     def reset(self) -> None: ...

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from ..records import Record, RecordKey
-from .base import AnchorState, Patch, Snapshot, Unsubscribe
+from .base import AnchorState, Expirable, Patch, Snapshot, Unsubscribe, no_lock
 
 MAX_TOMBSTONES = 10_000
 
@@ -36,6 +37,8 @@ class _Anchor:
     tombstone_floor: int = 0
     backlog: list[tuple[str, str]] = field(default_factory=list)
     subscribers: int = 0
+    idle_since: float = 0.0
+    ttl: float = 0.0
     expiry: threading.Timer | None = None
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[AnchorState]]] = field(default_factory=list)
 
@@ -112,6 +115,8 @@ class _MemoryEdit:
 class MemoryRecordCache:
     """The embedded record cache: anchors' flat records with versions, tombstones and lifecycle."""
 
+    shared = False
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._anchors: dict[tuple[str, str], _Anchor] = {}
@@ -126,6 +131,17 @@ class MemoryRecordCache:
 
     def active_anchors(self, channel: str) -> Collection[str]:
         return self._active.get(channel, ())
+
+    def heating_anchors(self, channel: str) -> Collection[str]:
+        with self._lock:
+            return [
+                anchor
+                for anchor in self._active.get(channel, ())
+                if self._get(channel, anchor).state is AnchorState.HEATING
+            ]
+
+    def lock(self, channel: str, anchors: Collection[str]) -> AbstractContextManager[None]:
+        return no_lock()
 
     def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
         with self._lock:
@@ -158,7 +174,7 @@ class MemoryRecordCache:
                 return
             yield _MemoryEdit(self, a)
 
-    def begin_heat(self, channel: str, anchor: str) -> bool:
+    async def begin_heat(self, channel: str, anchor: str) -> bool:
         with self._lock:
             a = self._get(channel, anchor)
             if a.state is not AnchorState.COLD:
@@ -168,7 +184,7 @@ class MemoryRecordCache:
             self._active[channel].add(anchor)
             return True
 
-    def finish_heat(
+    async def finish_heat(
         self,
         channel: str,
         anchor: str,
@@ -191,7 +207,7 @@ class MemoryRecordCache:
             self._wake(a, AnchorState.HOT)
             return backlog
 
-    def abort_heat(self, channel: str, anchor: str) -> None:
+    async def abort_heat(self, channel: str, anchor: str) -> None:
         with self._lock:
             a = self._get(channel, anchor)
             self._drop_records(a)
@@ -221,7 +237,7 @@ class MemoryRecordCache:
             deleted = [k for k, v in a.tombstones.items() if v > after]
             return Snapshot(a.epoch, a.version, False, records, deleted)
 
-    def retain(self, channel: str, anchor: str) -> None:
+    async def retain(self, channel: str, anchor: str, ttl: float) -> None:
         with self._lock:
             a = self._get(channel, anchor)
             a.subscribers += 1
@@ -229,16 +245,33 @@ class MemoryRecordCache:
                 a.expiry.cancel()
                 a.expiry = None
 
-    def release(self, channel: str, anchor: str, ttl: float) -> None:
+    async def release(self, channel: str, anchor: str, ttl: float) -> None:
         with self._lock:
             a = self._get(channel, anchor)
             a.subscribers = max(0, a.subscribers - 1)
+            a.idle_since = time.monotonic()
+            a.ttl = ttl
             if a.subscribers or a.state is not AnchorState.HOT:
                 return
             timer = threading.Timer(ttl, self.expire, args=(channel, anchor))
             timer.daemon = True
             a.expiry = timer
             timer.start()
+
+    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
+        now = time.monotonic()
+        found: list[Expirable] = []
+        with self._lock:
+            for a in list(self._anchors.values()):
+                idle = now - a.idle_since
+                if a.subscribers or a.state is not AnchorState.HOT or not a.idle_since or idle < a.ttl:
+                    continue
+                found.append(Expirable(a.channel, a.anchor, len(a.records), idle))
+                if not dry_run:
+                    if a.expiry is not None:
+                        a.expiry.cancel()
+                    self.expire(a.channel, a.anchor)
+        return found
 
     def expire(self, channel: str, anchor: str) -> bool:
         """Drop an anchor nobody watches; it heats again on the next subscription."""
@@ -304,7 +337,10 @@ class MemoryBroker:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(callback, data)
 
-    def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Nothing is ever lost in process memory."""
+
+    async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
         entry = (asyncio.get_running_loop(), callback)
         with self._lock:
             self._topics[topic].append(entry)

@@ -1,0 +1,404 @@
+"""The production record cache: records in MongoDB, lifecycle, versions, locks and leases in Redis.
+
+Several processes (ASGI workers, management commands, task workers) share it. What each method costs:
+
+* ``active_anchors`` / ``heating_anchors``: nothing on the network (the process's view, see redis.py);
+* an edit: the anchor's lock, one read of its state, the Mongo reads of the records touched, one ``HINCRBY``
+  for the version, one bulk upsert, one ``committed`` mark; the caller then publishes the patch;
+* a snapshot: one read of the state, one Mongo query, one re-read of the epoch.
+
+The heat/edit race. A writer edits an anchor when its view says the anchor is active; a heater renders
+the anchor from one database snapshot taken after the anchor became HEATING. A commit that the heater's
+snapshot misses happened after the snapshot started, so its writer checks its view even later: the heater
+waits until its own HEATING notice came back on the control channel (Redis has then handed it to every
+subscribed process) plus ``HEAT_GRACE`` before reading. What remains: a writer process whose control
+thread is stalled (or whose control connection is broken and has not noticed yet) for longer than that
+between Redis sending the notice and the thread applying it. A process whose control connection is known
+to be down asks Redis directly on every batch instead of trusting its view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from ..records import Record, RecordKey
+from ..registry import registry
+from .base import AnchorState, BackendUnavailableError, Expirable, Patch, Snapshot
+from .mongo import MongoStore, TornReadError, decode_ref, encode_ref
+from .redis import (
+    CONTROL,
+    PREFIX,
+    RESET_MESSAGE,
+    RedisNode,
+    active_key,
+    backlog_key,
+    decode_items,
+    encode_items,
+    members_key,
+    message_prefix,
+    state_key,
+)
+from .redis import _text as text
+
+logger = logging.getLogger("rxgraphql.cache")
+
+HEAT_GRACE = 0.02
+#: After Redis lost its counters, versions restart this far above the highest one stored in MongoDB, so
+#: that a writer still holding a version of the former run can never overwrite the new epoch's records.
+VERSION_MARGIN = 1 << 20
+
+
+class _SharedEdit:
+    """An AnchorEdit over MongoDB: reads on demand, remembers what changed, writes it in one bulk."""
+
+    def __init__(
+        self, cache: SharedRecordCache, channel: str, anchor: str, epoch: str, root: RecordKey
+    ) -> None:
+        self._cache = cache
+        self._store = cache.store
+        self.channel = channel
+        self.anchor = anchor
+        self.epoch = epoch
+        self.root = root
+        self._loaded: dict[RecordKey, tuple[Record, list[RecordKey], bool] | None] = {}
+        self._referrers: dict[RecordKey, set[RecordKey]] = {}
+        self._touched: dict[RecordKey, tuple[Record, list[RecordKey]] | None] = {}
+
+    def _base(self, key: RecordKey) -> tuple[Record, list[RecordKey], bool] | None:
+        if key not in self._loaded:
+            self._loaded[key] = self._store.load(self.channel, self.anchor, self.epoch, key)
+        return self._loaded[key]
+
+    def _current(self, key: RecordKey) -> tuple[Record, list[RecordKey]] | None:
+        if key in self._touched:
+            return self._touched[key]
+        base = self._base(key)
+        return None if base is None else (base[0], base[1])
+
+    def get(self, key: RecordKey) -> Record | None:
+        current = self._current(key)
+        return None if current is None else current[0]
+
+    def referrers(self, key: RecordKey) -> Collection[RecordKey]:
+        if key not in self._referrers:
+            self._referrers[key] = self._store.referrers(self.channel, self.anchor, self.epoch, key)
+        found = {r for r in self._referrers[key] if r not in self._touched}
+        for other, value in self._touched.items():
+            if value is not None and key in value[1]:
+                found.add(other)
+        return found
+
+    def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
+        new_refs = list(refs)
+        current = self._current(key)
+        if current is not None and current[0] == record and list(current[1]) == new_refs:
+            return
+        self._touched[key] = (record, new_refs)
+
+    def remove(self, key: RecordKey) -> None:
+        if self._current(key) is None:
+            return
+        self._touched[key] = None
+
+    def commit(self) -> Patch | None:
+        changed: dict[RecordKey, tuple[Record, list[RecordKey]] | None] = {}
+        for key, value in self._touched.items():
+            base = self._base(key)
+            if value is None and base is None:
+                continue
+            if value is not None and base is not None and base[0] == value[0] and base[1] == value[1]:
+                continue
+            changed[key] = value
+        self._touched = {}
+        if not changed:
+            return None
+        node = self._cache.node
+        version = int(node.client.hincrby(state_key(self.channel, self.anchor), "ver", 1))
+        puts = {k: v for k, v in changed.items() if v is not None}
+        removes = [k for k, v in changed.items() if v is None]
+        had_chunks = [k for k in changed if (b := self._loaded.get(k)) is not None and b[2]]
+        self._store.write(self.channel, self.anchor, self.epoch, version, puts, removes, had_chunks)
+        node.scripts.committed(keys=[state_key(self.channel, self.anchor)], args=[version])
+        for key, value in changed.items():
+            self._loaded[key] = None if value is None else (value[0], value[1], False)
+        return Patch(
+            channel=self.channel,
+            anchor=self.anchor,
+            epoch=self.epoch,
+            version=version,
+            records=[v[0] for v in puts.values()],
+            deleted=removes,
+        )
+
+
+@dataclass
+class _Heat:
+    owner: str
+    epoch: str
+    renewal: asyncio.Task[None]
+
+
+class SharedRecordCache:
+    """RecordCache shared by every process: Redis coordinates, MongoDB stores."""
+
+    shared = True
+
+    def __init__(self, node: RedisNode, store: MongoStore, heat_lease: float = 10.0) -> None:
+        self.node = node
+        self.store = store
+        self.heat_lease = heat_lease
+        self._heats: dict[tuple[str, str], _Heat] = {}
+        self._lock = threading.Lock()
+        node.on_idle = self._on_idle
+
+    # ---- write path ----------------------------------------------------------------------------
+
+    def active_anchors(self, channel: str) -> Collection[str]:
+        return list(self.node.view(channel))
+
+    def heating_anchors(self, channel: str) -> Collection[str]:
+        return [anchor for anchor, state in self.node.view(channel).items() if state == "heating"]
+
+    def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
+        encoded = encode_items(items)
+        if not encoded:
+            return False
+        return bool(
+            self.node.scripts.note_backlog(
+                keys=[state_key(channel, anchor), backlog_key(channel, anchor)], args=encoded
+            )
+        )
+
+    def anchors_containing(
+        self, channel: str, keys: Iterable[RecordKey]
+    ) -> Mapping[RecordKey, Collection[str]]:
+        active = set(self.node.view(channel))
+        if not active:
+            return {}
+        found = self.store.anchors_containing(channel, keys)
+        return {key: anchors & active for key, anchors in found.items() if anchors & active}
+
+    def lock(self, channel: str, anchors: Collection[str]) -> AbstractContextManager[None]:
+        return self.node.locked(channel, anchors)
+
+    @contextmanager
+    def edit(self, channel: str, anchor: str) -> Iterator[_SharedEdit | None]:
+        state, epoch, root = self.node.client.hmget(state_key(channel, anchor), ["state", "epoch", "root"])
+        if state is None or text(state) != "hot" or epoch is None or root is None:
+            yield None
+            return
+        yield _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
+
+    # ---- heating -------------------------------------------------------------------------------
+
+    async def begin_heat(self, channel: str, anchor: str) -> bool:
+        side = self.node.side()
+        owner = f"{self.node.member_id}-{uuid.uuid4().hex[:8]}"
+        epoch = uuid.uuid4().hex[:12]
+        seen = self.node.expect_own(owner)
+        verdict = text(
+            await side.scripts.begin_heat(
+                keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
+                args=[
+                    anchor,
+                    owner,
+                    int(self.heat_lease * 1000),
+                    epoch,
+                    CONTROL,
+                    message_prefix(channel, anchor),
+                ],
+            )
+        )
+        if verdict != "claimed":
+            self.node._seen_own.pop(owner, None)
+            return False
+        renewal = asyncio.ensure_future(self._renew(channel, anchor, owner))
+        self._heats[(channel, anchor)] = _Heat(owner, epoch, renewal)
+        # Every writer must know the anchor heats before the heater reads its database snapshot.
+        await asyncio.get_running_loop().run_in_executor(None, seen.wait, 2.0)
+        await asyncio.sleep(HEAT_GRACE)
+        return True
+
+    async def _renew(self, channel: str, anchor: str, owner: str) -> None:
+        side = self.node.side()
+        while True:
+            await asyncio.sleep(self.heat_lease / 3)
+            try:
+                result = await side.scripts.renew_heat(
+                    keys=[state_key(channel, anchor)], args=[owner, int(self.heat_lease * 1000), 0]
+                )
+            except Exception as error:
+                logger.warning("rxgraphql could not renew the heating lease of %s (%s)", anchor, error)
+                continue
+            if int(result) < 0:
+                return
+
+    async def finish_heat(
+        self,
+        channel: str,
+        anchor: str,
+        root: RecordKey,
+        records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
+    ) -> list[tuple[str, str]]:
+        heat = self._heats.pop((channel, anchor), None)
+        if heat is None:
+            return []
+        try:
+            side = self.node.side()
+            floor = await self.store.max_version(channel, anchor)
+            version = int(
+                await side.scripts.renew_heat(
+                    keys=[state_key(channel, anchor)],
+                    args=[heat.owner, int(self.heat_lease * 1000), floor + VERSION_MARGIN],
+                )
+            )
+            if version < 0:
+                return []  # the lease expired and another process heats the anchor
+            await self.store.write_heat(channel, anchor, heat.epoch, version, records)
+            backlog = await side.scripts.finish_heat(
+                keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
+                args=[
+                    anchor,
+                    heat.owner,
+                    version,
+                    encode_ref(root),
+                    CONTROL,
+                    message_prefix(channel, anchor),
+                ],
+            )
+        finally:
+            heat.renewal.cancel()
+        if backlog is None:
+            return []
+        return decode_items(backlog)
+
+    async def abort_heat(self, channel: str, anchor: str) -> None:
+        heat = self._heats.pop((channel, anchor), None)
+        if heat is None:
+            return
+        heat.renewal.cancel()
+        await self.node.side().scripts.abort(
+            keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
+            args=[anchor, heat.owner, CONTROL, message_prefix(channel, anchor)],
+        )
+
+    async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
+        side = self.node.side()
+        future: asyncio.Future[None] = side.loop.create_future()
+        side.waiters[(channel, anchor)].append(future)
+        state = await side.client.hget(state_key(channel, anchor), "state")
+        current = _state(state)
+        if current in (AnchorState.HEATING, AnchorState.COOLING):
+            # Woken by the control channel; polled too, since an expired lease sends no message.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(future, 0.25)
+            current = _state(await side.client.hget(state_key(channel, anchor), "state"))
+        return current
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
+        side = self.node.side()
+        key = state_key(channel, anchor)
+        for _ in range(20):
+            state, epoch_raw, committed_raw = await side.client.hmget(key, ["state", "epoch", "committed"])
+            if state is None or text(state) != "hot" or epoch_raw is None:
+                return None
+            epoch, committed = text(epoch_raw), int(committed_raw or 0)
+            after = since[1] if since is not None and since[0] == epoch and since[1] <= committed else None
+            full = after is None
+            try:
+                records, deleted = await self.store.read(channel, anchor, epoch, after)
+            except TornReadError:
+                continue
+            again = await side.client.hget(key, "epoch")
+            if again is None or text(again) != epoch:
+                continue
+            return Snapshot(epoch, committed, full, records, [] if full else deleted)
+        raise BackendUnavailableError(f"no stable snapshot of {anchor}")
+
+    # ---- subscribers and expiry ----------------------------------------------------------------
+
+    async def retain(self, channel: str, anchor: str, ttl: float) -> None:
+        await self.node.side().retain(channel, anchor, ttl)
+
+    async def release(self, channel: str, anchor: str, ttl: float) -> None:
+        await self.node.side().release(channel, anchor, ttl)
+
+    async def _on_idle(self, channel: str, anchor: str) -> None:
+        try:
+            await asyncio.to_thread(self._expire_one, channel, anchor, False, False)
+        except Exception as error:
+            logger.warning("rxgraphql could not expire %s (%s)", anchor, error)
+
+    def _expire_one(self, channel: str, anchor: str, dry_run: bool, orphan: bool) -> Expirable | None:
+        owner = f"{self.node.member_id}-cool-{uuid.uuid4().hex[:8]}"
+        verdict, idle = self.node.scripts.begin_cool(
+            keys=[state_key(channel, anchor), members_key(channel, anchor), active_key(channel)],
+            args=[
+                anchor,
+                owner,
+                int(self.heat_lease * 1000),
+                CONTROL,
+                message_prefix(channel, anchor),
+                "0" if dry_run else "1",
+                "1" if orphan else "0",
+            ],
+        )
+        if text(verdict) != "expire":
+            return None
+        found = Expirable(channel, anchor, self.store.count(channel, anchor), int(idle) / 1000)
+        if dry_run:
+            return found
+        try:
+            with self.node.locked(channel, [anchor]):
+                self.store.delete_anchor(channel, anchor)
+        finally:
+            self.node.scripts.finish_cool(
+                keys=[state_key(channel, anchor), backlog_key(channel, anchor)],
+                args=[owner, CONTROL, message_prefix(channel, anchor)],
+            )
+        return found
+
+    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
+        freed: list[Expirable] = []
+        for channel in sorted(registry.channels):
+            active = {text(k): text(v) for k, v in self.node.client.hgetall(active_key(channel)).items()}
+            for anchor in sorted(active):
+                if active[anchor] == "hot":
+                    found = self._expire_one(channel, anchor, dry_run, orphan=False)
+                    if found is not None:
+                        freed.append(found)
+            # Records of anchors Redis does not know as active (it restarted): leftovers, freed too.
+            for anchor in sorted(set(self.store.stored_anchors(channel)) - set(active)):
+                found = self._expire_one(channel, anchor, dry_run, orphan=True)
+                if found is not None:
+                    freed.append(found)
+        return freed
+
+    def reset(self) -> None:
+        """Forget every anchor of every process (``migrate``): Redis state and stored records."""
+        client = self.node.client
+        stale: list[Any] = []
+        for pattern in ("s:*", "b:*", "l:*", "act:*", "m:*"):
+            stale.extend(client.scan_iter(match=PREFIX + pattern, count=1000))
+        for start in range(0, len(stale), 500):
+            client.unlink(*stale[start : start + 500])
+        self.store.drop(registry.channels)
+        client.publish(CONTROL, RESET_MESSAGE)
+
+
+def _state(raw: Any) -> AnchorState:
+    if raw is None:
+        return AnchorState.COLD
+    try:
+        return AnchorState(text(raw))
+    except ValueError:
+        return AnchorState.COLD
