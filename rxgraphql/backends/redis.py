@@ -487,6 +487,13 @@ class RedisNode:
         self.start_control()
         return side
 
+    async def ready(self) -> _LoopSide:
+        """The loop's side, once the control connection has checked which Redis run this is."""
+        side = self.side()
+        if not self._ready.is_set():
+            await side.loop.run_in_executor(None, self._ready.wait, 5.0)
+        return side
+
     def add_reconnect_hook(self, callback: Callable[[], None]) -> None:
         self._reconnect_hooks.append(callback)
 
@@ -583,6 +590,15 @@ class RedisNode:
             if not side.loop.is_closed():
                 side.loop.call_soon_threadsafe(side.wake, channel, anchor)
 
+    def apply_local(self, channel: str, anchor: str, state: str) -> None:
+        """A transition this process made: known here at once, before its notice comes back."""
+        with self._lock:
+            view = self._view.setdefault(channel, {})
+            if state in ("heating", "hot"):
+                view[anchor] = state
+            else:
+                view.pop(anchor, None)
+
     def _notify_all_loops(self) -> None:
         for side in list(self._sides.values()):
             if not side.loop.is_closed():
@@ -665,7 +681,8 @@ class RedisBroker:
         self.node.client.publish(topic, data)
 
     async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
-        return await self.node.side().subscribe(topic, callback)
+        side = await self.node.ready()
+        return await side.subscribe(topic, callback)
 
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         self.node.add_reconnect_hook(callback)

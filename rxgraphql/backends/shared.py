@@ -199,7 +199,7 @@ class SharedRecordCache:
     # ---- heating -------------------------------------------------------------------------------
 
     async def begin_heat(self, channel: str, anchor: str) -> bool:
-        side = self.node.side()
+        side = await self.node.ready()
         owner = f"{self.node.member_id}-{uuid.uuid4().hex[:8]}"
         epoch = uuid.uuid4().hex[:12]
         seen = self.node.expect_own(owner)
@@ -277,6 +277,7 @@ class SharedRecordCache:
             heat.renewal.cancel()
         if backlog is None:
             return []
+        self.node.apply_local(channel, anchor, "hot")
         return decode_items(backlog)
 
     async def abort_heat(self, channel: str, anchor: str) -> None:
@@ -288,6 +289,7 @@ class SharedRecordCache:
             keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
             args=[anchor, heat.owner, CONTROL, message_prefix(channel, anchor)],
         )
+        self.node.apply_local(channel, anchor, "cold")
 
     async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
         side = self.node.side()
@@ -305,7 +307,7 @@ class SharedRecordCache:
     # ---- reading -------------------------------------------------------------------------------
 
     async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
-        side = self.node.side()
+        side = await self.node.ready()
         key = state_key(channel, anchor)
         for _ in range(20):
             state, epoch_raw, committed_raw = await side.client.hmget(key, ["state", "epoch", "committed"])
@@ -327,7 +329,7 @@ class SharedRecordCache:
     # ---- subscribers and expiry ----------------------------------------------------------------
 
     async def retain(self, channel: str, anchor: str, ttl: float) -> None:
-        await self.node.side().retain(channel, anchor, ttl)
+        await (await self.node.ready()).retain(channel, anchor, ttl)
 
     async def release(self, channel: str, anchor: str, ttl: float) -> None:
         await self.node.side().release(channel, anchor, ttl)
@@ -357,6 +359,7 @@ class SharedRecordCache:
         found = Expirable(channel, anchor, self.store.count(channel, anchor), int(idle) / 1000)
         if dry_run:
             return found
+        self.node.apply_local(channel, anchor, "cooling")
         try:
             with self.node.locked(channel, [anchor]):
                 self.store.delete_anchor(channel, anchor)
