@@ -84,9 +84,44 @@ export class {name} {{
 }}
 """
 
+HOOKS_HEAD = """\
+import { createContext, createElement, useContext } from "react";
+import type { ReactElement, ReactNode } from "react";
+import { useChannel } from "./runtime/hooks.js";
+import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
+import type { Connection } from "./runtime/index.js";
+"""
+
+HOOKS_BODY = """\
+const ConnectionContext = createContext<Connection | null>(null);
+
+/** Makes one connection available to every channel hook rendered below it. */
+export function RxGraphQLProvider(props: {
+  readonly connection: Connection;
+  readonly children?: ReactNode;
+}): ReactElement {
+  return createElement(ConnectionContext.Provider, { value: props.connection }, props.children);
+}
+
+/** The connection given by the nearest RxGraphQLProvider (null without one). */
+export function useRxConnection(): Connection | null {
+  return useContext(ConnectionContext);
+}
+
+export interface ChannelHookOptions<S> extends UseChannelOptions<S> {
+  /** Overrides the provider's connection. */
+  readonly connection?: Connection | null;
+}
+"""
+
 HOOK = """\
-export function use{name}(args: {name}Args, options: UseChannelOptions = {{}}): ChannelView<{state}> {{
-  return useChannel<{state}>({field}Model, {name}Document, args, options);
+export function use{name}(
+  args: {name}Args,
+  options: ChannelHookOptions<{state}> = {{}},
+): ChannelView<{state}> {{
+  const provided = useContext(ConnectionContext);
+  const connection = options.connection ?? provided;
+  return useChannel<{state}>(connection, {field}Model, {name}Document, args, options);
 }}
 """
 
@@ -119,18 +154,16 @@ def emit_channels(schema: Schema, channels: list[Channel]) -> str:
 
 
 def emit_hooks(channels: list[Channel]) -> str:
-    head = (
-        'import { useChannel } from "./runtime/hooks.js";\n'
-        'import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";\n'
-    )
-    imports = sorted({f"{c.root}State" for c in channels})
-    if imports:
-        head += f'import type {{ {", ".join(imports)} }} from "./types.js";\n'
-    names = sorted(
-        {n for c in channels for n in (f"{c.class_name}Args", f"{c.class_name}Document", f"{c.field}Model")}
-    )
-    if names:
-        head += f'import {{ {", ".join(names)} }} from "./channels.js";\n'
+    head = HOOKS_HEAD
+    types = sorted({n for c in channels for n in (f"{c.root}State", f"{c.class_name}Args")})
+    values = sorted({n for c in channels for n in (f"{c.class_name}Document", f"{c.field}Model")})
+    if values:
+        head += f'import {{ {", ".join(values)} }} from "./channels.js";\n'
+        args = ", ".join(t for t in types if t.endswith("Args"))
+        states = ", ".join(t for t in types if t.endswith("State"))
+        head += f'import type {{ {args} }} from "./channels.js";\n'
+        head += f'import type {{ {states} }} from "./types.js";\n'
+    head += "\n" + HOOKS_BODY
     hooks = [
         doc_comment(f"Live state of `{c.field}`: state, readiness, error and connection status.")
         + HOOK.format(name=c.class_name, state=f"{c.root}State", field=c.field)
