@@ -1,0 +1,37 @@
+/**
+ * Public API of the rxgraphql client runtime (everything but the React hooks).
+ *
+ * The React hooks live in `./hooks.js` (`useChannel`, `useConnectionStatus`), the only module that imports
+ * `react`, so apps without React compile this runtime with `graphql-ws` alone.
+ */
+
+export type { ChannelEvent, ChannelModel, FlatRecord, RecordRef, RefSpec, TypeSpec } from "./model.js";
+export { recordKey } from "./model.js";
+export { isStale, parseCursor } from "./cursor.js";
+export type { ParsedCursor } from "./cursor.js";
+export { ErrorCodes, RxGraphQLError } from "./errors.js";
+export type { GraphQLErrorLike } from "./errors.js";
+export { ValueCell } from "./observable.js";
+export type { ReadableValue } from "./observable.js";
+export type { GraphStats } from "./graph.js";
+export { ChannelStore } from "./store.js";
+export type { ChannelStoreOptions, StoreStats } from "./store.js";
+export type {
+  FlatRecordPatch,
+  OptimisticChange,
+  OptimisticHandle,
+  OptimisticOptions,
+  OptimisticStatus,
+  RefInsert,
+  RefRemoval,
+} from "./optimistic.js";
+export { Connection, fullJitterBackoff } from "./transport.js";
+export type {
+  ChannelSubscription,
+  ConnectionOptions,
+  ConnectionStatus,
+  RequestOptions,
+  SubscribeChannelOptions,
+  TokenSource,
+  TokenValue,
+} from "./transport.js";
