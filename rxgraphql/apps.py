@@ -16,6 +16,7 @@ class RxGraphQLConfig(AppConfig):
     verbose_name = "rxgraphql"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
         from .changes import connect_signals
         from .flusher import flusher
         from .registry import registry

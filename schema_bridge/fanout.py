@@ -90,7 +90,8 @@ class ExecutionGroup:
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
-        root = event(format_cursor(patch.epoch, patch.version), patch.reset, True, patch.records, patch.deleted)
+        cursor = format_cursor(patch.epoch, patch.version)
+        root = event(cursor, patch.reset, True, patch.records, patch.deleted)
         payload = self.render(root)
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload)

@@ -27,6 +27,7 @@ class RedisServer:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="rxgraphql-redis-")
         self.process: subprocess.Popen[bytes] | None = None
+        self._stats: redis.Redis | None = None
 
     @property
     def url(self) -> str:
@@ -69,6 +70,7 @@ class RedisServer:
     def kill(self) -> None:
         """SIGKILL: no shutdown, every connection drops at once."""
         if self.process is not None:
+            self._stats = None
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
             self.process = None
@@ -84,6 +86,8 @@ class RedisServer:
         return redis.Redis(port=self.port)
 
     def command_calls(self) -> dict[str, int]:
-        """Calls per command since the server started (``INFO commandstats``)."""
-        stats = self.client().info("commandstats")
+        """Calls per command since the server started (``INFO commandstats``), on one connection."""
+        if self._stats is None:
+            self._stats = self.client()
+        stats = self._stats.info("commandstats")
         return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}

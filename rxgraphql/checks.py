@@ -1,0 +1,105 @@
+"""System checks of the ``RXGRAPHQL`` backend settings.
+
+Errors: one of ``REDIS_URL`` / ``MONGO_URL`` without the other (the shared cache needs both), a URL that
+does not parse, a server that does not answer within a second (silence ``rxgraphql.E003`` for commands
+that must run while the servers are down).
+
+Warning ``rxgraphql.W001``: the embedded backends keep the cache and the fan-out inside one process, so a
+save made in another process (another worker, a management command, a task queue) never reaches its
+subscribers. Checks run in ``manage.py`` processes, not inside ASGI servers, so the signs looked for are
+the ones a deployment leaves in the environment or the settings: ``WEB_CONCURRENCY`` / ``UVICORN_WORKERS``
+above 1, ``--workers``/``-w`` above 1 in ``GUNICORN_CMD_ARGS``, or a Redis channel layer in
+``CHANNEL_LAYERS`` (chosen only when several processes must talk to each other).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from .conf import rx_settings
+
+
+def _workers_from_env() -> int:
+    counts = [1]
+    for name in ("WEB_CONCURRENCY", "UVICORN_WORKERS"):
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit():
+            counts.append(int(raw))
+    match = re.search(r"(?:--workers[= ]|-w ?)(\d+)", os.environ.get("GUNICORN_CMD_ARGS", ""))
+    if match:
+        counts.append(int(match.group(1)))
+    return max(counts)
+
+
+def _redis_channel_layer() -> bool:
+    layers: dict[str, Any] = getattr(settings, "CHANNEL_LAYERS", {}) or {}
+    return any("channels_redis" in str(layer.get("BACKEND", "")) for layer in layers.values())
+
+
+@register("rxgraphql")
+def check_backends(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = rx_settings()
+    messages: list[CheckMessage] = []
+    if not config.redis_url and not config.mongo_url:
+        workers = _workers_from_env()
+        if workers > 1 or _redis_channel_layer():
+            reason = f"{workers} worker processes" if workers > 1 else "CHANNEL_LAYERS uses Redis"
+            messages.append(
+                Warning(
+                    f"rxgraphql uses its embedded backends but this deployment runs several processes "
+                    f"({reason}): saves made in one process never reach subscribers of another.",
+                    hint="Set RXGRAPHQL['REDIS_URL'] and RXGRAPHQL['MONGO_URL'] (see README, Deploying).",
+                    id="rxgraphql.W001",
+                )
+            )
+        return messages
+    if not config.redis_url or not config.mongo_url:
+        missing = "REDIS_URL" if not config.redis_url else "MONGO_URL"
+        return [
+            Error(
+                f"RXGRAPHQL['{missing}'] is not set: the shared backends need both Redis and MongoDB.",
+                hint="Set both REDIS_URL and MONGO_URL, or neither (embedded, single-process backends).",
+                id="rxgraphql.E001",
+            )
+        ]
+    messages.extend(_check_redis(config.redis_url))
+    messages.extend(_check_mongo(config.mongo_url, config.mongo_database))
+    return messages
+
+
+def _check_redis(url: str) -> list[CheckMessage]:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    except ValueError as error:
+        return [Error(f"RXGRAPHQL['REDIS_URL'] is not a Redis URL: {error}", id="rxgraphql.E002")]
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return [Error(f"Redis at RXGRAPHQL['REDIS_URL'] does not answer: {error}", id="rxgraphql.E003")]
+    finally:
+        client.close()
+    return []
+
+
+def _check_mongo(url: str, database: str) -> list[CheckMessage]:
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+
+    try:
+        client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=1000, connect=False)
+    except (InvalidURI, ConfigurationError, ValueError) as error:
+        return [Error(f"RXGRAPHQL['MONGO_URL'] is not a MongoDB URL: {error}", id="rxgraphql.E002")]
+    try:
+        client[database].command("ping")
+    except PyMongoError as error:
+        return [Error(f"MongoDB at RXGRAPHQL['MONGO_URL'] does not answer: {error}", id="rxgraphql.E003")]
+    finally:
+        client.close()
+    return []
