@@ -25,6 +25,15 @@ class Ref:
     many: bool
 
 
+@dataclass(frozen=True)
+class Action:
+    """A mutation of the channel (``<channelField><Name>``): ``method`` is its name on the channel class."""
+
+    mutation: str
+    method: str
+    bound_args: tuple[str, ...]
+
+
 @dataclass
 class Channel:
     field: str
@@ -35,6 +44,7 @@ class Channel:
     root: str
     layers: tuple[str, ...]
     refs: dict[str, dict[str, Ref]]
+    actions: tuple[Action, ...] = ()
 
 
 def _is_event(schema: Schema, type_name: str) -> bool:
@@ -70,8 +80,23 @@ def find_channels(schema: Schema) -> list[Channel]:
     for sub in schema.root_fields(schema.subscription):
         if not _is_event(schema, sub.type.named):
             continue
-        found.append(_channel(schema, sub, queries.get(sub.name)))
+        channel = _channel(schema, sub, queries.get(sub.name))
+        channel.actions = _actions(schema, channel)
+        found.append(channel)
     return found
+
+
+def _actions(schema: Schema, channel: Channel) -> tuple[Action, ...]:
+    """Mutations named after the channel; the channel's own arguments are filled in from it."""
+    own = {a.name: a.type.graphql() for a in channel.arguments}
+    actions = []
+    for mutation in schema.root_fields(schema.mutation):
+        rest = mutation.name.removeprefix(channel.field)
+        if rest == mutation.name or not rest[:1].isupper():
+            continue
+        bound = tuple(a.name for a in mutation.args if own.get(a.name) == a.type.graphql())
+        actions.append(Action(mutation.name, rest[:1].lower() + rest[1:], bound))
+    return tuple(actions)
 
 
 def _channel(schema: Schema, sub: Field, query: Field | None) -> Channel:

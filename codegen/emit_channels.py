@@ -45,6 +45,8 @@ def _model(channel: Channel) -> str:
 CHANNEL_CLASS = """\
 export class {name} {{
   readonly store: ChannelStore<{state}>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: {name}Actions;
   private subscription: ChannelSubscription | null = null;
 
   constructor(
@@ -52,6 +54,7 @@ export class {name} {{
     readonly args: {name}Args,
   ) {{
     this.store = new ChannelStore<{state}>({field}Model);
+    this.actions = {field}Actions(connection, args);
   }}
 
   /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
@@ -85,9 +88,9 @@ export class {name} {{
 """
 
 HOOKS_HEAD = """\
-import { createContext, createElement, useContext } from "react";
+import { createContext, createElement, useContext, useMemo } from "react";
 import type { ReactElement, ReactNode } from "react";
-import { useChannel } from "./runtime/hooks.js";
+import { stableStringify, useChannel } from "./runtime/hooks.js";
 import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
 import type { Connection } from "./runtime/index.js";
 """
@@ -118,12 +121,51 @@ HOOK = """\
 export function use{name}(
   args: {name}Args,
   options: ChannelHookOptions<{state}> = {{}},
-): ChannelView<{state}> {{
+): ChannelView<{state}> & {{ readonly actions: {name}Actions | null }} {{
   const provided = useContext(ConnectionContext);
   const connection = options.connection ?? provided;
-  return useChannel<{state}>(connection, {field}Model, {name}Document, args, options);
+  const view = useChannel<{state}>(connection, {field}Model, {name}Document, args, options);
+  const argsKey = stableStringify(args);
+  const actions = useMemo(
+    () => (connection === null ? null : {field}Actions(connection, args)),
+    // argsKey stands for args, a new object at every render
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [connection, argsKey],
+  );
+  return {{ ...view, actions }};
 }}
 """
+
+
+def _actions(channel: Channel) -> str:
+    """``<Channel>Actions``: the channel's mutations with its own arguments already bound."""
+    name = channel.class_name
+    members = []
+    bodies = []
+    for action in channel.actions:
+        pascal = action.mutation[:1].upper() + action.mutation[1:]
+        bound = " | ".join(json.dumps(a) for a in action.bound_args)
+        variables = f"Omit<{pascal}MutationVariables, {bound}>" if bound else f"{pascal}MutationVariables"
+        members.append(
+            f"  {action.method}(variables: {variables}, options?: RequestOptions): "
+            f"Promise<{pascal}MutationResult>;\n"
+        )
+        bodies.append(
+            f"    {action.method}: (variables, options) =>\n"
+            f"      {action.mutation}(connection, {{ ...args, ...variables }}, options),\n"
+        )
+    factory = f"export function {channel.field}Actions(\n"
+    if not members:
+        return (
+            f"export type {name}Actions = Readonly<Record<string, never>>;\n\n"
+            f"{factory}  _connection: Connection,\n  _args: {name}Args,\n): {name}Actions {{\n"
+            "  return {};\n}\n\n"
+        )
+    return (
+        f"export type {name}Actions = {{\n{''.join(members)}}};\n\n"
+        f"{factory}  connection: Connection,\n  args: {name}Args,\n): {name}Actions {{\n"
+        f"  return {{\n{''.join(bodies)}  }};\n}}\n\n"
+    )
 
 
 def _channel(schema: Schema, channel: Channel) -> str:
@@ -137,6 +179,7 @@ def _channel(schema: Schema, channel: Channel) -> str:
         _model(channel)
         + f"\nexport const {name}Document = {document};\n\n"
         + f"export type {name}Args = {{\n{args}}};\n\n"
+        + _actions(channel)
         + doc_comment(channel.description)
         + CHANNEL_CLASS.format(name=name, state=f"{channel.root}State", field=channel.field)
     )
@@ -144,10 +187,19 @@ def _channel(schema: Schema, channel: Channel) -> str:
 
 def emit_channels(schema: Schema, channels: list[Channel]) -> str:
     states = sorted({f"{c.root}State" for c in channels})
+    actions = sorted(a.mutation for c in channels for a in c.actions)
+    runtime_types = ["ChannelModel", "ChannelSubscription", "Connection"] + (
+        ["RequestOptions"] if actions else []
+    )
     head = (
         'import { ChannelStore } from "./runtime/index.js";\n'
-        'import type { ChannelModel, ChannelSubscription, Connection } from "./runtime/index.js";\n'
+        f'import type {{ {", ".join(runtime_types)} }} from "./runtime/index.js";\n'
     )
+    if actions:
+        pascal = [a[:1].upper() + a[1:] for a in actions]
+        result_types = [f"{p}MutationResult" for p in pascal] + [f"{p}MutationVariables" for p in pascal]
+        head += f'import {{ {", ".join(actions)} }} from "./operations.js";\n'
+        head += f'import type {{ {", ".join(sorted(result_types))} }} from "./operations.js";\n'
     if states:
         head += f'import type {{ {", ".join(states)} }} from "./types.js";\n'
     return head + "\n" + "\n".join(_channel(schema, c) for c in channels)
@@ -155,11 +207,15 @@ def emit_channels(schema: Schema, channels: list[Channel]) -> str:
 
 def emit_hooks(channels: list[Channel]) -> str:
     head = HOOKS_HEAD
-    types = sorted({n for c in channels for n in (f"{c.root}State", f"{c.class_name}Args")})
-    values = sorted({n for c in channels for n in (f"{c.class_name}Document", f"{c.field}Model")})
+    types = sorted(
+        {n for c in channels for n in (f"{c.root}State", f"{c.class_name}Args", f"{c.class_name}Actions")}
+    )
+    values = sorted(
+        {n for c in channels for n in (f"{c.class_name}Document", f"{c.field}Model", f"{c.field}Actions")}
+    )
     if values:
         head += f'import {{ {", ".join(values)} }} from "./channels.js";\n'
-        args = ", ".join(t for t in types if t.endswith("Args"))
+        args = ", ".join(t for t in types if t.endswith(("Args", "Actions")))
         states = ", ".join(t for t in types if t.endswith("State"))
         head += f'import type {{ {args} }} from "./channels.js";\n'
         head += f'import type {{ {states} }} from "./types.js";\n'

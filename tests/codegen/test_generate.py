@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from django.core.management import CommandError, call_command
 from graphql import parse, validate
 
 from codegen.channels import Ref, find_channels
-from codegen.generate import generate
+from codegen.generate import generate, runtime_files
 from codegen.introspection import load_schema
 from rxgraphql.management.commands.makefrontend import introspect_project
 from schema_bridge.schema import get_schema
+
+NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +87,57 @@ def test_makefrontend_check_fails_on_stale_files_and_passes_on_fresh(tmp_path: P
     with pytest.raises(CommandError, match=r"channels\.ts"):
         call_command("makefrontend", "--check", "--out", str(out))
     assert (out / "runtime" / "store.ts").exists()
+
+
+def _with_action(introspection: dict[str, Any]) -> dict[str, Any]:
+    """The example's schema plus a channel mutation ``boardChannelRename(boardId, title)``."""
+    schema = json.loads(json.dumps(introspection))["__schema"]
+    mutation = next(t for t in schema["types"] if t["name"] == schema["mutationType"]["name"])
+
+    def arg(name: str, type_name: str) -> dict[str, Any]:
+        named = {"kind": "SCALAR", "name": type_name, "ofType": None}
+        return {
+            "name": name,
+            "description": None,
+            "type": {"kind": "NON_NULL", "name": None, "ofType": named},
+            "defaultValue": None,
+        }
+
+    mutation["fields"].append(
+        {
+            "name": "boardChannelRename",
+            "description": "Rename the board.",
+            "args": [arg("boardId", "ID"), arg("title", "String")],
+            "type": {"kind": "NON_NULL", "name": None, "ofType": {"kind": "SCALAR", "name": "Boolean"}},
+            "isDeprecated": False,
+            "deprecationReason": None,
+        }
+    )
+    return {"__schema": schema}
+
+
+def test_channel_mutations_become_typed_actions_with_the_channel_arguments_bound(
+    introspection: dict[str, Any],
+) -> None:
+    files = generate(_with_action(introspection))
+    channels = files["channels.ts"]
+    assert (
+        '  rename(variables: Omit<BoardChannelRenameMutationVariables, "boardId">, '
+        "options?: RequestOptions): Promise<BoardChannelRenameMutationResult>;" in channels
+    )
+    assert "boardChannelRename(connection, { ...args, ...variables }, options)" in channels
+    assert "export type ChatRoomChannelActions = Readonly<Record<string, never>>;" in channels
+    assert "readonly actions: BoardChannelActions | null" in files["hooks.ts"]
+    out = NODE_DIR / "generated-actions"
+    for path, content in {**files, **runtime_files()}.items():
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_text(content)
+    config = {"extends": "../tsconfig.json", "compilerOptions": {"noEmit": True}, "include": ["**/*.ts"]}
+    (out / "tsconfig.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [str(NODE_DIR / "node_modules" / ".bin" / "tsc"), "-p", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -24,9 +24,20 @@ export type BoardChannelArgs = {
   readonly boardId: string;
 };
 
+export type BoardChannelActions = Readonly<Record<string, never>>;
+
+export function boardChannelActions(
+  _connection: Connection,
+  _args: BoardChannelArgs,
+): BoardChannelActions {
+  return {};
+}
+
 /** Streams a board and everything under it (``boardChannel(boardId:)``). */
 export class BoardChannel {
   readonly store: ChannelStore<BoardState>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: BoardChannelActions;
   private subscription: ChannelSubscription | null = null;
 
   constructor(
@@ -34,6 +45,7 @@ export class BoardChannel {
     readonly args: BoardChannelArgs,
   ) {
     this.store = new ChannelStore<BoardState>(boardChannelModel);
+    this.actions = boardChannelActions(connection, args);
   }
 
   /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
@@ -81,9 +93,20 @@ export type ChatRoomChannelArgs = {
   readonly roomId: string;
 };
 
+export type ChatRoomChannelActions = Readonly<Record<string, never>>;
+
+export function chatRoomChannelActions(
+  _connection: Connection,
+  _args: ChatRoomChannelArgs,
+): ChatRoomChannelActions {
+  return {};
+}
+
 /** Streams a room, its participants and its messages (``chatRoomChannel(roomId:)``). */
 export class ChatRoomChannel {
   readonly store: ChannelStore<ChatRoomState>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: ChatRoomChannelActions;
   private subscription: ChannelSubscription | null = null;
 
   constructor(
@@ -91,6 +114,7 @@ export class ChatRoomChannel {
     readonly args: ChatRoomChannelArgs,
   ) {
     this.store = new ChannelStore<ChatRoomState>(chatRoomChannelModel);
+    this.actions = chatRoomChannelActions(connection, args);
   }
 
   /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
