@@ -103,7 +103,9 @@ RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
     "GRAPHIQL": True,
-    "FRONTEND_DIR": str(BASE_DIR / "frontend" / "src" / "generated"),
+    "FRONTEND_DIR": os.environ.get(
+        "RXGRAPHQL_FRONTEND_DIR", str(BASE_DIR / "frontend" / "src" / "generated")
+    ),
 }
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []

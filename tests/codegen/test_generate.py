@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from codegen.generate import generate, runtime_files
 from codegen.introspection import load_schema
 from rxgraphql.management.commands.makefrontend import introspect_project
 from schema_bridge.schema import get_schema
+from tests.support.live_server import LiveServer
 
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
@@ -141,3 +145,47 @@ def test_channel_mutations_become_typed_actions_with_the_channel_arguments_bound
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_from_url_generates_the_same_files_as_in_process(tmp_path: Path, rx_server: LiveServer) -> None:
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    call_command("makefrontend", "--from-url", rx_server.graphql_url, "--out", str(remote))
+    call_command("makefrontend", "--out", str(local))
+    names = sorted(p.relative_to(local) for p in local.rglob("*.ts"))
+    assert names == sorted(p.relative_to(remote) for p in remote.rglob("*.ts"))
+    assert all((local / name).read_text() == (remote / name).read_text() for name in names)
+    with pytest.raises(CommandError, match="could not introspect"):
+        call_command("makefrontend", "--from-url", "http://127.0.0.1:9/graphql", "--out", str(remote))
+
+
+def test_runserver_makefrontend_writes_the_client_before_serving(tmp_path: Path) -> None:
+    out = tmp_path / "frontend"
+    example = Path(__file__).resolve().parent.parent.parent / "example"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--makefrontend"],
+        cwd=example,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "example_project.settings",
+            "RXGRAPHQL_FRONTEND_DIR": str(out),
+            "PYTHONUNBUFFERED": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        seen = []
+        for line in server.stdout:
+            seen.append(line)
+            if "Starting ASGI/Daphne" in line:
+                break
+        assert any("makefrontend: wrote channels.ts" in line for line in seen), "".join(seen)
+        assert (out / "hooks.ts").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
