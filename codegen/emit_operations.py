@@ -12,9 +12,14 @@ def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _operation(schema: Schema, kind: str, field: Field) -> str:
+def _operation(schema: Schema, kind: str, field: Field, used: set[str]) -> str:
     name = _pascal(field.name) + ("Query" if kind == "query" else "Mutation")
-    selection, result = Selection(schema).of(field.type)
+    select = Selection(schema)
+    selection, result = select.of(field.type)
+    used.update(select.used)
+    for argument in field.args:
+        if schema.types.get(argument.type.named, None) and schema.types[argument.type.named].kind != "SCALAR":
+            used.add(argument.type.named)
     variables = variables_of(schema, field)
     definitions = ", ".join(f"${a.name}: {a.type.graphql()}" for a in field.args)
     arguments = ", ".join(f"{a.name}: ${a.name}" for a in field.args)
@@ -39,9 +44,10 @@ def _operation(schema: Schema, kind: str, field: Field) -> str:
 
 
 def emit_operations(schema: Schema) -> str:
-    parts = ['import type { Connection, RequestOptions } from "./runtime/index.js";\n']
-    for f in schema.root_fields(schema.query):
-        parts.append(_operation(schema, "query", f))
-    for f in schema.root_fields(schema.mutation):
-        parts.append(_operation(schema, "mutation", f))
-    return "\n".join(parts)
+    used: set[str] = set()
+    parts = [_operation(schema, "query", f, used) for f in schema.root_fields(schema.query)]
+    parts += [_operation(schema, "mutation", f, used) for f in schema.root_fields(schema.mutation)]
+    head = 'import type { Connection, RequestOptions } from "./runtime/index.js";\n'
+    if used:
+        head += f'import type {{ {", ".join(sorted(used))} }} from "./types.js";\n'
+    return "\n".join([head, *parts])

@@ -74,11 +74,14 @@ class Selection:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        self.used: set[str] = set()  # named types (enums) the result type refers to
 
     def of(self, ref: TypeRef, depth: int = 0) -> tuple[str, str]:
         """(selection text, result type); selection is empty for leaves."""
         named = self.schema.types.get(ref.named)
         if named is None or named.kind in ("SCALAR", "ENUM"):
+            if named is not None and named.kind == "ENUM":
+                self.used.add(named.name)
             return "", ts_type(self.schema, ref)
         selection, shape = self._object(named, depth)
         return selection, _wrap(ref, shape)

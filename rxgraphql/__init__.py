@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["ContextChannel", "touch"]
+__all__ = ["ActionError", "ContextChannel", "action", "touch"]
 
 if TYPE_CHECKING:
+    from .actions import ActionError, action
     from .changes import touch
     from .channel import ContextChannel
 
@@ -17,6 +18,10 @@ def __getattr__(name: str) -> Any:
         from .channel import ContextChannel
 
         return ContextChannel
+    if name in ("action", "ActionError"):
+        from . import actions
+
+        return getattr(actions, name)
     if name == "touch":
         from .changes import touch
 

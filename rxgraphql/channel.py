@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
+from .actions import ActionSpec, collect_actions
 from .layers import LayerGraph
 
 User = AbstractBaseUser | AnonymousUser
@@ -85,6 +86,7 @@ class ContextChannel:
     channel_name: ClassVar[str]
     field_name: ClassVar[str]
     arguments: ClassVar[tuple[ChannelArgument, ...]]
+    actions: ClassVar[tuple[ActionSpec, ...]]
     cache_ttl: ClassVar[float | None]
 
     class Meta:
@@ -114,6 +116,15 @@ class ContextChannel:
             raise ImproperlyConfigured(
                 f"{cls.__qualname__} has several arguments: define get_instance_id(**kwargs)"
             )
+        cls.actions = collect_actions(cls)
+        own = {a.name for a in cls.arguments}
+        for spec in cls.actions:
+            clash = own.intersection(p.name for p in spec.parameters)
+            if clash:
+                raise ImproperlyConfigured(
+                    f"{cls.__qualname__}.{spec.method_name}: parameter {sorted(clash)[0]!r} is already "
+                    "an argument of the channel"
+                )
         ttl = getattr(meta, "cache_ttl", None)
         cls.cache_ttl = None if ttl is None else float(ttl)
         from .registry import registry

@@ -16,3 +16,5 @@ class RxContext:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # Channel instances of the live subscriptions of this websocket, by (channel name, anchor).
+    live_channels: dict[tuple[str, str], Any] = field(default_factory=dict)

@@ -27,9 +27,7 @@ from .schema import get_schema
 
 
 class GraphQLHTTP(GraphQL[RxContext, None]):
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> RxContext:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RxContext:
         authorization = request.headers.get("authorization")
         session_key = None
         if not authorization and origin_allowed(request.headers.get("origin"), request.headers.get("host")):

@@ -18,6 +18,7 @@ from rxgraphql.channel import ContextChannel
 from rxgraphql.conf import rx_settings
 from rxgraphql.registry import registry
 
+from .action_fields import action_fields
 from .channel_fields import ChannelFields
 from .layer_types import LayerTypes
 from .scalars import SCALAR_MAP
@@ -35,7 +36,7 @@ def _resolve_default(source: Any, name: str) -> Any:
 
 def _should_mask(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError | CLIENT_ERRORS):
+    if original is None or isinstance(original, (GraphQLError, *CLIENT_ERRORS)):
         return False
     return not settings.DEBUG
 
@@ -69,7 +70,7 @@ class SchemaIndex:
             query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))
         self.schema = strawberry.Schema(
             query=query,
-            mutation=_root_type("Mutation", conf.mutation, {}),
+            mutation=_root_type("Mutation", conf.mutation, action_fields(list(self.channels.values()))),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),
             config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
             extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],

@@ -86,10 +86,13 @@ async def run_channel_subscription(
     since = args.get("since")
     assert connection.context is not None
     try:
-        _, anchor = await open_channel(channel_cls, connection.context.user, raw)
+        channel, anchor = await open_channel(channel_cls, connection.context.user, raw)
     except ChannelError as refusal:
         _refuse(connection, op_id, refusal)
         return
+    # Actions sent on this socket for this anchor run on this subscription's channel instance.
+    live_key = (channel_cls.channel_name, anchor)
+    connection.context.live_channels[live_key] = channel
     op = operation(document, operation_name)
     assert op is not None
     sink = ChannelSink(connection, op_id)
@@ -132,6 +135,8 @@ async def run_channel_subscription(
         await asyncio.Future()  # live until the client completes the operation or leaves
     finally:
         fanout.leave(group, sink)
+        if connection.context.live_channels.get(live_key) is channel:
+            del connection.context.live_channels[live_key]
 
 
 def _refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:

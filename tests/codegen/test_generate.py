@@ -94,9 +94,10 @@ def test_makefrontend_check_fails_on_stale_files_and_passes_on_fresh(tmp_path: P
 
 
 def _with_action(introspection: dict[str, Any]) -> dict[str, Any]:
-    """The example's schema plus a channel mutation ``boardChannelRename(boardId, title)``."""
+    """The example's schema plus ``boardChannelRename2(boardId, title)``, without chat's actions."""
     schema = json.loads(json.dumps(introspection))["__schema"]
     mutation = next(t for t in schema["types"] if t["name"] == schema["mutationType"]["name"])
+    mutation["fields"] = [f for f in mutation["fields"] if not f["name"].startswith("chatRoomChannel")]
 
     def arg(name: str, type_name: str) -> dict[str, Any]:
         named = {"kind": "SCALAR", "name": type_name, "ofType": None}
@@ -109,7 +110,7 @@ def _with_action(introspection: dict[str, Any]) -> dict[str, Any]:
 
     mutation["fields"].append(
         {
-            "name": "boardChannelRename",
+            "name": "boardChannelRename2",
             "description": "Rename the board.",
             "args": [arg("boardId", "ID"), arg("title", "String")],
             "type": {"kind": "NON_NULL", "name": None, "ofType": {"kind": "SCALAR", "name": "Boolean"}},
@@ -126,10 +127,10 @@ def test_channel_mutations_become_typed_actions_with_the_channel_arguments_bound
     files = generate(_with_action(introspection))
     channels = files["channels.ts"]
     assert (
-        '  rename(variables: Omit<BoardChannelRenameMutationVariables, "boardId">, '
-        "options?: RequestOptions): Promise<BoardChannelRenameMutationResult>;" in channels
+        '  rename2(variables: Omit<BoardChannelRename2MutationVariables, "boardId">, '
+        "options?: RequestOptions): Promise<BoardChannelRename2MutationResult>;" in channels
     )
-    assert "boardChannelRename(connection, { ...args, ...variables }, options)" in channels
+    assert "boardChannelRename2(connection, { ...args, ...variables }, options)" in channels
     assert "export type ChatRoomChannelActions = Readonly<Record<string, never>>;" in channels
     assert "readonly actions: BoardChannelActions | null" in files["hooks.ts"]
     out = NODE_DIR / "generated-actions"

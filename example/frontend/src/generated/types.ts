@@ -208,6 +208,12 @@ export interface MessageNested {
   readonly author: ChatUserNested;
 }
 
+/** The message a ``post`` action created. */
+export interface MessagePosted {
+  readonly id: number;
+  readonly createdAt: string;
+}
+
 export interface PostedMessage {
   readonly id: string;
 }
@@ -217,6 +223,8 @@ export interface RecordRef {
   readonly type: string;
   readonly id: string;
 }
+
+export type Theme = "LIGHT" | "DARK";
 
 export type BoardState = Omit<Board, "columns" | "labels" | "owner" | "settings"> & {
   readonly columns: ReadonlyArray<ColumnState>;
