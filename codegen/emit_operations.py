@@ -48,6 +48,8 @@ def emit_operations(schema: Schema) -> str:
     parts = [_operation(schema, "query", f, used) for f in schema.root_fields(schema.query)]
     parts += [_operation(schema, "mutation", f, used) for f in schema.root_fields(schema.mutation)]
     head = 'import type { Connection, RequestOptions } from "./runtime/index.js";\n'
+    if any("JSONValue" in part for part in parts):
+        used.add("JSONValue")
     if used:
         head += f'import type {{ {", ".join(sorted(used))} }} from "./types.js";\n'
     return "\n".join([head, *parts])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["ActionError", "ContextChannel", "action", "touch"]
+__all__ = ["CREATE", "DELETE", "SAVE", "ActionError", "ContextChannel", "Operation", "action", "touch"]
 
 if TYPE_CHECKING:
     from .actions import ActionError, action
     from .changes import touch
     from .channel import ContextChannel
+    from .writes import CREATE, DELETE, SAVE, Operation
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from . import actions
 
         return getattr(actions, name)
+    if name in ("SAVE", "CREATE", "DELETE", "Operation"):
+        from . import writes
+
+        return getattr(writes, name)
     if name == "touch":
         from .changes import touch
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from .actions import ActionSpec, collect_actions
 from .layers import LayerGraph
+from .writes import WritableLayer, writable_layers
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -87,6 +88,7 @@ class ContextChannel:
     field_name: ClassVar[str]
     arguments: ClassVar[tuple[ChannelArgument, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
+    writable: ClassVar[dict[str, WritableLayer]]
     cache_ttl: ClassVar[float | None]
 
     class Meta:
@@ -116,6 +118,7 @@ class ContextChannel:
             raise ImproperlyConfigured(
                 f"{cls.__qualname__} has several arguments: define get_instance_id(**kwargs)"
             )
+        cls.writable = writable_layers(cls.__qualname__, cls.layers, getattr(meta, "writable", None))
         cls.actions = collect_actions(cls)
         own = {a.name for a in cls.arguments}
         for spec in cls.actions:
@@ -137,6 +140,18 @@ class ContextChannel:
 
     def has_permission(self, user: User, **kwargs: Any) -> bool:
         """Whether ``user`` may watch the anchor named by the arguments. Runs in a thread."""
+        return False
+
+    def can_save(self, instance: Any, data: dict[str, Any]) -> bool:
+        """Whether the user may save ``data`` (validated) into ``instance``; runs inside the write."""
+        return False
+
+    def can_create(self, model: type[Any], data: dict[str, Any]) -> bool:
+        """Whether the user may create a ``model`` row from ``data`` (validated)."""
+        return False
+
+    def can_delete(self, instance: Any) -> bool:
+        """Whether the user may delete ``instance``."""
         return False
 
     def get_instance_id(self, **kwargs: Any) -> Any:

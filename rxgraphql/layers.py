@@ -46,6 +46,8 @@ class Edge:
     source: str
     # For REVERSE edges: the attribute on the child row that holds the parent's primary key.
     child_fk_attname: str | None = None
+    # The ORM lookup from the parent model to the child model (None for OPAQUE edges).
+    query_name: str | None = None
 
 
 @dataclass(eq=False)
@@ -93,19 +95,22 @@ def _nested_child(
     return None
 
 
-def _edge_kind(parent_model: type[models.Model], source: str) -> tuple[EdgeKind, str | None]:
+def _edge_kind(parent_model: type[models.Model], source: str) -> tuple[EdgeKind, str | None, str | None]:
+    """(kind, the child's FK attname for REVERSE edges, the ORM lookup name from the parent)."""
     if "." in source or source == "*":
-        return EdgeKind.OPAQUE, None
+        return EdgeKind.OPAQUE, None, None
     descriptor = getattr(parent_model, source, None)
     if isinstance(descriptor, ManyToManyDescriptor):
-        return EdgeKind.MANY_TO_MANY, None
+        query = descriptor.field.related_query_name() if descriptor.reverse else descriptor.field.name
+        return EdgeKind.MANY_TO_MANY, None, query
     if isinstance(descriptor, ReverseManyToOneDescriptor):
-        return EdgeKind.REVERSE, descriptor.field.attname
+        return EdgeKind.REVERSE, descriptor.field.attname, descriptor.field.related_query_name()
     if isinstance(descriptor, ReverseOneToOneDescriptor):
-        return EdgeKind.REVERSE, descriptor.related.field.attname
+        field = descriptor.related.field
+        return EdgeKind.REVERSE, field.attname, field.related_query_name()
     if isinstance(descriptor, ForwardManyToOneDescriptor):
-        return EdgeKind.FORWARD, None
-    return EdgeKind.OPAQUE, None
+        return EdgeKind.FORWARD, None, descriptor.field.name
+    return EdgeKind.OPAQUE, None, None
 
 
 class LayerGraph:
@@ -155,7 +160,7 @@ class LayerGraph:
             )
         for name, (child, many, source, allow_null) in nested.items():
             child_layer = self._layer_for(type(child), (*path, serializer_class))
-            kind, fk_attname = _edge_kind(model, source)
+            kind, fk_attname, query_name = _edge_kind(model, source)
             edge = Edge(
                 parent=layer,
                 field_name=name,
@@ -165,6 +170,7 @@ class LayerGraph:
                 kind=kind,
                 source=source,
                 child_fk_attname=fk_attname,
+                query_name=query_name,
             )
             layer.children.append(edge)
             child_layer.parents.append(edge)
@@ -175,6 +181,20 @@ class LayerGraph:
 
     def by_model(self, model: type[models.Model]) -> list[Layer]:
         return [layer for layer in self.layers.values() if layer.model is model]
+
+    def lookups(self, target: Layer) -> list[str]:
+        """ORM lookups from the root model to ``target``'s primary key ("pk" for the root itself)."""
+        found: list[str] = []
+
+        def walk(layer: Layer, path: tuple[str, ...]) -> None:
+            if layer is target:
+                found.append("__".join((*path, "pk")))
+            for edge in layer.children:
+                if edge.query_name is not None:
+                    walk(edge.child, (*path, edge.query_name))
+
+        walk(self.root, ())
+        return sorted(set(found))
 
 
 def _flat_serializer(

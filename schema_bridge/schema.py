@@ -22,6 +22,7 @@ from .action_fields import action_fields
 from .channel_fields import ChannelFields
 from .layer_types import LayerTypes
 from .scalars import SCALAR_MAP
+from .write_fields import write_fields
 
 # Exceptions whose message is meant for the client; anything else is masked unless DEBUG.
 CLIENT_ERRORS = (PermissionError, PermissionDenied, ValueError, ValidationError, ObjectDoesNotExist)
@@ -65,12 +66,14 @@ class SchemaIndex:
             self.channels[channel_cls.field_name] = channel_cls
             query_fields[channel_cls.field_name] = fields.query_field()
             subscription_fields[channel_cls.field_name] = fields.subscription_field()
+        channels = list(self.channels.values())
+        mutations = {**action_fields(channels), **write_fields(channels, layer_types)}
         query = _root_type("Query", conf.query, query_fields)
         if query is None:
             query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))
         self.schema = strawberry.Schema(
             query=query,
-            mutation=_root_type("Mutation", conf.mutation, action_fields(list(self.channels.values()))),
+            mutation=_root_type("Mutation", conf.mutation, mutations),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),
             config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
             extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],

@@ -2,6 +2,7 @@
 
 import enum
 from decimal import Decimal
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -9,9 +10,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Sum
 
 from board.access import boards_for
-from board.models import Board, BoardSettings, Card
-from board.serializers import BoardSerializer
-from rxgraphql import ActionError, ContextChannel, action
+from board.models import Board, BoardSettings, Card, Comment, Label
+from board.serializers import BoardSerializer, CardSerializer, CommentSerializer
+from rxgraphql import CREATE, DELETE, SAVE, ActionError, ContextChannel, action
 
 
 class Theme(enum.Enum):
@@ -24,6 +25,26 @@ class BoardChannel(ContextChannel):
 
     class Meta:
         state = BoardSerializer()
+        writable = {CardSerializer: [SAVE, CREATE, DELETE], CommentSerializer: [CREATE, DELETE]}
+
+    def _own_labels(self, labels: list[Label]) -> bool:
+        return all(label.board_id == self.kwargs["board_id"] for label in labels)
+
+    def can_save(self, instance: Any, data: dict[str, Any]) -> bool:
+        """Members edit cards; a card only takes labels of its own board."""
+        return isinstance(instance, Card) and self._own_labels(data.get("labels", []))
+
+    def can_create(self, model: type[Any], data: dict[str, Any]) -> bool:
+        """Members add cards, and comments signed with their own name."""
+        if model is Comment:
+            return data.get("author") == self.user
+        return model is Card and self._own_labels(data.get("labels", []))
+
+    def can_delete(self, instance: Any) -> bool:
+        """Authors delete their comments; the board's owner deletes cards."""
+        if isinstance(instance, Comment):
+            return bool(instance.author_id == self.user.pk)
+        return Board.objects.filter(pk=self.kwargs["board_id"], owner_id=self.user.pk).exists()
 
     def has_permission(self, user: AbstractBaseUser | AnonymousUser, board_id: int) -> bool:
         """Allow the board's owner and members."""

@@ -2,8 +2,8 @@
 
 import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
-import { boardChannelRename, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost } from "./operations.js";
-import type { BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables } from "./operations.js";
+import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost } from "./operations.js";
+import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables } from "./operations.js";
 import type { BoardState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
@@ -27,7 +27,12 @@ export type BoardChannelArgs = {
 };
 
 export type BoardChannelActions = {
+  createCard(variables: Omit<BoardChannelCreateCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCardMutationResult>;
+  createComment(variables: Omit<BoardChannelCreateCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCommentMutationResult>;
+  deleteCard(variables: Omit<BoardChannelDeleteCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCardMutationResult>;
+  deleteComment(variables: Omit<BoardChannelDeleteCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCommentMutationResult>;
   rename(variables: Omit<BoardChannelRenameMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelRenameMutationResult>;
+  saveCard(variables: Omit<BoardChannelSaveCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSaveCardMutationResult>;
   setTheme(variables: Omit<BoardChannelSetThemeMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSetThemeMutationResult>;
   totalEstimate(variables: Omit<BoardChannelTotalEstimateMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelTotalEstimateMutationResult>;
 };
@@ -37,8 +42,18 @@ export function boardChannelActions(
   args: BoardChannelArgs,
 ): BoardChannelActions {
   return {
+    createCard: (variables, options) =>
+      boardChannelCreateCard(connection, { ...args, ...variables }, options),
+    createComment: (variables, options) =>
+      boardChannelCreateComment(connection, { ...args, ...variables }, options),
+    deleteCard: (variables, options) =>
+      boardChannelDeleteCard(connection, { ...args, ...variables }, options),
+    deleteComment: (variables, options) =>
+      boardChannelDeleteComment(connection, { ...args, ...variables }, options),
     rename: (variables, options) =>
       boardChannelRename(connection, { ...args, ...variables }, options),
+    saveCard: (variables, options) =>
+      boardChannelSaveCard(connection, { ...args, ...variables }, options),
     setTheme: (variables, options) =>
       boardChannelSetTheme(connection, { ...args, ...variables }, options),
     totalEstimate: (variables, options) =>

@@ -84,6 +84,19 @@ export interface Card {
   readonly commentCount: number;
 }
 
+/** Fields of a Card to write; fields left out are not changed. */
+export interface CardInput {
+  title?: string | null;
+  description?: string | null;
+  position?: number | null;
+  estimate?: string | null;
+  dueAt?: string | null;
+  column?: string | null;
+  assignee?: string | null;
+  creator?: string | null;
+  labels?: Array<string> | null;
+}
+
 /** The nested card as CardSerializer renders it. */
 export interface CardNested {
   readonly id: string;
@@ -98,6 +111,15 @@ export interface CardNested {
   readonly labels: ReadonlyArray<LabelNested>;
   readonly comments: ReadonlyArray<CommentNested>;
   readonly commentCount: number;
+}
+
+/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found). */
+export interface CardWriteResult {
+  readonly ok: boolean;
+  readonly code: number;
+  readonly message: string;
+  readonly errors: JSONValue | null;
+  readonly record: Card | null;
 }
 
 /** A flat chat room record (ChatRoomSerializer). */
@@ -168,12 +190,28 @@ export interface Comment {
   readonly author: string;
 }
 
+/** Fields of a Comment to write; fields left out are not changed. */
+export interface CommentInput {
+  text?: string | null;
+  author?: string | null;
+  card?: string | null;
+}
+
 /** The nested comment as CommentSerializer renders it. */
 export interface CommentNested {
   readonly id: string;
   readonly text: string;
   readonly createdAt: string;
   readonly author: BoardUserNested;
+}
+
+/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found). */
+export interface CommentWriteResult {
+  readonly ok: boolean;
+  readonly code: number;
+  readonly message: string;
+  readonly errors: JSONValue | null;
+  readonly record: Comment | null;
 }
 
 /** A flat label record (LabelSerializer). */

@@ -1,0 +1,207 @@
+"""Declared writes (``Meta.writable``): save, create and delete records of a channel's state.
+
+Every write runs in a thread inside one transaction: the target must be inside the subscribed anchor
+(checked against the database, never against a cache), the layer's serializer validates the data
+(database-backed validators work), the channel's ``can_save`` / ``can_create`` / ``can_delete`` decide
+(they deny by default), and a write whose foreign keys would move the record out of the anchor is
+rolled back. Signals then publish the committed state as for any other save.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models, transaction
+from django.db.models import Q
+from rest_framework import serializers
+
+from .layers import EdgeKind, Layer, LayerGraph
+from .records import TYPENAME
+
+if TYPE_CHECKING:
+    from .channel import ContextChannel
+
+
+class Operation(enum.Enum):
+    SAVE = "save"
+    CREATE = "create"
+    DELETE = "delete"
+
+
+SAVE, CREATE, DELETE = Operation.SAVE, Operation.CREATE, Operation.DELETE
+
+
+@dataclass(frozen=True)
+class WritableLayer:
+    layer: Layer
+    operations: frozenset[Operation]
+    serializer_class: type[serializers.ModelSerializer[Any]]
+    lookups: tuple[str, ...]
+
+
+@dataclass
+class WriteOutcome:
+    """What a write answers: HTTP-like ``code`` (200, 400, 403, 404), a message, field errors, the record."""
+
+    code: int
+    message: str = ""
+    errors: dict[str, Any] | None = None
+    record: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+
+class _Refused(Exception):
+    def __init__(self, outcome: WriteOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def _parent_keys(layer: Layer) -> dict[str, type[models.Model]]:
+    """Foreign keys of the layer's rows that place them under a parent (reverse edges), by field name."""
+    found: dict[str, type[models.Model]] = {}
+    for edge in layer.parents:
+        if edge.kind is EdgeKind.REVERSE and edge.child_fk_attname is not None:
+            for field in layer.model._meta.concrete_fields:
+                if field.attname == edge.child_fk_attname:
+                    found[field.name] = edge.parent.model
+    return found
+
+
+def _write_serializer(layer: Layer) -> type[serializers.ModelSerializer[Any]]:
+    """The layer's flat serializer with children writable by id, and the parent keys a create needs."""
+    overrides: dict[str, Any] = {}
+    for edge in layer.children:
+        if edge.kind not in (EdgeKind.FORWARD, EdgeKind.MANY_TO_MANY):
+            continue
+        queryset = edge.child.model._default_manager.all()
+        kwargs: dict[str, Any] = {"queryset": queryset, "required": False}
+        if edge.source != edge.field_name:
+            kwargs["source"] = edge.source
+        if edge.many:
+            overrides[edge.field_name] = serializers.PrimaryKeyRelatedField(many=True, **kwargs)
+        else:
+            overrides[edge.field_name] = serializers.PrimaryKeyRelatedField(
+                allow_null=edge.allow_null, **kwargs
+            )
+    meta = layer.flat_serializer_class.Meta
+    fields = getattr(meta, "fields", None)
+    if isinstance(fields, list | tuple):
+        extra = [name for name in _parent_keys(layer) if name not in fields]
+        for name in extra:
+            model = _parent_keys(layer)[name]
+            overrides[name] = serializers.PrimaryKeyRelatedField(queryset=model._default_manager.all())
+        if extra:
+            overrides["Meta"] = type("Meta", (meta,), {"fields": [*fields, *extra]})
+    overrides["__module__"] = layer.serializer_class.__module__
+    overrides["__qualname__"] = f"{layer.serializer_class.__qualname__}.Write"
+    return type(layer.serializer_class.__name__, (layer.flat_serializer_class,), overrides)
+
+
+def writable_layers(channel_name: str, graph: LayerGraph, declared: Any) -> dict[str, WritableLayer]:
+    """Check ``Meta.writable`` and describe each writable layer, by GraphQL type name (after naming)."""
+    if not declared:
+        return {}
+    if not isinstance(declared, dict):
+        raise ImproperlyConfigured(
+            f"{channel_name}: Meta.writable must be a dict {{Serializer: [SAVE, ...]}}"
+        )
+    found: dict[str, WritableLayer] = {}
+    for serializer_class, operations in declared.items():
+        layer = graph.layers.get(serializer_class)
+        if layer is None:
+            raise ImproperlyConfigured(f"{channel_name}: {serializer_class!r} is not part of Meta.state")
+        ops = frozenset(operations)
+        if not ops or not all(isinstance(op, Operation) for op in ops):
+            raise ImproperlyConfigured(f"{channel_name}: writable operations must be SAVE, CREATE or DELETE")
+        lookups = tuple(graph.lookups(layer))
+        if not lookups:
+            raise ImproperlyConfigured(
+                f"{channel_name}: {serializer_class.__name__} is only reachable through a property or a "
+                "dotted source; writes need a relation the database can check"
+            )
+        found[layer.key] = WritableLayer(layer, ops, _write_serializer(layer), lookups)
+    return found
+
+
+def _in_anchor(channel: ContextChannel, writable: WritableLayer, anchor: str, pk: Any) -> bool:
+    root: type[models.Model] = type(channel).layers.root.model
+    condition = Q()
+    for lookup in writable.lookups:
+        condition |= Q(**{lookup: pk})
+    return root._default_manager.filter(pk=anchor).filter(condition).exists()
+
+
+def _render(writable: WritableLayer, instance: models.Model) -> dict[str, Any]:
+    record: dict[str, Any] = dict(writable.layer.flat_serializer_class(instance).data)
+    record[TYPENAME] = writable.layer.type_name
+    return record
+
+
+def _validated(writable: WritableLayer, instance: models.Model | None, data: dict[str, Any]) -> Any:
+    serializer = writable.serializer_class(instance, data=data, partial=instance is not None)
+    if not serializer.is_valid():
+        raise _Refused(WriteOutcome(400, "Invalid data", errors=serializer.errors))
+    return serializer
+
+
+def _locked(writable: WritableLayer, channel: ContextChannel, anchor: str, pk: Any) -> models.Model:
+    model = writable.layer.model
+    try:
+        instance = model._default_manager.select_for_update().filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):
+        instance = None
+    if instance is None or not _in_anchor(channel, writable, anchor, instance.pk):
+        raise _Refused(WriteOutcome(404, "No such record in this channel"))
+    return instance
+
+
+def perform_write(
+    channel: ContextChannel,
+    writable: WritableLayer,
+    operation: Operation,
+    anchor: str,
+    pk: Any,
+    data: dict[str, Any],
+) -> WriteOutcome:
+    """Run one write; every refusal leaves the database as it was."""
+    if operation not in writable.operations:
+        return WriteOutcome(403, f"{operation.value} is not declared writable")
+    try:
+        with transaction.atomic():
+            return _perform(channel, writable, operation, anchor, pk, data)
+    except _Refused as refusal:
+        return refusal.outcome
+
+
+def _perform(
+    channel: ContextChannel,
+    writable: WritableLayer,
+    operation: Operation,
+    anchor: str,
+    pk: Any,
+    data: dict[str, Any],
+) -> WriteOutcome:
+    if operation is Operation.DELETE:
+        doomed = _locked(writable, channel, anchor, pk)
+        if channel.can_delete(doomed) is not True:
+            raise _Refused(WriteOutcome(403, "Not allowed to delete this record"))
+        doomed.delete()
+        return WriteOutcome(200)
+    instance = _locked(writable, channel, anchor, pk) if operation is Operation.SAVE else None
+    serializer = _validated(writable, instance, data)
+    if instance is not None:
+        allowed = channel.can_save(instance, dict(serializer.validated_data))
+    else:
+        allowed = channel.can_create(writable.layer.model, dict(serializer.validated_data))
+    if allowed is not True:
+        raise _Refused(WriteOutcome(403, f"Not allowed to {operation.value} this record"))
+    saved = serializer.save()
+    if not _in_anchor(channel, writable, anchor, saved.pk):
+        raise _Refused(WriteOutcome(403, "This write would take the record out of the channel"))
+    return WriteOutcome(200, record=_render(writable, saved))
