@@ -47,6 +47,8 @@ class AnchorFeed:
         self._on_empty = on_empty
         self._unsubscribe: Unsubscribe | None = None
         self.closed = False
+        self._catching_up = False
+        self._again = False
         self.opened: asyncio.Future[None] = asyncio.ensure_future(self._open())
         self.opened.add_done_callback(_ignore_result)
 
@@ -85,11 +87,40 @@ class AnchorFeed:
             self.epoch, self.version = epoch, version
 
     async def catch_up(self) -> None:
-        """Deliver what was published while the broker was unreachable (changes since the last cursor)."""
-        if self.closed or not self.listeners:
+        """Deliver what was published while the broker was unreachable (changes since the last cursor).
+
+        Retried with backoff while the servers come back; a catch-up asked for while one runs (Redis
+        restarted, then its former state was wiped) runs once more after it.
+        """
+        if self._catching_up:
+            self._again = True
             return
+        self._catching_up = True
+        delay = 0.1
+        try:
+            while not self.closed and self.listeners:
+                self._again = False
+                try:
+                    await self._catch_up_once()
+                except Exception as error:
+                    logger.warning("rxgraphql catch-up of %s failed (%r); retrying", self.anchor, error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                if not self._again:
+                    return
+        finally:
+            self._catching_up = False
+
+    async def _catch_up_once(self) -> None:
         since = (self.epoch, self.version) if self.epoch else None
         found = await snapshot(self.channel, self.anchor, since)
+        logger.info(
+            "catch-up of %s since %s: %s",
+            self.anchor,
+            since,
+            None if found is None else (found.epoch, found.version, found.reset, len(found.records)),
+        )
         if found is None or self.closed:
             return
         if not found.reset and not found.records and not found.deleted:

@@ -34,8 +34,11 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from .base import AnchorState, BackendUnavailableError, Unsubscribe
 
@@ -247,7 +250,10 @@ class _LoopSide:
     def __init__(self, node: RedisNode, loop: asyncio.AbstractEventLoop) -> None:
         self.node = node
         self.loop = loop
-        self.client: aredis.Redis = aredis.Redis.from_url(node.url, health_check_interval=0)
+        self.client: aredis.Redis = aredis.Redis.from_url(node.url)
+        # The pub/sub connection must not reconnect silently inside redis-py: an outage has to surface
+        # here so that the feeds catch up with what was published meanwhile.
+        self.pubsub_client: aredis.Redis = aredis.Redis.from_url(node.url, retry=AsyncRetry(NoBackoff(), 0))
         self.scripts = _AsyncScripts(self.client)
         self.topics: dict[str, list[Callable[[bytes], None]]] = defaultdict(list)
         self.confirmed: dict[str, asyncio.Future[None]] = {}
@@ -300,7 +306,7 @@ class _LoopSide:
 
     def _pubsub(self) -> Any:
         if self.pubsub is None:
-            self.pubsub = self.client.pubsub()
+            self.pubsub = self.pubsub_client.pubsub()
         return self.pubsub
 
     def _ensure_reader(self) -> None:
@@ -323,7 +329,12 @@ class _LoopSide:
                 raise
             except Exception as error:
                 logger.warning("rxgraphql pub/sub connection lost (%s); reconnecting", error)
-                await self._reconnect(delay)
+                try:
+                    await self._reconnect(delay)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("rxgraphql pub/sub reconnection failed; trying again")
                 delay = min(delay * 2, 2.0)
                 continue
             if message is None:
@@ -371,7 +382,10 @@ class _LoopSide:
                 self.confirmed = {}
                 delay = min(delay * 2, 2.0)
         # Keep holding the anchors this process watches, then let the feeds catch up.
-        await self._beat_once()
+        try:
+            await self._beat_once()
+        except Exception as error:
+            logger.warning("rxgraphql heartbeat after reconnecting failed (%s)", error)
         self.node.reconnected(self.loop)
 
     async def retain(self, channel: str, anchor: str, ttl: float) -> None:
@@ -425,14 +439,14 @@ class _LoopSide:
     async def _beat_once(self) -> None:
         if not self.retained:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for (channel, anchor), (_, ttl) in list(self.retained.items()):
-            await self.scripts.member(
-                keys=[state_key(channel, anchor), members_key(channel, anchor)],
-                args=[self.node.member_id, int(self.node.subscriber_lease * 1000), int(ttl * 1000), "0"],
-                client=pipe,
-            )
-        await pipe.execute()
+        async with self.client.pipeline(transaction=False) as pipe:
+            for (channel, anchor), (_, ttl) in list(self.retained.items()):
+                await self.scripts.member(
+                    keys=[state_key(channel, anchor), members_key(channel, anchor)],
+                    args=[self.node.member_id, int(self.node.subscriber_lease * 1000), int(ttl * 1000), "0"],
+                    client=pipe,
+                )
+            await pipe.execute()
 
     def wake(self, channel: str, anchor: str) -> None:
         for future in self.waiters.pop((channel, anchor), ()):
@@ -449,6 +463,7 @@ class _LoopSide:
             except Exception:
                 logger.debug("closing pub/sub failed")
         await self.client.aclose()
+        await self.pubsub_client.aclose()
 
 
 class RedisNode:
@@ -462,6 +477,10 @@ class RedisNode:
         self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client: redis.Redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.scripts = _Scripts(self.client)
+        # Without redis-py's silent reconnects: the control thread must see every outage (see _LoopSide).
+        self.control_client: redis.Redis = redis.Redis.from_url(
+            url, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
         self._lock = threading.Lock()
         self._view: dict[str, dict[str, str]] = {}
         self._loaded: set[str] = set()
@@ -498,6 +517,7 @@ class RedisNode:
         self._reconnect_hooks.append(callback)
 
     def reconnected(self, loop: asyncio.AbstractEventLoop) -> None:
+        logger.info("rxgraphql Redis connection back: catching up %d hooks", len(self._reconnect_hooks))
         for hook in list(self._reconnect_hooks):
             loop.call_soon(hook)
 
@@ -517,7 +537,7 @@ class RedisNode:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = self.control_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(CONTROL)
                 self._claim_run()
                 with self._lock:
@@ -669,6 +689,7 @@ class RedisNode:
     def close(self) -> None:
         self._stop.set()
         self.client.close()
+        self.control_client.close()
 
 
 class RedisBroker:
