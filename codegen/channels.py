@@ -45,6 +45,7 @@ class Channel:
     layers: tuple[str, ...]
     refs: dict[str, dict[str, Ref]]
     actions: tuple[Action, ...] = ()
+    runtime: str | None = None  # the type of the event's ``runtime`` field, when the channel has one
 
 
 def _is_event(schema: Schema, type_name: str) -> bool:
@@ -111,7 +112,9 @@ def _channel(schema: Schema, sub: Field, query: Field | None) -> Channel:
     _walk_nested(schema, nested_root, set(layers), refs)
     for layer in layers:
         refs.setdefault(layer, {})
+    runtime = event.field("runtime")
     return Channel(
+        runtime=runtime.type.named if runtime is not None else None,
         field=sub.name,
         class_name=sub.name[:1].upper() + sub.name[1:],
         description=sub.description,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from .channels import Channel
-from .introspection import Schema
-from .typescript import doc_comment, input_type, prop
+from .introspection import Schema, TypeRef
+from .typescript import Selection, doc_comment, input_type, prop
 
 
 def subscription_document(schema: Schema, channel: Channel) -> str:
@@ -19,9 +19,12 @@ def subscription_document(schema: Schema, channel: Channel) -> str:
         f"... on {layer} {{ {' '.join(f.name for f in schema.types[layer].fields)} }}"
         for layer in channel.layers
     )
+    runtime = ""
+    if channel.runtime is not None:
+        runtime = " runtime " + Selection(schema).of(TypeRef("NAMED", channel.runtime, None))[0]
     return (
         f"subscription {channel.class_name}({definitions}) {{ {channel.field}({arguments}) "
-        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }} }} }}"
+        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }}{runtime} }} }}"
     )
 
 
@@ -64,6 +67,11 @@ export class {name} {{
 
   get ready(): boolean {{
     return this.store.ready;
+  }}
+
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): {runtime} {{
+    return this.store.runtime as {runtime};
   }}
 
   /** Subscribe (or resume from the last cursor after `stop()`). */
@@ -121,7 +129,10 @@ HOOK = """\
 export function use{name}(
   args: {name}Args,
   options: ChannelHookOptions<{state}> = {{}},
-): ChannelView<{state}> & {{ readonly actions: {name}Actions | null }} {{
+): Omit<ChannelView<{state}>, "runtime"> & {{
+  readonly runtime: {runtime};
+  readonly actions: {name}Actions | null;
+}} {{
   const provided = useContext(ConnectionContext);
   const connection = options.connection ?? provided;
   const view = useChannel<{state}>(connection, {field}Model, {name}Document, args, options);
@@ -132,7 +143,7 @@ export function use{name}(
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [connection, argsKey],
   );
-  return {{ ...view, actions }};
+  return {{ ...view, runtime: view.runtime as {runtime}, actions }};
 }}
 """
 
@@ -168,6 +179,10 @@ def _actions(channel: Channel) -> str:
     )
 
 
+def _runtime_type(channel: Channel) -> str:
+    return f"{channel.runtime} | null" if channel.runtime else "null"
+
+
 def _channel(schema: Schema, channel: Channel) -> str:
     name = channel.class_name
     args = "".join(
@@ -181,7 +196,9 @@ def _channel(schema: Schema, channel: Channel) -> str:
         + f"export type {name}Args = {{\n{args}}};\n\n"
         + _actions(channel)
         + doc_comment(channel.description)
-        + CHANNEL_CLASS.format(name=name, state=f"{channel.root}State", field=channel.field)
+        + CHANNEL_CLASS.format(
+            name=name, state=f"{channel.root}State", field=channel.field, runtime=_runtime_type(channel)
+        )
     )
 
 
@@ -200,6 +217,7 @@ def emit_channels(schema: Schema, channels: list[Channel]) -> str:
         result_types = [f"{p}MutationResult" for p in pascal] + [f"{p}MutationVariables" for p in pascal]
         head += f'import {{ {", ".join(actions)} }} from "./operations.js";\n'
         head += f'import type {{ {", ".join(sorted(result_types))} }} from "./operations.js";\n'
+    states = sorted({*states, *(c.runtime for c in channels if c.runtime)})
     if states:
         head += f'import type {{ {", ".join(states)} }} from "./types.js";\n'
     return head + "\n" + "\n".join(_channel(schema, c) for c in channels)
@@ -213,16 +231,17 @@ def emit_hooks(channels: list[Channel]) -> str:
     values = sorted(
         {n for c in channels for n in (f"{c.class_name}Document", f"{c.field}Model", f"{c.field}Actions")}
     )
+    runtimes = {c.runtime for c in channels if c.runtime}
     if values:
         head += f'import {{ {", ".join(values)} }} from "./channels.js";\n'
         args = ", ".join(t for t in types if t.endswith(("Args", "Actions")))
-        states = ", ".join(t for t in types if t.endswith("State"))
+        states = ", ".join(sorted({*(t for t in types if t.endswith("State")), *runtimes}))
         head += f'import type {{ {args} }} from "./channels.js";\n'
         head += f'import type {{ {states} }} from "./types.js";\n'
     head += "\n" + HOOKS_BODY
     hooks = [
         doc_comment(f"Live state of `{c.field}`: state, readiness, error and connection status.")
-        + HOOK.format(name=c.class_name, state=f"{c.root}State", field=c.field)
+        + HOOK.format(name=c.class_name, state=f"{c.root}State", field=c.field, runtime=_runtime_type(c))
         for c in channels
     ]
     return head + "\n" + "\n".join(hooks)

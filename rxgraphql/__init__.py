@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["CREATE", "DELETE", "SAVE", "ActionError", "ContextChannel", "Operation", "action", "touch"]
+__all__ = [
+    "CREATE",
+    "DELETE",
+    "SAVE",
+    "ActionError",
+    "ContextChannel",
+    "Operation",
+    "action",
+    "consumer",
+    "touch",
+]
 
 if TYPE_CHECKING:
     from .actions import ActionError, action
     from .changes import touch
     from .channel import ContextChannel
+    from .consumers import consumer
     from .writes import CREATE, DELETE, SAVE, Operation
+
+# Imported lazily so that ``rxgraphql`` can sit in INSTALLED_APPS before the app registry is ready.
+_HOMES = {
+    "ActionError": ".actions",
+    "action": ".actions",
+    "touch": ".changes",
+    "ContextChannel": ".channel",
+    "consumer": ".consumers",
+    "CREATE": ".writes",
+    "DELETE": ".writes",
+    "SAVE": ".writes",
+    "Operation": ".writes",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that ``rxgraphql`` can sit in INSTALLED_APPS before the app registry is ready.
-    if name == "ContextChannel":
-        from .channel import ContextChannel
-
-        return ContextChannel
-    if name in ("action", "ActionError"):
-        from . import actions
-
-        return getattr(actions, name)
-    if name in ("SAVE", "CREATE", "DELETE", "Operation"):
-        from . import writes
-
-        return getattr(writes, name)
-    if name == "touch":
-        from .changes import touch
-
-        return touch
-    raise AttributeError(name)
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(name)
+    return getattr(import_module(home, __name__), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import typing
@@ -14,7 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from .actions import ActionSpec, collect_actions
+from .consumers import collect_consumers
 from .layers import LayerGraph
+from .session import LiveChannelMixin
 from .writes import WritableLayer, writable_layers
 
 User = AbstractBaseUser | AnonymousUser
@@ -68,7 +71,7 @@ def _arguments(cls: type[ContextChannel]) -> tuple[ChannelArgument, ...]:
     return (ChannelArgument("id", str, True, False),)
 
 
-class ContextChannel:
+class ContextChannel(LiveChannelMixin):
     """A live view of one anchor: the instance rendered by ``Meta.state``.
 
     Subclass it in ``<app>/channels.py``::
@@ -88,6 +91,7 @@ class ContextChannel:
     field_name: ClassVar[str]
     arguments: ClassVar[tuple[ChannelArgument, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
+    consumers: ClassVar[dict[str, str]]
     writable: ClassVar[dict[str, WritableLayer]]
     cache_ttl: ClassVar[float | None]
 
@@ -120,6 +124,10 @@ class ContextChannel:
             )
         cls.writable = writable_layers(cls.__qualname__, cls.layers, getattr(meta, "writable", None))
         cls.actions = collect_actions(cls)
+        cls.consumers = collect_consumers(cls)
+        runtime = getattr(cls, "RuntimeState", None)
+        if runtime is not None and not dataclasses.is_dataclass(runtime):
+            raise ImproperlyConfigured(f"{cls.__qualname__}.RuntimeState must be a dataclass")
         own = {a.name for a in cls.arguments}
         for spec in cls.actions:
             clash = own.intersection(p.name for p in spec.parameters)
@@ -137,6 +145,7 @@ class ContextChannel:
     def __init__(self, user: User, **kwargs: Any) -> None:
         self.user = user
         self.kwargs = kwargs
+        self._init_live()
 
     def has_permission(self, user: User, **kwargs: Any) -> bool:
         """Whether ``user`` may watch the anchor named by the arguments. Runs in a thread."""

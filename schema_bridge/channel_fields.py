@@ -14,6 +14,7 @@ from rxgraphql.channel import ChannelArgument, ContextChannel
 
 from .access import ChannelError, nested_state, open_channel
 from .layer_types import LayerTypes
+from .python_types import mapped
 
 
 @strawberry.type(description="A record deleted from the state: its type name and id.")
@@ -72,6 +73,7 @@ class ChannelFields:
                         "ready": bool,
                         "records": list[record_union],
                         "deleted": list[RecordRef],
+                        **self._runtime_annotation(channel_cls),
                     }
                 },
             ),
@@ -82,6 +84,14 @@ class ChannelFields:
             ),
         )
         self.nested_type = layer_types.nested_type(channel_cls.layers.root)
+
+    @staticmethod
+    def _runtime_annotation(channel_cls: type[ContextChannel]) -> dict[str, Any]:
+        """``runtime``: the subscription's runtime state, sent first and after every change (else null)."""
+        if channel_cls.RuntimeState is None:
+            return {}
+        runtime = mapped(channel_cls.RuntimeState, f"{channel_cls.__name__}RuntimeState")
+        return {"runtime": typing.Optional[runtime.annotation]}  # noqa: UP045
 
     def subscription_field(self) -> Any:
         channel_cls = self.channel_cls

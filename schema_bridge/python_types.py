@@ -59,11 +59,12 @@ def _enum(cls: type[enum.Enum]) -> Any:
 
 
 @functools.cache
-def _object(cls: type) -> tuple[type, dict[str, Mapped]]:
+def _object(cls: type, name: str | None = None) -> tuple[type, dict[str, Mapped]]:
     hints = typing.get_type_hints(cls)
-    fields = {name: mapped(annotation) for name, annotation in hints.items()}
-    namespace = {"__annotations__": {name: m.annotation for name, m in fields.items()}}
-    built = strawberry.type(type(cls.__name__, (), namespace), name=cls.__name__, description=cls.__doc__)
+    fields = {field: mapped(annotation) for field, annotation in hints.items()}
+    namespace = {"__annotations__": {field: m.annotation for field, m in fields.items()}}
+    type_name = name or cls.__name__
+    built = strawberry.type(type(type_name, (), namespace), name=type_name, description=cls.__doc__)
     return built, fields
 
 
@@ -71,8 +72,8 @@ def _is_typed_dict(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, dict) and hasattr(annotation, "__total__")
 
 
-def mapped(annotation: Any) -> Mapped:
-    """How values of ``annotation`` cross GraphQL."""
+def mapped(annotation: Any, name: str | None = None) -> Mapped:
+    """How values of ``annotation`` cross GraphQL; ``name`` names the object type of a dataclass."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if annotation is None or annotation is type(None):
@@ -91,7 +92,7 @@ def mapped(annotation: Any) -> Mapped:
     if hasattr(annotation, "__strawberry_definition__"):
         return Mapped(annotation)
     if dataclasses.is_dataclass(annotation) or _is_typed_dict(annotation):
-        built, fields = _object(annotation)
+        built, fields = _object(annotation, name)
 
         def to_graphql(value: Any) -> Any:
             source = value if isinstance(value, dict) else dataclasses.asdict(value)

@@ -18,6 +18,7 @@ from rxgraphql import feeds
 from rxgraphql.conf import rx_settings
 
 from .access import ChannelError, open_channel
+from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
 from .fanout import event, fanout
 
@@ -108,7 +109,10 @@ async def run_channel_subscription(
         sink,
         ignored_variables=_since_variables(op),
     )
+    session = WebsocketChannelSession(channel, group, sink)
+    channel._session = session
     try:
+        await channel.on_connect(since if isinstance(since, str) else None)
         snapshot = await feeds.snapshot(
             channel_cls, anchor, feeds.parse_cursor(since if isinstance(since, str) else None)
         )
@@ -128,6 +132,8 @@ async def run_channel_subscription(
                 batch,
                 snapshot.deleted if number == 0 else [],
             )
+            if number == 0 and channel.runtime_state is not None:
+                root = runtime_root(channel, root)
             await connection.push_wait(sink.frame(group.render(root)))
             if not last:
                 await asyncio.sleep(0)
@@ -137,6 +143,9 @@ async def run_channel_subscription(
         fanout.leave(group, sink)
         if connection.context.live_channels.get(live_key) is channel:
             del connection.context.live_channels[live_key]
+        await session.close()
+        channel._session = None
+        await channel.on_disconnect()
 
 
 def _refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:

@@ -47,6 +47,8 @@ export interface ChannelEvent {
   readonly ready: boolean;
   readonly records: readonly FlatRecord[];
   readonly deleted: readonly RecordRef[];
+  /** The subscription's runtime state, when the channel has one and it is sent (first event, changes). */
+  readonly runtime?: unknown;
 }
 
 /** The key of a record in the store: `Type:id`. Type names never contain `:`; ids may. */

@@ -539,3 +539,21 @@ describe("robustness", () => {
     expect(other.state).toEqual({ __typename: "Thing", id: "1", anything: ["a", "b"] });
   });
 });
+
+describe("runtime state", () => {
+  it("keeps the latest runtime state sent, notifies on change, and ignores events without one", () => {
+    const store = new ChannelStore(runtimeModel);
+    let notified = 0;
+    store.subscribe(() => notified++);
+    store.apply({ cursor: "e.1", reset: true, ready: true, records: [{ __typename: "Room", id: "1" }], deleted: [], runtime: { typing: [] } });
+    expect(store.runtime).toEqual({ typing: [] });
+    const after = notified;
+    store.apply({ cursor: "e.1", reset: false, ready: true, records: [], deleted: [], runtime: { typing: ["bob"] } });
+    expect(store.runtime).toEqual({ typing: ["bob"] });
+    expect(notified).toBe(after + 1);
+    store.apply({ cursor: "e.2", reset: false, ready: true, records: [{ __typename: "Room", id: "1", name: "x" }], deleted: [], runtime: null });
+    expect(store.runtime).toEqual({ typing: ["bob"] });
+  });
+});
+
+const runtimeModel = { field: "roomChannel", root: "Room", types: { Room: { refs: {} } } };

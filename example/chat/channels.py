@@ -1,14 +1,16 @@
 """Live channel for one chat room, open to its participants only."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from channels.layers import get_channel_layer
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 
 from chat.models import ChatRoom, Message
 from chat.serializers import ChatRoomSerializer
-from rxgraphql import ActionError, ContextChannel, action
+from rxgraphql import ActionError, ContextChannel, action, consumer
 
 
 @dataclass
@@ -25,6 +27,19 @@ class ChatRoomChannel(ContextChannel):
     class Meta:
         state = ChatRoomSerializer()
 
+    @dataclass
+    class RuntimeState:
+        """Per subscriber: who in the room is typing right now."""
+
+        typing: list[str] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return f"chat-room-{self.kwargs['room_id']}"
+
+    async def on_connect(self, since: str | None) -> None:
+        await self.group_add(self.group)
+
     def has_permission(self, user: AbstractBaseUser | AnonymousUser, room_id: int) -> bool:
         """Allow authenticated participants of the room."""
         if not user.is_authenticated:
@@ -39,3 +54,14 @@ class ChatRoomChannel(ContextChannel):
             raise ActionError("A message cannot be empty", "BAD_REQUEST")
         message = Message.objects.create(room_id=self.kwargs["room_id"], author=self.user, text=text)
         return MessagePosted(id=message.pk, created_at=message.created_at)
+
+    @action
+    async def typing(self) -> None:
+        """Tell the room's other subscribers that you are typing."""
+        layer = get_channel_layer()
+        assert layer is not None
+        await layer.group_send(self.group, {"type": "chat.typing", "user": self.user.get_username()})
+
+    @consumer("chat.typing")
+    async def someone_types(self, event: dict[str, Any]) -> None:
+        await self.set_runtime_var("typing", sorted({*self.runtime_state.typing, event["user"]}))

@@ -2,9 +2,9 @@
 
 import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
-import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost } from "./operations.js";
-import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables } from "./operations.js";
-import type { BoardState, ChatRoomState } from "./types.js";
+import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping } from "./operations.js";
+import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables } from "./operations.js";
+import type { BoardState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
   field: "boardChannel",
@@ -85,6 +85,11 @@ export class BoardChannel {
     return this.store.ready;
   }
 
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): null {
+    return this.store.runtime as null;
+  }
+
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
@@ -115,7 +120,7 @@ export const chatRoomChannelModel: ChannelModel = {
   },
 };
 
-export const ChatRoomChannelDocument = "subscription ChatRoomChannel($roomId: ID!, $since: String) { chatRoomChannel(roomId: $roomId, since: $since) { cursor reset ready records { __typename ... on ChatRoom { id name participants messages } ... on ChatUser { id username } ... on Message { id text createdAt author } } deleted { type id } } }";
+export const ChatRoomChannelDocument = "subscription ChatRoomChannel($roomId: ID!, $since: String) { chatRoomChannel(roomId: $roomId, since: $since) { cursor reset ready records { __typename ... on ChatRoom { id name participants messages } ... on ChatUser { id username } ... on Message { id text createdAt author } } deleted { type id } runtime { __typename typing } } }";
 
 export type ChatRoomChannelArgs = {
   readonly roomId: string;
@@ -123,6 +128,7 @@ export type ChatRoomChannelArgs = {
 
 export type ChatRoomChannelActions = {
   post(variables: Omit<ChatRoomChannelPostMutationVariables, "roomId">, options?: RequestOptions): Promise<ChatRoomChannelPostMutationResult>;
+  typing(variables: Omit<ChatRoomChannelTypingMutationVariables, "roomId">, options?: RequestOptions): Promise<ChatRoomChannelTypingMutationResult>;
 };
 
 export function chatRoomChannelActions(
@@ -132,6 +138,8 @@ export function chatRoomChannelActions(
   return {
     post: (variables, options) =>
       chatRoomChannelPost(connection, { ...args, ...variables }, options),
+    typing: (variables, options) =>
+      chatRoomChannelTyping(connection, { ...args, ...variables }, options),
   };
 }
 
@@ -157,6 +165,11 @@ export class ChatRoomChannel {
 
   get ready(): boolean {
     return this.store.ready;
+  }
+
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): ChatRoomChannelRuntimeState | null {
+    return this.store.runtime as ChatRoomChannelRuntimeState | null;
   }
 
   /** Subscribe (or resume from the last cursor after `stop()`). */

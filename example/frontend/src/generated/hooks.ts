@@ -7,7 +7,7 @@ import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
 import type { Connection } from "./runtime/index.js";
 import { BoardChannelDocument, ChatRoomChannelDocument, boardChannelActions, boardChannelModel, chatRoomChannelActions, chatRoomChannelModel } from "./channels.js";
 import type { BoardChannelActions, BoardChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs } from "./channels.js";
-import type { BoardState, ChatRoomState } from "./types.js";
+import type { BoardState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 const ConnectionContext = createContext<Connection | null>(null);
 
@@ -33,7 +33,10 @@ export interface ChannelHookOptions<S> extends UseChannelOptions<S> {
 export function useBoardChannel(
   args: BoardChannelArgs,
   options: ChannelHookOptions<BoardState> = {},
-): ChannelView<BoardState> & { readonly actions: BoardChannelActions | null } {
+): Omit<ChannelView<BoardState>, "runtime"> & {
+  readonly runtime: null;
+  readonly actions: BoardChannelActions | null;
+} {
   const provided = useContext(ConnectionContext);
   const connection = options.connection ?? provided;
   const view = useChannel<BoardState>(connection, boardChannelModel, BoardChannelDocument, args, options);
@@ -44,14 +47,17 @@ export function useBoardChannel(
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [connection, argsKey],
   );
-  return { ...view, actions };
+  return { ...view, runtime: view.runtime as null, actions };
 }
 
 /** Live state of `chatRoomChannel`: state, readiness, error and connection status. */
 export function useChatRoomChannel(
   args: ChatRoomChannelArgs,
   options: ChannelHookOptions<ChatRoomState> = {},
-): ChannelView<ChatRoomState> & { readonly actions: ChatRoomChannelActions | null } {
+): Omit<ChannelView<ChatRoomState>, "runtime"> & {
+  readonly runtime: ChatRoomChannelRuntimeState | null;
+  readonly actions: ChatRoomChannelActions | null;
+} {
   const provided = useContext(ConnectionContext);
   const connection = options.connection ?? provided;
   const view = useChannel<ChatRoomState>(connection, chatRoomChannelModel, ChatRoomChannelDocument, args, options);
@@ -62,5 +68,5 @@ export function useChatRoomChannel(
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [connection, argsKey],
   );
-  return { ...view, actions };
+  return { ...view, runtime: view.runtime as ChatRoomChannelRuntimeState | null, actions };
 }

@@ -259,6 +259,25 @@ export async function chatRoomChannelPost(
   return data.chatRoomChannelPost as ChatRoomChannelPostMutationResult;
 }
 
+export const ChatRoomChannelTypingMutationDocument = "mutation ChatRoomChannelTypingMutation($roomId: ID!) { chatRoomChannelTyping(roomId: $roomId) }";
+export type ChatRoomChannelTypingMutationVariables = {
+  roomId: string;
+};
+export type ChatRoomChannelTypingMutationResult = boolean;
+/** Tell the room's other subscribers that you are typing. */
+export async function chatRoomChannelTyping(
+  connection: Connection,
+  variables: ChatRoomChannelTypingMutationVariables,
+  options?: RequestOptions,
+): Promise<ChatRoomChannelTypingMutationResult> {
+  const data = await connection.request<{ chatRoomChannelTyping: ChatRoomChannelTypingMutationResult }>(
+    ChatRoomChannelTypingMutationDocument,
+    variables,
+    options,
+  );
+  return data.chatRoomChannelTyping as ChatRoomChannelTypingMutationResult;
+}
+
 export const MoveCardMutationDocument = "mutation MoveCardMutation($cardId: ID!, $columnId: ID!, $position: Int!) { moveCard(cardId: $cardId, columnId: $columnId, position: $position) }";
 export type MoveCardMutationVariables = {
   cardId: string;

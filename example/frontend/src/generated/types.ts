@@ -138,10 +138,16 @@ export interface ChatRoomChannelEvent {
   readonly ready: boolean;
   readonly records: ReadonlyArray<ChatRoomChannelRecord>;
   readonly deleted: ReadonlyArray<RecordRef>;
+  readonly runtime: ChatRoomChannelRuntimeState | null;
 }
 
 /** A flat record of ChatRoomChannel's state. */
 export type ChatRoomChannelRecord = ChatRoom | ChatUser | Message;
+
+/** Per subscriber: who in the room is typing right now. */
+export interface ChatRoomChannelRuntimeState {
+  readonly typing: ReadonlyArray<string>;
+}
 
 /** The nested chat room as ChatRoomSerializer renders it. */
 export interface ChatRoomNested {

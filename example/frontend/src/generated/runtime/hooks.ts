@@ -32,6 +32,8 @@ export interface ChannelView<S> {
   /** A GraphQL error (e.g. `FORBIDDEN`) or a fatal transport error of this channel. */
   readonly error: RxGraphQLError | null;
   readonly status: ConnectionStatus;
+  /** The subscription's runtime state (typed by the generated hook), null until the server sends it. */
+  readonly runtime: unknown;
   /** The store behind the view (for optimistic writes and record lookups). */
   readonly store: ChannelStore<S>;
 }
@@ -82,12 +84,13 @@ export function useChannel<S>(
   const readStore = store;
   const ready = useSyncExternalStore(store.subscribe, () => readStore.ready, () => readStore.ready);
   const error = useSyncExternalStore(store.subscribe, () => readStore.error, () => readStore.error);
+  const runtime = useSyncExternalStore(store.subscribe, () => readStore.runtime, () => readStore.runtime);
   const statusSource =
     connection === null
       ? closedStatus
       : { subscribe: connection.status.subscribe, get: () => connection.status.value };
   const status = useSyncExternalStore(statusSource.subscribe, statusSource.get, statusSource.get);
-  return { state, ready, error, status, store };
+  return { state, ready, error, status, runtime, store };
 }
 
 /** Subscribes to a connection's status. */

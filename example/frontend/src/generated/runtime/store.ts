@@ -56,6 +56,7 @@ interface Observed {
   readonly error: RxGraphQLError | null;
   readonly written: number;
   readonly root: string | null;
+  readonly runtime: unknown;
 }
 
 /** A buffered transaction: ops by key (last one wins; `null` deletes), in arrival order. */
@@ -75,6 +76,7 @@ export class ChannelStore<State = unknown> {
   private lastCursor = "";
   private isReady = false;
   private lastError: RxGraphQLError | null = null;
+  private runtimeValue: unknown = null;
   private readonly counters = { eventsReceived: 0, eventsIgnored: 0 };
   /** Set while a server transaction runs, so optimistic recomputes are folded into it. */
   private batching = false;
@@ -105,6 +107,11 @@ export class ChannelStore<State = unknown> {
   /** Cursor of the last applied transaction ("" before the first); the `since` to resume from. */
   get cursor(): string {
     return this.lastCursor;
+  }
+
+  /** The subscription's runtime state (the channel's `RuntimeState`), null until the server sends it. */
+  get runtime(): unknown {
+    return this.runtimeValue;
   }
 
   /** The last error reported for this channel (cleared by the next applied event). */
@@ -145,6 +152,8 @@ export class ChannelStore<State = unknown> {
   apply(event: ChannelEvent): boolean {
     this.counters.eventsReceived++;
     const before = this.observable();
+    // Runtime state belongs to this subscription alone and is not versioned: the latest sent wins.
+    if (event.runtime !== undefined && event.runtime !== null) this.runtimeValue = event.runtime;
     if (event.reset) this.pending = { reset: true, ops: new Map() };
     const tx = this.pending ?? { reset: false, ops: new Map<string, FlatRecord | null>() };
     for (const record of event.records) {
@@ -292,6 +301,7 @@ export class ChannelStore<State = unknown> {
       error: this.lastError,
       written: this.graph.stats.recordsWritten,
       root: this.graph.currentRoot,
+      runtime: this.runtimeValue,
     };
   }
 
@@ -301,7 +311,8 @@ export class ChannelStore<State = unknown> {
       before.root !== this.graph.currentRoot ||
       before.ready !== this.isReady ||
       before.cursor !== this.lastCursor ||
-      before.error !== this.lastError
+      before.error !== this.lastError ||
+      before.runtime !== this.runtimeValue
     ) {
       this.emit();
     }
