@@ -6,7 +6,6 @@ see at once with real commits, which SQLite in memory cannot give; PostgreSQL ca
 
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 EXAMPLE_DIR = Path(__file__).resolve().parent.parent / "example"
 if str(EXAMPLE_DIR) not in sys.path:
@@ -16,23 +15,10 @@ import os  # noqa: E402
 
 from example_project import settings as example_settings  # noqa: E402
 from example_project.settings import *  # noqa: E402, F403
-
-
-def _database(url: str) -> dict[str, str]:
-    """Django's DATABASES entry for a ``postgres://user:password@host:port/name`` URL."""
-    parts = urlparse(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
-        "NAME": unquote(parts.path.lstrip("/")),
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-    }
-
+from example_project.settings import postgres_database  # noqa: E402
 
 DATABASES = {
-    "default": _database(
+    "default": postgres_database(
         os.environ.get("RXGRAPHQL_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
     )
 }

@@ -21,19 +21,24 @@ def _env_flag(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def postgres_database(url: str) -> dict[str, Any]:
+    """Django's DATABASES entry for a ``postgres://user:password@host:port/name`` URL."""
+    parts = urlparse(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+    }
+
+
 def _database_from_env() -> dict[str, Any]:
     """Use PostgreSQL when ``DATABASE_URL`` names it, SQLite next to manage.py otherwise."""
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
-        parts = urlparse(url)
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-        }
+        return postgres_database(url)
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 
 

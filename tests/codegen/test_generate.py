@@ -22,8 +22,7 @@ from codegen.introspection import load_schema
 from rxgraphql.management.commands.makefrontend import introspect_project
 from schema_bridge.schema import get_schema
 from tests.support.live_server import LiveServer
-
-NODE_DIR = Path(__file__).resolve().parent.parent / "node"
+from tests.support.typescript import NODE_DIR, assert_tsc_passes
 
 
 @pytest.fixture(scope="module")
@@ -139,13 +138,7 @@ def test_channel_mutations_become_typed_actions_with_the_channel_arguments_bound
         (out / path).write_text(content)
     config = {"extends": "../tsconfig.json", "compilerOptions": {"noEmit": True}, "include": ["**/*.ts"]}
     (out / "tsconfig.json").write_text(json.dumps(config))
-    result = subprocess.run(
-        [str(NODE_DIR / "node_modules" / ".bin" / "tsc"), "-p", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_tsc_passes(out)
 
 
 def test_from_url_generates_the_same_files_as_in_process(tmp_path: Path, rx_server: LiveServer) -> None:

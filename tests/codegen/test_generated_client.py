@@ -23,22 +23,15 @@ from rxgraphql.asgi import get_asgi_application
 from tests.support.live_server import LiveServer
 from tests.support.random_writes import Writer
 from tests.support.rebuild import BOARD_TREE, normalize_graphql_nested
+from tests.support.typescript import NODE_DIR, assert_tsc_passes
 from tests.support.world import BoardWorld, board_expected
-
-NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 
 @pytest.fixture(scope="module")
 def compiled_client() -> Path:
     """Generate the client for the example into tests/node/generated and compile it with tsc --strict."""
     call_command("makefrontend", "--out", str(NODE_DIR / "generated"))
-    result = subprocess.run(
-        [str(NODE_DIR / "node_modules" / ".bin" / "tsc"), "-p", str(NODE_DIR)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_tsc_passes(NODE_DIR)
     return NODE_DIR / "dist" / "board-client.js"
 
 
