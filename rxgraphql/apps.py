@@ -24,7 +24,8 @@ class RxGraphQLConfig(AppConfig):
         discover_channels(apps.get_app_configs())
         registry.finalize()
         connect_signals()
-        post_migrate.connect(_clear_cache_after_migrate, sender=self, dispatch_uid="rxgraphql:migrate")
+        # post_migrate is only sent for apps with models (rxgraphql has none): listen to all of them.
+        post_migrate.connect(_clear_cache_after_migrate, dispatch_uid="rxgraphql:migrate")
         atexit.register(flusher.wait_idle, 10.0)
 
 
@@ -35,7 +36,11 @@ def discover_channels(configs: Iterable[AppConfig]) -> None:
             import_module(f"{config.name}.channels")
 
 
-def _clear_cache_after_migrate(**kwargs: object) -> None:
+def _clear_cache_after_migrate(app_config: AppConfig | None = None, **kwargs: object) -> None:
+    """Once per ``migrate`` run: after the signal of the last app that has models."""
     from .backends import reset
 
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if with_models and app_config is not with_models[-1]:
+        return
     reset()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.db import database_sync_to_async
 from django.apps import apps
@@ -164,12 +165,12 @@ class FeedHub:
 
     def __init__(self) -> None:
         self.feeds: dict[tuple[str, str], AnchorFeed] = {}
-        self._brokers: set[int] = set()
+        self._brokers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def join(self, channel: type[ContextChannel], anchor: str, listener: Listener) -> AnchorFeed:
         broker = get_broker()
-        if id(broker) not in self._brokers:
-            self._brokers.add(id(broker))
+        if broker not in self._brokers:
+            self._brokers.add(broker)
             broker.on_reconnect(self.catch_up)
         key = (channel.channel_name, anchor)
         feed = self.feeds.get(key)

@@ -156,3 +156,27 @@ def test_checks(
     monkeypatch.delenv("WEB_CONCURRENCY")
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
     assert [m.id for m in check_backends()] == ["rxgraphql.W001"]
+
+
+def test_migrate_clears_the_shared_cache(
+    shared: CommandCounter,
+    redis_server: RedisServer,
+    board_world: BoardWorld,
+    ws_client: Callable[[], LiveClient],
+) -> None:
+    from django.core.management.sql import emit_post_migrate_signal
+
+    board = board_world.board_a
+    watcher = ws_client().connect(board_world.token(board_world.alice)).watch_board(board.pk)
+    watcher.ready()
+    cache: Any = backends.get_cache()
+    channel = "board.channels.BoardChannel"
+    before = watcher.cursor.rpartition(".")[0]
+    assert cache.store.records(channel).count_documents({"e": before}) > 0
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    # The connected client is caught up with a reset of the rebuilt anchor, without reconnecting.
+    events = watcher.until(lambda event: bool(event["reset"]), timeout=15)
+    assert events[-1]["ready"]
+    assert watcher.cursor.rpartition(".")[0] != before, "rebuilt with a new epoch"
+    assert cache.store.records(channel).count_documents({"e": before}) == 0, "the former records are gone"
+    assert watcher.tree() == board_expected(board.pk)
