@@ -173,6 +173,14 @@ redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'cold')
 return 1
 """
 
+# KEYS: state hash, backlog, active hash. ARGV: anchor, control, message prefix.
+DROP = """
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'cold')
+return 1
+"""
+
 UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -230,6 +238,7 @@ class _Scripts:
         self.begin_cool = client.register_script(BEGIN_COOL)
         self.finish_cool = client.register_script(FINISH_COOL)
         self.unlock = client.register_script(UNLOCK)
+        self.drop = client.register_script(DROP)
         self.claim_run = client.register_script(CLAIM_RUN)
 
 
@@ -609,6 +618,9 @@ class RedisNode:
         for side in list(self._sides.values()):
             if not side.loop.is_closed():
                 side.loop.call_soon_threadsafe(side.wake, channel, anchor)
+                if state == "cold":
+                    # Dropped (a failed write, an aborted heat): watchers of it here catch up.
+                    side.loop.call_soon_threadsafe(self.reconnected, side.loop)
 
     def apply_local(self, channel: str, anchor: str, state: str) -> None:
         """A transition this process made: known here at once, before its notice comes back."""

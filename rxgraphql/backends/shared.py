@@ -124,7 +124,13 @@ class _SharedEdit:
         puts = {k: v for k, v in changed.items() if v is not None}
         removes = [k for k, v in changed.items() if v is None]
         had_chunks = [k for k in changed if (b := self._loaded.get(k)) is not None and b[2]]
-        self._store.write(self.channel, self.anchor, self.epoch, version, puts, removes, had_chunks)
+        try:
+            self._store.write(self.channel, self.anchor, self.epoch, version, puts, removes, had_chunks)
+        except BaseException:
+            # Part of this version may be stored while no patch announces it: nobody can trust the
+            # anchor any more. Drop it; its watchers catch up, heating it again with a new epoch.
+            self._cache.drop(self.channel, self.anchor)
+            raise
         node.scripts.committed(keys=[state_key(self.channel, self.anchor)], args=[version])
         for key, value in changed.items():
             self._loaded[key] = None if value is None else (value[0], value[1], False)
@@ -195,6 +201,16 @@ class SharedRecordCache:
             yield None
             return
         yield _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
+
+    def drop(self, channel: str, anchor: str) -> None:
+        try:
+            self.node.scripts.drop(
+                keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
+                args=[anchor, CONTROL, message_prefix(channel, anchor)],
+            )
+            self.node.apply_local(channel, anchor, "cold")
+        except Exception as error:
+            logger.warning("rxgraphql could not drop %s (%s)", anchor, error)
 
     # ---- heating -------------------------------------------------------------------------------
 

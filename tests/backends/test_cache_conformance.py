@@ -163,8 +163,9 @@ async def test_expiry_after_the_ttl_of_the_last_subscriber(cache: RecordCache) -
         listed = cache.expire_idle(dry_run=True)
     # Either listed for a dry run, or already freed by the process's own timer after the TTL.
     if listed:
+        # (The process's own timer may free it right after this listing: the dry run itself frees
+        # nothing, which test_shared_backends checks where no timer runs.)
         assert [(e.channel, e.anchor, e.records) for e in listed] == [(CHANNEL, "1", len(TREE))]
-        assert await cache.snapshot(CHANNEL, "1", None) is not None, "a dry run frees nothing"
         cache.expire_idle()
     for _ in range(100):
         if await cache.snapshot(CHANNEL, "1", None) is None:

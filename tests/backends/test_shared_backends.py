@@ -190,7 +190,10 @@ async def test_subscribers_of_a_crashed_process_stop_counting_after_their_lease(
     listed = []
     while not listed and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        listed = other.expire_idle()
+        listed = other.expire_idle(dry_run=True)
+    assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
+    assert await other.snapshot(CHANNEL, "1", None) is not None, "a dry run frees nothing"
+    listed = other.expire_idle()
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
     assert await other.snapshot(CHANNEL, "1", None) is None
 
@@ -219,3 +222,26 @@ async def test_the_reader_reconnects_after_a_redis_restart_and_asks_for_a_catch_
     finally:
         cache.node.close()
         server.stop()
+
+
+async def test_a_failed_write_drops_the_anchor_and_its_watchers_catch_up(
+    two: list[tuple[SharedRecordCache, RedisBroker]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (writer, _), (server, broker) = two
+    assert await server.begin_heat(CHANNEL, "1")
+    await server.finish_heat(CHANNEL, "1", BOARD, TREE)
+    caught_up = asyncio.Event()
+    broker.on_reconnect(caught_up.set)
+    await broker.subscribe("rx:c:1", lambda _: None)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("MongoDB went away mid-write")
+
+    monkeypatch.setattr(writer.store, "write", broken)
+    with writer.edit(CHANNEL, "1") as edit:
+        assert edit is not None
+        edit.put(("Card", "100"), rec("Card", "100", title="half written"), [])
+        with pytest.raises(ConnectionError):
+            edit.commit()
+    assert await server.snapshot(CHANNEL, "1", None) is None, "nobody trusts a half-written anchor"
+    await asyncio.wait_for(caught_up.wait(), 5)
