@@ -46,6 +46,7 @@ class Channel:
     refs: dict[str, dict[str, Ref]]
     actions: tuple[Action, ...] = ()
     runtime: str | None = None  # the type of the event's ``runtime`` field, when the channel has one
+    notifications: bool = False  # whether the event has a ``notifications`` field
 
 
 def _is_event(schema: Schema, type_name: str) -> bool:
@@ -114,6 +115,7 @@ def _channel(schema: Schema, sub: Field, query: Field | None) -> Channel:
         refs.setdefault(layer, {})
     runtime = event.field("runtime")
     return Channel(
+        notifications=event.field("notifications") is not None,
         runtime=runtime.type.named if runtime is not None else None,
         field=sub.name,
         class_name=sub.name[:1].upper() + sub.name[1:],

@@ -19,12 +19,14 @@ def subscription_document(schema: Schema, channel: Channel) -> str:
         f"... on {layer} {{ {' '.join(f.name for f in schema.types[layer].fields)} }}"
         for layer in channel.layers
     )
+    notifications = " notifications" if channel.notifications else ""
     runtime = ""
     if channel.runtime is not None:
         runtime = " runtime " + Selection(schema).of(TypeRef("NAMED", channel.runtime, None))[0]
     return (
         f"subscription {channel.class_name}({definitions}) {{ {channel.field}({arguments}) "
-        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }}{runtime} }} }}"
+        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }}{notifications}"
+        f"{runtime} }} }}"
     )
 
 

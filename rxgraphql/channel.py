@@ -171,3 +171,16 @@ class ContextChannel(LiveChannelMixin):
     @classmethod
     def anchor_layer_model(cls) -> Any:
         return cls.layers.root.model
+
+    @classmethod
+    def broadcast_notification(
+        cls, anchor_id: Any, notification: dict[str, Any], user_id: Any = None
+    ) -> None:
+        """Send ``notification`` to the subscribers of one anchor (or to one user's subscriptions of it).
+
+        From any thread; from any process when the broker is shared. Not cached and not replayed on resume.
+        """
+        from .notices import publish_notice
+        from .propagate import topic
+
+        publish_notice(topic(cls.channel_name, str(anchor_id)), notification, user_id)

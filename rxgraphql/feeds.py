@@ -19,6 +19,7 @@ from .backends import Patch, Snapshot, get_broker, get_cache
 from .backends.base import Unsubscribe
 from .conf import rx_settings
 from .flusher import flusher
+from .notices import Notice, SystemFeed
 from .propagate import heat_records, topic
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ logger = logging.getLogger("rxgraphql.feeds")
 
 class Listener(Protocol):
     def deliver(self, patch: Patch) -> None: ...
+
+    def notify(self, notice: Notice) -> None: ...
 
 
 class AnchorFeed:
@@ -65,6 +68,10 @@ class AnchorFeed:
         await get_cache().retain(self.channel.channel_name, self.anchor, self.ttl)
 
     def _on_message(self, data: bytes) -> None:
+        notice = Notice.decode(data)
+        if notice is not None:
+            self.notify(notice)
+            return
         try:
             patch = Patch.decode(data)
         except Exception:
@@ -79,6 +86,13 @@ class AnchorFeed:
         for listener in list(self.listeners):
             try:
                 listener.deliver(patch)
+            except Exception:
+                logger.exception("a listener of %s failed", self.anchor)
+
+    def notify(self, notice: Notice) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener.notify(notice)
             except Exception:
                 logger.exception("a listener of %s failed", self.anchor)
 
@@ -166,6 +180,7 @@ class FeedHub:
     def __init__(self) -> None:
         self.feeds: dict[tuple[str, str], AnchorFeed] = {}
         self._brokers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.system = SystemFeed(self._system_notice)
 
     def join(self, channel: type[ContextChannel], anchor: str, listener: Listener) -> AnchorFeed:
         broker = get_broker()
@@ -177,7 +192,12 @@ class FeedHub:
         if feed is None:
             feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self._forget(key))
         feed.listeners.add(listener)
+        self.system.ensure_open()
         return feed
+
+    def _system_notice(self, notice: Notice) -> None:
+        for feed in list(self.feeds.values()):
+            feed.notify(notice)
 
     def catch_up(self) -> None:
         """After a broker outage: every feed of the running loop delivers what its listeners missed."""
@@ -191,6 +211,7 @@ class FeedHub:
 
     def reset(self) -> None:
         self.feeds.clear()
+        self.system.close()
 
 
 hub = FeedHub()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union
 
 import strawberry
 from django.contrib.auth.models import AnonymousUser
+from strawberry.scalars import JSON
 
 from rxgraphql.channel import ChannelArgument, ContextChannel
 
@@ -73,6 +74,7 @@ class ChannelFields:
                         "ready": bool,
                         "records": list[record_union],
                         "deleted": list[RecordRef],
+                        "notifications": list[JSON],
                         **self._runtime_annotation(channel_cls),
                     }
                 },

@@ -16,6 +16,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 
 from rxgraphql.backends import Patch
 from rxgraphql.feeds import AnchorFeed, format_cursor, hub
+from rxgraphql.notices import Notice
 from rxgraphql.records import Record, RecordKey
 
 if TYPE_CHECKING:
@@ -25,7 +26,11 @@ logger = logging.getLogger("rxgraphql.fanout")
 
 
 class Sink(Protocol):
+    user_id: str | None
+
     def push_live(self, epoch: str, version: int, payload: str) -> None: ...
+
+    def push_notice(self, payload: str) -> None: ...
 
 
 def event(
@@ -37,6 +42,7 @@ def event(
         "ready": ready,
         "records": records,
         "deleted": [{"type": t, "id": i} for t, i in deleted],
+        "notifications": [],
     }
 
 
@@ -86,6 +92,17 @@ class ExecutionGroup:
             result.close()  # type: ignore[attr-defined]
             raise RuntimeError("channel events must resolve synchronously")
         return encode_result(result)
+
+    def notify(self, notice: Notice) -> None:
+        """One execution for the notice; only the addressed user's sinks get it when it has a user."""
+        sinks = [s for s in self.sinks if notice.user is None or s.user_id == notice.user]
+        if not sinks:
+            return
+        root = event("", False, True, [], [])
+        root["notifications"] = [notice.payload]
+        payload = self.render(root)
+        for sink in sinks:
+            sink.push_notice(payload)
 
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:

@@ -38,6 +38,9 @@ class ChannelSink:
         self.epoch = ""
         self.version = 0
         self.buffer: list[tuple[str, int, str]] = []
+        self.notices: list[str] = []
+        user = connection.context.user if connection.context is not None else None
+        self.user_id: str | None = str(user.pk) if user is not None and user.pk is not None else None
 
     def frame(self, payload: str) -> str:
         return self.prefix + payload + "}"
@@ -51,12 +54,21 @@ class ChannelSink:
         self.epoch, self.version = epoch, version
         self.connection.push(self.frame(payload))
 
+    def push_notice(self, payload: str) -> None:
+        if self.live:
+            self.connection.push(self.frame(payload))
+        else:
+            self.notices.append(payload)
+
     def go_live(self, epoch: str, version: int) -> None:
         self.epoch, self.version = epoch, version
         self.live = True
         buffered, self.buffer = self.buffer, []
         for patch_epoch, patch_version, payload in buffered:
             self.push_live(patch_epoch, patch_version, payload)
+        notices, self.notices = self.notices, []
+        for payload in notices:
+            self.connection.push(self.frame(payload))
 
 
 def _since_variables(op: OperationDefinitionNode) -> frozenset[str]:

@@ -557,3 +557,19 @@ describe("runtime state", () => {
 });
 
 const runtimeModel = { field: "roomChannel", root: "Room", types: { Room: { refs: {} } } };
+
+describe("notifications", () => {
+  it("hands each notification to the listeners once, without touching the state", () => {
+    const store = new ChannelStore(runtimeModel);
+    store.apply({ cursor: "e.1", reset: true, ready: true, records: [{ __typename: "Room", id: "1" }], deleted: [] });
+    const state = store.state;
+    const seen: unknown[] = [];
+    const stop = store.onNotification((n) => seen.push(n));
+    store.apply({ cursor: "", reset: false, ready: true, records: [], deleted: [], notifications: [{ kind: "a" }] });
+    expect(seen).toEqual([{ kind: "a" }]);
+    expect(store.state).toBe(state);
+    stop();
+    store.apply({ cursor: "", reset: false, ready: true, records: [], deleted: [], notifications: [{ kind: "b" }] });
+    expect(seen).toEqual([{ kind: "a" }]);
+  });
+});

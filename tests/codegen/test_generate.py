@@ -187,7 +187,7 @@ def test_runserver_makefrontend_writes_the_client_before_serving(tmp_path: Path)
 
 def test_runtime_state_is_selected_and_typed(introspection: dict[str, Any]) -> None:
     files = generate(introspection)
-    assert "deleted { type id } runtime { __typename typing } }" in files["channels.ts"]
+    assert "deleted { type id } notifications runtime { __typename typing } }" in files["channels.ts"]
     assert "get runtime(): ChatRoomChannelRuntimeState | null {" in files["channels.ts"]
     assert "readonly runtime: ChatRoomChannelRuntimeState | null;" in files["hooks.ts"]
     assert "get runtime(): null {" in files["channels.ts"]  # BoardChannel has no runtime state

@@ -242,7 +242,7 @@ def subscription_document(tree: Tree, root_field: str, arguments: Mapping[str, s
         f"  {root_field}({passed}) {{\n"
         "    cursor\n    reset\n    ready\n"
         f"    records {{\n      __typename\n{fragments}\n    }}\n"
-        "    deleted { type id }\n"
+        "    deleted { type id }\n    notifications\n"
         "  }\n}\n"
     )
 

@@ -20,7 +20,7 @@ export const boardChannelModel: ChannelModel = {
   },
 };
 
-export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } } deleted { type id } } }";
+export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } } deleted { type id } notifications } }";
 
 export type BoardChannelArgs = {
   readonly boardId: string;
@@ -120,7 +120,7 @@ export const chatRoomChannelModel: ChannelModel = {
   },
 };
 
-export const ChatRoomChannelDocument = "subscription ChatRoomChannel($roomId: ID!, $since: String) { chatRoomChannel(roomId: $roomId, since: $since) { cursor reset ready records { __typename ... on ChatRoom { id name participants messages } ... on ChatUser { id username } ... on Message { id text createdAt author } } deleted { type id } runtime { __typename typing } } }";
+export const ChatRoomChannelDocument = "subscription ChatRoomChannel($roomId: ID!, $since: String) { chatRoomChannel(roomId: $roomId, since: $since) { cursor reset ready records { __typename ... on ChatRoom { id name participants messages } ... on ChatUser { id username } ... on Message { id text createdAt author } } deleted { type id } notifications runtime { __typename typing } } }";
 
 export type ChatRoomChannelArgs = {
   readonly roomId: string;

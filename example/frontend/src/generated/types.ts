@@ -26,6 +26,7 @@ export interface BoardChannelEvent {
   readonly ready: boolean;
   readonly records: ReadonlyArray<BoardChannelRecord>;
   readonly deleted: ReadonlyArray<RecordRef>;
+  readonly notifications: ReadonlyArray<JSONValue>;
 }
 
 /** A flat record of BoardChannel's state. */
@@ -138,6 +139,7 @@ export interface ChatRoomChannelEvent {
   readonly ready: boolean;
   readonly records: ReadonlyArray<ChatRoomChannelRecord>;
   readonly deleted: ReadonlyArray<RecordRef>;
+  readonly notifications: ReadonlyArray<JSONValue>;
   readonly runtime: ChatRoomChannelRuntimeState | null;
 }
 

@@ -49,6 +49,8 @@ export interface ChannelEvent {
   readonly deleted: readonly RecordRef[];
   /** The subscription's runtime state, when the channel has one and it is sent (first event, changes). */
   readonly runtime?: unknown;
+  /** Notifications sent to this channel's subscribers (or to this user); not stored by the store. */
+  readonly notifications?: readonly unknown[];
 }
 
 /** The key of a record in the store: `Type:id`. Type names never contain `:`; ids may. */

@@ -71,6 +71,7 @@ export class ChannelStore<State = unknown> {
   private readonly graph: RecordGraph;
   private readonly layers: OptimisticLayers;
   private readonly listeners = new Set<() => void>();
+  private readonly notificationListeners = new Set<(notification: unknown) => void>();
   private readonly explicitRoot: string | undefined;
   private pending: Pending | null = null;
   private lastCursor = "";
@@ -142,6 +143,17 @@ export class ChannelStore<State = unknown> {
     };
   };
 
+  /**
+   * Calls `listener` with each notification the server sends on this channel (not stored, not replayed
+   * on resume). Returns the unsubscribe function.
+   */
+  readonly onNotification = (listener: (notification: unknown) => void): (() => void) => {
+    this.notificationListeners.add(listener);
+    return () => {
+      this.notificationListeners.delete(listener);
+    };
+  };
+
   /** Bound snapshot getter for `useSyncExternalStore`. */
   readonly getState = (): State | null => this.state;
 
@@ -154,6 +166,9 @@ export class ChannelStore<State = unknown> {
     const before = this.observable();
     // Runtime state belongs to this subscription alone and is not versioned: the latest sent wins.
     if (event.runtime !== undefined && event.runtime !== null) this.runtimeValue = event.runtime;
+    for (const notification of event.notifications ?? []) {
+      for (const listener of [...this.notificationListeners]) listener(notification);
+    }
     if (event.reset) this.pending = { reset: true, ops: new Map() };
     const tx = this.pending ?? { reset: false, ops: new Map<string, FlatRecord | null>() };
     for (const record of event.records) {
