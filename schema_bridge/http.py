@@ -7,6 +7,7 @@ run mutations with a visitor's session; tokens are sent explicitly and need no s
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,6 +42,13 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL page (assets from a CDN), or the file ``RXGRAPHQL["GRAPHIQL_HTML"]`` names
+        (e.g. a GraphiQL built from npm packages and served locally, for machines without internet)."""
+        local = (getattr(settings, "RXGRAPHQL", None) or {}).get("GRAPHIQL_HTML")
+        return Path(local).read_text(encoding="utf-8") if local else super().graphql_ide_html
 
 
 def graphql_http_app() -> GraphQLHTTP:

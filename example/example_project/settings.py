@@ -35,10 +35,15 @@ def postgres_database(url: str) -> dict[str, Any]:
 
 
 def _database_from_env() -> dict[str, Any]:
-    """Use PostgreSQL when ``DATABASE_URL`` names it, SQLite next to manage.py otherwise."""
+    """PostgreSQL or another SQLite file when ``DATABASE_URL`` names one, SQLite next to manage.py otherwise.
+
+    ``sqlite:////abs/path.sqlite3`` (the end-to-end tests use a fresh file per run).
+    """
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         return postgres_database(url)
+    if url.startswith("sqlite:///"):
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(url.removeprefix("sqlite:///"))}
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
 
 
@@ -104,10 +109,17 @@ REST_FRAMEWORK = {
     ],
 }
 
+# The browser app and GraphiQL built by `npm run build` in frontend/ (scripts/example does it first):
+# dist/index.html is served at / (and the app's paths), dist/assets/ at /assets/.
+FRONTEND_DIST = Path(os.environ.get("EXAMPLE_FRONTEND_DIST", str(BASE_DIR / "frontend" / "dist")))
+_LOCAL_GRAPHIQL = FRONTEND_DIST / "graphiql.html"
+
 RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
     "GRAPHIQL": True,
+    # GraphiQL bundled from npm (no CDN) once the frontend is built; strawberry's CDN page otherwise.
+    "GRAPHIQL_HTML": str(_LOCAL_GRAPHIQL) if _LOCAL_GRAPHIQL.exists() else None,
     "FRONTEND_DIR": os.environ.get(
         "RXGRAPHQL_FRONTEND_DIR", str(BASE_DIR / "frontend" / "src" / "generated")
     ),

@@ -1,0 +1,277 @@
+// Browser scenarios of the example app, one per run: `node scenarios.mjs <name>`.
+//
+// Started by tests/e2e/test_browser.py, which owns the example server. Environment:
+//   E2E_BASE_URL   http://127.0.0.1:<port> of the running example server
+//   E2E_ARTIFACTS  folder for the screenshots
+//   E2E_CHROMIUM   the Chromium executable (Debian's /usr/bin/chromium)
+// When a scenario needs the server changed (stopped, written to, started), it prints `@@<command> <json>`
+// on stdout and waits for the test to answer one line on stdin: `ok` or `error <message>`.
+// Every wait is for a selector or a text, with a timeout: no sleeps.
+
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.E2E_BASE_URL;
+const ARTIFACTS = process.env.E2E_ARTIFACTS;
+const CHROMIUM = process.env.E2E_CHROMIUM ?? "/usr/bin/chromium";
+const TIMEOUT = 20_000;
+// Playwright adds --headless and a fresh temporary --user-data-dir itself.
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+// ---- talking to the test ------------------------------------------------------------------------------
+const answers = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+async function ask(command, args = {}) {
+  process.stdout.write(`@@${command} ${JSON.stringify(args)}\n`);
+  const { value, done } = await answers.next();
+  if (done) throw new Error(`the test closed stdin while answering ${command}`);
+  if (value.trim() !== "ok") throw new Error(`${command} failed: ${value}`);
+}
+
+function log(message) {
+  process.stdout.write(`${message}\n`);
+}
+
+// ---- browser helpers -------------------------------------------------------------------------------
+async function withBrowser(run) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 30_000,
+  });
+  try {
+    await run(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** A browser context signed in as `username` (its own sessionStorage, so its own user). */
+async function signedIn(browser, username, { path = "/", beforeLoad } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+  context.setDefaultTimeout(TIMEOUT);
+  if (beforeLoad) await beforeLoad(context);
+  const page = await context.newPage();
+  page.on("pageerror", (error) => log(`[${username}] page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") log(`[${username}] console: ${message.text()}`);
+  });
+  await page.goto(`${BASE}/`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill("demo");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("signed-in-as").filter({ hasText: username }).waitFor();
+  await waitForStatus(page, "connected");
+  if (path !== "/") {
+    // In-app navigation (the link in the top bar), as a person would.
+    await page.evaluate((target) => {
+      window.history.pushState(null, "", target);
+      window.dispatchEvent(new PopStateEvent("popstate"));
+    }, path);
+  }
+  return { context, page };
+}
+
+async function waitForStatus(page, status) {
+  await page.locator(`[data-testid="connection-status"][data-status="${status}"]`).waitFor();
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  log(`screenshot ${name}.png`);
+}
+
+function column(page, title) {
+  return page.locator(`[data-testid="column"][data-column-title="${title}"]`);
+}
+
+function card(scope, title) {
+  return scope.locator(`[data-testid="card"][data-card-title="${title}"]`);
+}
+
+function unique(prefix) {
+  return `${prefix} ${Date.now().toString(36)}`;
+}
+
+// ---- scenarios ---------------------------------------------------------------------------------------
+const scenarios = {
+  /** A message posted by bob appears in alice's window, live. */
+  async chat(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/chat/1" });
+    const bob = await signedIn(browser, "bob", { path: "/chat/1" });
+    await alice.page.getByTestId("message").first().waitFor();
+    const text = unique("Hello alice, this is bob");
+    await bob.page.getByLabel("Message").fill(text);
+    // The `typing` action reaches alice through the channel's runtime state.
+    await alice.page.getByTestId("typing").filter({ hasText: "bob is typing" }).waitFor();
+    await bob.page.getByRole("button", { name: "Send" }).click();
+    await alice.page.getByTestId("message").filter({ hasText: text }).filter({ hasText: "bob" }).waitFor();
+    await screenshot(alice.page, "chat-alice-sees-bob");
+    await bob.page.getByTestId("message").filter({ hasText: text }).waitFor();
+    await screenshot(bob.page, "chat-bob");
+  },
+
+  /** A card moved by alice moves in bob's window; bob's comment reaches alice. */
+  async board(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/board/1" });
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    const title = "Fix signup e-mail typo";
+    await card(column(bob.page, "To do"), title).waitFor();
+    await card(column(alice.page, "To do"), title).getByTestId("move-card").selectOption({ label: "Done" });
+    // Alice's own window shows the move at once (optimistic), bob's when the patch arrives.
+    await card(column(alice.page, "Done"), title).waitFor();
+    await card(column(bob.page, "Done"), title).waitFor();
+    await card(column(bob.page, "To do"), title).waitFor({ state: "detached" });
+    await screenshot(bob.page, "board-bob-sees-move");
+
+    const comment = unique("Done and deployed");
+    const bobCard = card(column(bob.page, "Done"), title);
+    await bobCard.getByTestId("toggle-comments").click();
+    await bobCard.getByLabel("Comment").fill(comment);
+    await bobCard.getByRole("button", { name: "Comment", exact: true }).click();
+    const aliceCard = card(column(alice.page, "Done"), title);
+    await aliceCard.getByTestId("toggle-comments").click();
+    await aliceCard.getByTestId("comment").filter({ hasText: comment }).waitFor();
+    await screenshot(alice.page, "board-alice-sees-comment");
+  },
+
+  /**
+   * Alice empties a card's title: her window shows it at once; the server refuses (400) and the title
+   * comes back, while bob's window never shows the change. Alice's mutation is held back in the socket
+   * until the optimistic state has been seen, so the check does not depend on timing.
+   */
+  async optimistic(browser) {
+    let holding = true;
+    const held = [];
+    let forward = null;
+    const alice = await signedIn(browser, "alice", {
+      path: "/board/1",
+      beforeLoad: (context) =>
+        context.routeWebSocket(/\/graphql$/, (socket) => {
+          const server = socket.connectToServer();
+          forward = (message) => server.send(message);
+          socket.onMessage((message) => {
+            if (holding && String(message).includes("BoardChannelSaveCardMutation")) held.push(message);
+            else server.send(message);
+          });
+          server.onMessage((message) => socket.send(message));
+          socket.onClose((code, reason) => server.close({ code, reason }));
+          server.onClose((code, reason) => socket.close({ code, reason }));
+        }),
+    });
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    const title = "Design the pricing page";
+    const aliceCard = card(column(alice.page, "Doing"), title);
+    await card(column(bob.page, "Doing"), title).waitFor();
+
+    await aliceCard.getByTestId("card-title").click();
+    await alice.page.getByLabel("Card title").fill("");
+    await alice.page.getByLabel("Card title").press("Enter");
+    // Shown at once, before the server has even received the write.
+    const emptied = column(alice.page, "Doing").locator('[data-testid="card"][data-card-title=""]');
+    await emptied.getByText("(untitled)").waitFor();
+    if (held.length !== 1) throw new Error(`expected the save to be held back, held ${held.length}`);
+    await screenshot(alice.page, "optimistic-shown");
+
+    holding = false;
+    forward(held.pop());
+    await alice.page.getByTestId("write-error").filter({ hasText: "400" }).waitFor();
+    await aliceCard.getByTestId("card-title").filter({ hasText: title }).waitFor();
+    if ((await emptied.count()) !== 0) throw new Error("the refused title is still shown");
+    if ((await card(column(bob.page, "Doing"), title).count()) !== 1) throw new Error("bob lost the card");
+    await screenshot(alice.page, "optimistic-rolled-back");
+
+    // The same edit with a valid title is kept, and reaches bob.
+    const renamed = unique("Pricing page v2");
+    await aliceCard.getByTestId("card-title").click();
+    await alice.page.getByLabel("Card title").fill(renamed);
+    await alice.page.getByLabel("Card title").press("Enter");
+    await card(column(bob.page, "Doing"), renamed).waitFor();
+    await card(column(alice.page, "Doing"), renamed).waitFor();
+  },
+
+  /** The server goes away and comes back; the page reconnects and shows what was written meanwhile. */
+  async restart(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/chat/1" });
+    await alice.page.getByTestId("message").first().waitFor();
+    const url = alice.page.url();
+
+    await ask("stop");
+    await alice.page.locator('[data-testid="connection-status"]:not([data-status="connected"])').waitFor();
+    const text = unique("Written while the server was down");
+    await ask("write_message", { room: 1, author: "bob", text });
+    await screenshot(alice.page, "restart-while-down");
+    await ask("start");
+
+    await alice.page.getByTestId("message").filter({ hasText: text }).waitFor({ timeout: 30_000 });
+    await waitForStatus(alice.page, "connected");
+    if (alice.page.url() !== url) throw new Error(`the page navigated: ${alice.page.url()}`);
+    // Still live after the reconnection: a new post arrives too.
+    const after = unique("And after the restart");
+    await alice.page.getByLabel("Message").fill(after);
+    await alice.page.getByRole("button", { name: "Send" }).click();
+    await alice.page.getByTestId("message").filter({ hasText: after }).waitFor();
+    await screenshot(alice.page, "restart-caught-up");
+  },
+
+  /** GraphiQL (bundled, local assets) runs a subscription and shows the patch of a new message. */
+  async graphiql(browser) {
+    const external = [];
+    const alice = await signedIn(browser, "alice");
+    alice.page.on("request", (request) => {
+      if (!request.url().startsWith(BASE)) external.push(request.url());
+    });
+    const query = `subscription {
+  chatRoomChannel(roomId: 2) {
+    cursor reset ready
+    records { __typename ... on Message { id text author } }
+  }
+}`;
+    await alice.page.goto(`${BASE}/graphql?q=${encodeURIComponent(query)}`);
+    // The editors load lazily; the run button does nothing before they exist.
+    await alice.page.locator(".graphiql-query-editor .CodeMirror").waitFor({ state: "attached" });
+    await alice.page.locator(".graphiql-response .CodeMirror").waitFor({ state: "attached" });
+    await alice.page.locator(".graphiql-execute-button").click();
+    const response = () =>
+      alice.page.evaluate(() => document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror?.getValue() ?? "");
+    await alice.page.waitForFunction(
+      () => (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror?.getValue() ?? "").includes('"ready": true'),
+    );
+    const text = unique("Seen in GraphiQL");
+    await ask("write_message", { room: 2, author: "carol", text, via: "mutation" });
+    await alice.page.waitForFunction(
+      (expected) =>
+        (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror?.getValue() ?? "").includes(expected),
+      text,
+    );
+    const shown = await response();
+    if (!shown.includes('"reset": false')) throw new Error(`expected a patch, got ${shown}`);
+    await screenshot(alice.page, "graphiql-patch");
+    if (external.length > 0) throw new Error(`GraphiQL loaded assets from elsewhere: ${external.join(", ")}`);
+  },
+};
+
+const name = process.argv[2];
+const scenario = scenarios[name];
+if (!scenario) {
+  console.error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(", ")}`);
+  process.exit(2);
+}
+try {
+  await withBrowser(scenario);
+  log(`scenario ${name} passed`);
+  process.exit(0);
+} catch (error) {
+  console.error(error?.stack ?? String(error));
+  process.exit(1);
+}
