@@ -76,10 +76,12 @@ class SystemFeed:
             self._deliver(notice)
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        elif self._opening is not None:
-            self._opening.cancel()
+        # A closed loop took its subscription with it: there is nothing left to undo there.
+        if self._loop is not None and not self._loop.is_closed():
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            elif self._opening is not None:
+                self._opening.cancel()
         self._unsubscribe = None
         self._opening = None
         self._loop = None
