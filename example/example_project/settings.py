@@ -123,6 +123,9 @@ RXGRAPHQL = {
     "FRONTEND_DIR": os.environ.get(
         "RXGRAPHQL_FRONTEND_DIR", str(BASE_DIR / "frontend" / "src" / "generated")
     ),
+    # The shared backends (several processes), e.g. from scripts/example-cluster; embedded when unset.
+    "REDIS_URL": os.environ.get("RXGRAPHQL_REDIS_URL") or None,
+    "MONGO_URL": os.environ.get("RXGRAPHQL_MONGO_URL") or None,
 }
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
