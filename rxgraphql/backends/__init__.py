@@ -98,7 +98,7 @@ def is_unavailable(error: BaseException) -> bool:
         return True
     try:
         from .mongo import unavailable as mongo_unavailable
-        from .redis import unavailable as redis_unavailable
+        from .redis_keys import unavailable as redis_unavailable
     except ImportError:
         return False
     return redis_unavailable(error) or mongo_unavailable(error)

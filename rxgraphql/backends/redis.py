@@ -28,451 +28,29 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import redis
-import redis.asyncio as aredis
-from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from .base import AnchorState, BackendUnavailableError, Unsubscribe
+from .base import BackendUnavailableError, Unsubscribe
+from .redis_keys import (
+    CONTROL,
+    PREFIX,
+    RESET_MESSAGE,
+    SEP,
+    Scripts,
+    active_key,
+    as_text,
+    lock_key,
+    unavailable,
+)
+from .redis_pubsub import LoopSide
 
 logger = logging.getLogger("rxgraphql.redis")
-
-PREFIX = "rx:"
-CONTROL = PREFIX + "ctl"
-RESET_MESSAGE = "*reset"
-SEP = "\t"
-
-# KEYS: state hash, backlog list, active hash of the channel.
-# ARGV: anchor, owner, lease ms, epoch, control channel, message prefix.
-BEGIN_HEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local st = redis.call('HGET', KEYS[1], 'state')
-local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
-if st == 'hot' then return 'hot' end
-if (st == 'heating' or st == 'cooling') and lease > now then return 'busy' end
-redis.call('HSET', KEYS[1], 'state', 'heating', 'owner', ARGV[2], 'lease', now + tonumber(ARGV[3]),
-           'epoch', ARGV[4])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[3], ARGV[1], 'heating')
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. 'heating' .. '\t' .. ARGV[2])
-return 'claimed'
-"""
-
-# KEYS: state hash. ARGV: owner, lease ms, floor version (0: just renew).
-RENEW_HEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('HGET', KEYS[1], 'state') ~= 'heating' or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
-  return -1
-end
-redis.call('HSET', KEYS[1], 'lease', now + tonumber(ARGV[2]))
-local floor = tonumber(ARGV[3])
-if floor > 0 then
-  local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
-  if ver < floor then redis.call('HSET', KEYS[1], 'ver', floor) end
-  return redis.call('HINCRBY', KEYS[1], 'ver', 1)
-end
-return 0
-"""
-
-# KEYS: state hash, backlog, active hash. ARGV: anchor, owner, version, root, control, message prefix.
-FINISH_HEAT = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'heating' or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then
-  return false
-end
-redis.call('HSET', KEYS[1], 'state', 'hot', 'committed', ARGV[3], 'root', ARGV[4])
-redis.call('HDEL', KEYS[1], 'owner', 'lease')
-redis.call('HSET', KEYS[3], ARGV[1], 'hot')
-local backlog = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. 'hot')
-return backlog
-"""
-
-# KEYS: state hash, backlog, active hash. ARGV: anchor, owner, control, message prefix.
-ABORT = """
-local st = redis.call('HGET', KEYS[1], 'state')
-if (st ~= 'heating' and st ~= 'cooling') or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'state', 'cold')
-redis.call('HDEL', KEYS[1], 'owner', 'lease', 'committed', 'epoch', 'root')
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4] .. 'cold')
-return 1
-"""
-
-# KEYS: state hash, backlog. ARGV: items...
-NOTE_BACKLOG = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'heating' then return 0 end
-redis.call('RPUSH', KEYS[2], unpack(ARGV))
-return 1
-"""
-
-# KEYS: state hash. ARGV: version.
-COMMITTED = """
-local c = tonumber(redis.call('HGET', KEYS[1], 'committed') or '0')
-if c < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 'committed', ARGV[1]) end
-return 1
-"""
-
-# KEYS: state hash, members zset. ARGV: member, lease ms, ttl ms, remove (1) or add (0).
-MEMBER = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[4] == '1' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-end
-redis.call('HSET', KEYS[1], 'seen', now, 'ttl', ARGV[3])
-return now
-"""
-
-# KEYS: state hash, members zset, active hash. ARGV: anchor, owner, lease ms, control, message prefix,
-# apply (1) or only look (0), orphan (1: the anchor is not active, its stored records are leftovers).
-# Returns {verdict, idle ms}.
-BEGIN_COOL = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local st = redis.call('HGET', KEYS[1], 'state')
-local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
-if ARGV[7] == '1' then
-  if st == 'hot' or ((st == 'heating' or st == 'cooling') and lease > now) then return {'active', 0} end
-else
-  if st ~= 'hot' then return {st or 'cold', 0} end
-  if redis.call('ZCOUNT', KEYS[2], now, '+inf') > 0 then return {'watched', 0} end
-  local idle = now - tonumber(redis.call('HGET', KEYS[1], 'seen') or '0')
-  if idle < tonumber(redis.call('HGET', KEYS[1], 'ttl') or '0') then return {'fresh', idle} end
-end
-local idle = now - tonumber(redis.call('HGET', KEYS[1], 'seen') or '0')
-if ARGV[6] ~= '1' then return {'expire', idle} end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('HSET', KEYS[1], 'state', 'cooling', 'owner', ARGV[2], 'lease', now + tonumber(ARGV[3]))
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. 'cooling')
-return {'expire', idle}
-"""
-
-# KEYS: state hash, backlog. ARGV: owner, control, message prefix.
-FINISH_COOL = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'cooling' or redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
-  return 0
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'cold')
-return 1
-"""
-
-# KEYS: state hash, backlog, active hash. ARGV: anchor, control, message prefix.
-DROP = """
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'cold')
-return 1
-"""
-
-UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-# KEYS: run id key. ARGV: run id of the server. 1 when the caller must wipe the state of a former run.
-CLAIM_RUN = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-"""
-
-
-def state_key(channel: str, anchor: str) -> str:
-    return f"{PREFIX}s:{channel}:{anchor}"
-
-
-def backlog_key(channel: str, anchor: str) -> str:
-    return f"{PREFIX}b:{channel}:{anchor}"
-
-
-def members_key(channel: str, anchor: str) -> str:
-    return f"{PREFIX}m:{channel}:{anchor}"
-
-
-def lock_key(channel: str, anchor: str) -> str:
-    return f"{PREFIX}l:{channel}:{anchor}"
-
-
-def active_key(channel: str) -> str:
-    return f"{PREFIX}act:{channel}"
-
-
-def message_prefix(channel: str, anchor: str) -> str:
-    return f"{channel}{SEP}{anchor}{SEP}"
-
-
-def unavailable(error: BaseException) -> bool:
-    return isinstance(error, RedisConnectionError | RedisTimeoutError)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class _Scripts:
-    def __init__(self, client: redis.Redis) -> None:
-        self.begin_heat = client.register_script(BEGIN_HEAT)
-        self.renew_heat = client.register_script(RENEW_HEAT)
-        self.finish_heat = client.register_script(FINISH_HEAT)
-        self.abort = client.register_script(ABORT)
-        self.note_backlog = client.register_script(NOTE_BACKLOG)
-        self.committed = client.register_script(COMMITTED)
-        self.member = client.register_script(MEMBER)
-        self.begin_cool = client.register_script(BEGIN_COOL)
-        self.finish_cool = client.register_script(FINISH_COOL)
-        self.unlock = client.register_script(UNLOCK)
-        self.drop = client.register_script(DROP)
-        self.claim_run = client.register_script(CLAIM_RUN)
-
-
-class _AsyncScripts:
-    def __init__(self, client: aredis.Redis) -> None:
-        self.begin_heat = client.register_script(BEGIN_HEAT)
-        self.renew_heat = client.register_script(RENEW_HEAT)
-        self.finish_heat = client.register_script(FINISH_HEAT)
-        self.abort = client.register_script(ABORT)
-        self.member = client.register_script(MEMBER)
-        self.begin_cool = client.register_script(BEGIN_COOL)
-        self.finish_cool = client.register_script(FINISH_COOL)
-
-
-class _LoopSide:
-    """What one event loop of this process holds: an async client, the pub/sub connection, its reader."""
-
-    def __init__(self, node: RedisNode, loop: asyncio.AbstractEventLoop) -> None:
-        self.node = node
-        self.loop = loop
-        self.client: aredis.Redis = aredis.Redis.from_url(node.url)
-        # The pub/sub connection must not reconnect silently inside redis-py: an outage has to surface
-        # here so that the feeds catch up with what was published meanwhile.
-        self.pubsub_client: aredis.Redis = aredis.Redis.from_url(node.url, retry=AsyncRetry(NoBackoff(), 0))
-        self.scripts = _AsyncScripts(self.client)
-        self.topics: dict[str, list[Callable[[bytes], None]]] = defaultdict(list)
-        self.confirmed: dict[str, asyncio.Future[None]] = {}
-        self.pubsub: Any = None
-        self.send_lock = asyncio.Lock()
-        self.reader: asyncio.Task[None] | None = None
-        self.heartbeat: asyncio.Task[None] | None = None
-        self.retained: dict[tuple[str, str], tuple[int, float]] = {}
-        self.waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = defaultdict(list)
-        self.connected = asyncio.Event()
-
-    async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
-        self._ensure_reader()
-        self.topics[topic].append(callback)
-        if len(self.topics[topic]) == 1 or topic in self.confirmed:
-            await self._send_subscribe(topic)
-
-        def unsubscribe() -> None:
-            callbacks = self.topics.get(topic)
-            if callbacks and callback in callbacks:
-                callbacks.remove(callback)
-                if not callbacks:
-                    del self.topics[topic]
-                    self.loop.create_task(self._send_unsubscribe(topic))
-
-        return unsubscribe
-
-    async def _send_subscribe(self, topic: str) -> None:
-        future = self.confirmed.get(topic)
-        if future is None or future.done():
-            future = self.confirmed[topic] = self.loop.create_future()
-            try:
-                async with self.send_lock:
-                    await self._pubsub().subscribe(topic)
-            except Exception as error:
-                self.confirmed.pop(topic, None)
-                raise BackendUnavailableError(f"cannot subscribe {topic}: {error}") from error
-        await asyncio.wait_for(asyncio.shield(future), 10.0)
-
-    async def _send_unsubscribe(self, topic: str) -> None:
-        if topic in self.topics:
-            return
-        self.confirmed.pop(topic, None)
-        try:
-            async with self.send_lock:
-                if topic not in self.topics:
-                    await self._pubsub().unsubscribe(topic)
-        except Exception:
-            logger.debug("unsubscribe %s failed (the connection is being replaced)", topic)
-
-    def _pubsub(self) -> Any:
-        if self.pubsub is None:
-            self.pubsub = self.pubsub_client.pubsub()
-        return self.pubsub
-
-    def _ensure_reader(self) -> None:
-        if self.reader is None or self.reader.done():
-            self.reader = self.loop.create_task(self._read())
-        if self.heartbeat is None or self.heartbeat.done():
-            self.heartbeat = self.loop.create_task(self._beat())
-
-    async def _read(self) -> None:
-        delay = 0.05
-        while True:
-            pubsub = self._pubsub()
-            try:
-                if not pubsub.subscribed:
-                    await asyncio.sleep(0.05)
-                    continue
-                message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
-                delay = 0.05
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                logger.warning("rxgraphql pub/sub connection lost (%s); reconnecting", error)
-                try:
-                    await self._reconnect(delay)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("rxgraphql pub/sub reconnection failed; trying again")
-                delay = min(delay * 2, 2.0)
-                continue
-            if message is None:
-                continue
-            kind = _text(message["type"])
-            channel = _text(message["channel"])
-            if kind == "subscribe":
-                future = self.confirmed.get(channel)
-                if future is not None and not future.done():
-                    future.set_result(None)
-            elif kind == "message":
-                for callback in list(self.topics.get(channel, ())):
-                    try:
-                        callback(message["data"])
-                    except Exception:
-                        logger.exception("a subscriber of %s failed", channel)
-
-    async def _reconnect(self, delay: float) -> None:
-        old, self.pubsub = self.pubsub, None
-        for future in self.confirmed.values():
-            if not future.done():
-                future.cancel()
-        self.confirmed = {}
-        if old is not None:
-            try:
-                await old.aclose()
-            except Exception:
-                logger.debug("closing the broken pub/sub connection failed")
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                topics = list(self.topics)
-                pubsub = self._pubsub()
-                if topics:
-                    for topic in topics:
-                        self.confirmed[topic] = self.loop.create_future()
-                    async with self.send_lock:
-                        await pubsub.subscribe(*topics)
-                else:
-                    await self.client.ping()
-                break
-            except Exception as error:
-                logger.warning("rxgraphql Redis still unreachable (%s)", error)
-                self.pubsub = None
-                self.confirmed = {}
-                delay = min(delay * 2, 2.0)
-        # Keep holding the anchors this process watches, then let the feeds catch up.
-        try:
-            await self._beat_once()
-        except Exception as error:
-            logger.warning("rxgraphql heartbeat after reconnecting failed (%s)", error)
-        self.node.reconnected(self.loop)
-
-    async def retain(self, channel: str, anchor: str, ttl: float) -> None:
-        self._ensure_reader()
-        count, _ = self.retained.get((channel, anchor), (0, ttl))
-        self.retained[(channel, anchor)] = (count + 1, ttl)
-        if count == 0:
-            await self._member(channel, anchor, ttl, remove=False)
-
-    async def release(self, channel: str, anchor: str, ttl: float) -> None:
-        count, _ = self.retained.get((channel, anchor), (1, ttl))
-        if count > 1:
-            self.retained[(channel, anchor)] = (count - 1, ttl)
-            return
-        self.retained.pop((channel, anchor), None)
-        await self._member(channel, anchor, ttl, remove=True)
-        self.loop.call_later(ttl + 0.05, self._expire_later, channel, anchor)
-
-    def _expire_later(self, channel: str, anchor: str) -> None:
-        if (channel, anchor) in self.retained:
-            return
-        cool = self.node.on_idle
-        if cool is not None:
-            self.loop.create_task(cool(channel, anchor))
-
-    async def _member(self, channel: str, anchor: str, ttl: float, remove: bool) -> None:
-        try:
-            await self.scripts.member(
-                keys=[state_key(channel, anchor), members_key(channel, anchor)],
-                args=[
-                    self.node.member_id,
-                    int(self.node.subscriber_lease * 1000),
-                    int(ttl * 1000),
-                    "1" if remove else "0",
-                ],
-            )
-        except Exception as error:
-            if not unavailable(error):
-                raise
-            # The heartbeat after the outage re-registers what is still retained.
-            logger.warning("rxgraphql could not update the subscribers of %s (%s)", anchor, error)
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.node.subscriber_lease / 3)
-            try:
-                await self._beat_once()
-            except Exception as error:
-                logger.warning("rxgraphql heartbeat failed (%s)", error)
-
-    async def _beat_once(self) -> None:
-        if not self.retained:
-            return
-        async with self.client.pipeline(transaction=False) as pipe:
-            for (channel, anchor), (_, ttl) in list(self.retained.items()):
-                await self.scripts.member(
-                    keys=[state_key(channel, anchor), members_key(channel, anchor)],
-                    args=[self.node.member_id, int(self.node.subscriber_lease * 1000), int(ttl * 1000), "0"],
-                    client=pipe,
-                )
-            await pipe.execute()
-
-    def wake(self, channel: str, anchor: str) -> None:
-        for future in self.waiters.pop((channel, anchor), ()):
-            if not future.done():
-                future.set_result(None)
-
-    async def close(self) -> None:
-        for task in (self.reader, self.heartbeat):
-            if task is not None:
-                task.cancel()
-        if self.pubsub is not None:
-            try:
-                await self.pubsub.aclose()
-            except Exception:
-                logger.debug("closing pub/sub failed")
-        await self.client.aclose()
-        await self.pubsub_client.aclose()
 
 
 class RedisNode:
@@ -485,8 +63,8 @@ class RedisNode:
         self.pid = os.getpid()
         self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client: redis.Redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self.scripts = _Scripts(self.client)
-        # Without redis-py's silent reconnects: the control thread must see every outage (see _LoopSide).
+        self.scripts = Scripts(self.client)
+        # Without redis-py's silent reconnects: the control thread must see every outage (see LoopSide).
         self.control_client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0)
         )
@@ -498,24 +76,24 @@ class RedisNode:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._sides: dict[asyncio.AbstractEventLoop, _LoopSide] = {}
+        self._sides: dict[asyncio.AbstractEventLoop, LoopSide] = {}
         self._reconnect_hooks: list[Callable[[], None]] = []
         self._seen_own: dict[str, threading.Event] = {}
         self.on_idle: Callable[[str, str], Any] | None = None
 
     # ---- per loop ------------------------------------------------------------------------------
 
-    def side(self) -> _LoopSide:
+    def side(self) -> LoopSide:
         loop = asyncio.get_running_loop()
         side = self._sides.get(loop)
         if side is None:
             for other in [lp for lp in self._sides if lp.is_closed()]:
                 del self._sides[other]
-            side = self._sides[loop] = _LoopSide(self, loop)
+            side = self._sides[loop] = LoopSide(self, loop)
         self.start_control()
         return side
 
-    async def ready(self) -> _LoopSide:
+    async def ready(self) -> LoopSide:
         """The loop's side, once the control connection has checked which Redis run this is."""
         side = self.side()
         if not self._ready.is_set():
@@ -561,7 +139,7 @@ class RedisNode:
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
-                        self._on_control(_text(message["data"]))
+                        self._on_control(as_text(message["data"]))
             except Exception as error:
                 with self._lock:
                     self._healthy = False
@@ -582,7 +160,7 @@ class RedisNode:
         A restored snapshot would roll versions back, and without persistence the state is gone anyway:
         every anchor becomes cold and heats again from the database with a new epoch.
         """
-        run_id = _text(self.client.info("server").get("run_id", ""))
+        run_id = as_text(self.client.info("server").get("run_id", ""))
         if not self.scripts.claim_run(keys=[PREFIX + "runid"], args=[run_id]):
             return
         stale: list[Any] = []
@@ -651,7 +229,7 @@ class RedisNode:
             if unavailable(error):
                 raise BackendUnavailableError(str(error)) from error
             raise
-        loaded = {_text(k): _text(v) for k, v in raw.items() if _text(v) in ("heating", "hot")}
+        loaded = {as_text(k): as_text(v) for k, v in raw.items() if as_text(v) in ("heating", "hot")}
         with self._lock:
             if self._healthy:
                 # A control message that arrived during the load is newer than what the load read.
@@ -722,23 +300,3 @@ class RedisBroker:
 
     def reset(self) -> None:
         """Nothing process-local to forget: subscriptions belong to the feeds that hold them."""
-
-
-def state_of(raw: dict[Any, Any]) -> AnchorState:
-    value = _text(raw.get(b"state", raw.get("state", b"cold")))
-    try:
-        return AnchorState(value)
-    except ValueError:
-        return AnchorState.COLD
-
-
-def encode_items(items: Iterable[tuple[str, str]]) -> list[str]:
-    return [f"{label}{SEP}{pk}" for label, pk in items]
-
-
-def decode_items(raw: Iterable[Any]) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for item in raw:
-        label, _, pk = _text(item).partition(SEP)
-        out.append((label, pk))
-    return out

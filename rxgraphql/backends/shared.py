@@ -32,11 +32,11 @@ from ..records import Record, RecordKey
 from ..registry import registry
 from .base import AnchorState, BackendUnavailableError, Expirable, Patch, Snapshot
 from .mongo import MongoStore, TornReadError, decode_ref, encode_ref
-from .redis import (
+from .redis import RedisNode
+from .redis_keys import (
     CONTROL,
     PREFIX,
     RESET_MESSAGE,
-    RedisNode,
     active_key,
     backlog_key,
     decode_items,
@@ -45,7 +45,7 @@ from .redis import (
     message_prefix,
     state_key,
 )
-from .redis import _text as text
+from .redis_keys import as_text as text
 
 logger = logging.getLogger("rxgraphql.cache")
 
