@@ -1,5 +1,6 @@
 """Live channel for one chat room, open to its participants only."""
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,9 @@ class MessagePosted:
     created_at: datetime
 
 
+TYPING_SECONDS = 4.0
+
+
 class ChatRoomChannel(ContextChannel):
     """Streams a room, its participants and its messages (``chatRoomChannel(roomId:)``)."""
 
@@ -38,6 +42,7 @@ class ChatRoomChannel(ContextChannel):
         return f"chat-room-{self.kwargs['room_id']}"
 
     async def on_connect(self, since: str | None) -> None:
+        self.typing_until: dict[str, float] = {}
         await self.group_add(self.group)
 
     def has_permission(self, user: AbstractBaseUser | AnonymousUser, room_id: int) -> bool:
@@ -64,4 +69,16 @@ class ChatRoomChannel(ContextChannel):
 
     @consumer("chat.typing")
     async def someone_types(self, event: dict[str, Any]) -> None:
-        await self.set_runtime_var("typing", sorted({*self.runtime_state.typing, event["user"]}))
+        """Show the name for TYPING_SECONDS after the last keystroke notice."""
+        name = event["user"]
+        loop = asyncio.get_running_loop()
+        self.typing_until[name] = loop.time() + TYPING_SECONDS
+        await self.set_runtime_var("typing", sorted({*self.runtime_state.typing, name}))
+        loop.call_later(TYPING_SECONDS, lambda: loop.create_task(self._stopped_typing(name)))
+
+    async def _stopped_typing(self, name: str) -> None:
+        if asyncio.get_running_loop().time() < self.typing_until.get(name, 0.0):
+            return  # typed again meanwhile: a later timer clears it
+        self.typing_until.pop(name, None)
+        if name in self.runtime_state.typing:
+            await self.set_runtime_var("typing", [n for n in self.runtime_state.typing if n != name])

@@ -67,3 +67,16 @@ def test_a_finished_subscription_leaves_its_groups(board_world: BoardWorld, ws_c
     bob.execute(TYPING, {"room": str(room.pk)})  # a fresh instance: the live one is gone
     update = alice.aio.run(alice_room.next_payload())["data"]["chatRoomChannel"]
     assert update["runtime"] == {"typing": [world.bob.username]}
+
+
+def test_typing_notice_expires(board_world: BoardWorld, ws_client: ClientFactory) -> None:
+    world = board_world
+    room = make_room("expiry", world.alice, world.bob)
+    alice = ws_client().connect(world.token(world.alice))
+    alice_room = alice.subscribe(ROOM, {"room": str(room.pk)})
+    alice.aio.run(alice_room.next_payload())
+    alice.execute(TYPING, {"room": str(room.pk)})
+    shown = alice.aio.run(alice_room.next_payload())["data"]["chatRoomChannel"]
+    assert shown["runtime"] == {"typing": [world.alice.username]}
+    cleared = alice.aio.run(alice_room.next_payload(10.0))["data"]["chatRoomChannel"]
+    assert cleared["runtime"] == {"typing": []}
