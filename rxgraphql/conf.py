@@ -16,6 +16,7 @@ class RxSettings:
     mutation: str | None
     subscription: str | None
     graphiql: bool
+    graphiql_html: str | None
     allowed_origins: tuple[str, ...] | None
     redis_url: str | None
     mongo_url: str | None
@@ -40,6 +41,7 @@ def rx_settings() -> RxSettings:
         mutation=raw.get("MUTATION"),
         subscription=raw.get("SUBSCRIPTION"),
         graphiql=bool(raw.get("GRAPHIQL", settings.DEBUG)),
+        graphiql_html=raw.get("GRAPHIQL_HTML"),
         allowed_origins=None if origins is None else tuple(origins),
         redis_url=raw.get("REDIS_URL"),
         mongo_url=raw.get("MONGO_URL"),

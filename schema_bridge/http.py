@@ -47,7 +47,7 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
     def graphql_ide_html(self) -> str:
         """Strawberry's GraphiQL page (assets from a CDN), or the file ``RXGRAPHQL["GRAPHIQL_HTML"]`` names
         (e.g. a GraphiQL built from npm packages and served locally, for machines without internet)."""
-        local = (getattr(settings, "RXGRAPHQL", None) or {}).get("GRAPHIQL_HTML")
+        local = rx_settings().graphiql_html
         return Path(local).read_text(encoding="utf-8") if local else super().graphql_ide_html
 
 
