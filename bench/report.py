@@ -1,0 +1,96 @@
+"""Writes ``bench/results.md`` and ``bench/results.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.stats import Row, Sample
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> dict[str, Any]:
+    """``nproc``, memory and CPU model of this machine."""
+    cpu = "unknown"
+    memory_kib = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_kib = int(line.split()[1])
+    except OSError:
+        pass
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    return {"nproc": nproc or str(os.cpu_count()), "memory_gib": round(memory_kib / 2**20, 1), "cpu": cpu,
+            "python": platform.python_version()}
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit.startswith("s"):
+        if value < 1e-3:
+            return f"{value * 1e6:.0f} µs"
+        if value < 1:
+            return f"{value * 1e3:.1f} ms"
+        return f"{value:.2f} s"
+    if unit == "B":
+        if value >= 1e6:
+            return f"{value / 1e6:.2f} MB"
+        if value >= 1e3:
+            return f"{value / 1e3:.1f} kB"
+        return f"{value:.0f} B"
+    return f"{value:.3g}"
+
+
+def _cell(sample: Sample | None, unit: str) -> str:
+    if sample is None:
+        return "not measured"
+    if sample.low == sample.high:
+        return _fmt(sample.median, unit)
+    return f"{_fmt(sample.median, unit)} ({_fmt(sample.low, unit)}-{_fmt(sample.high, unit)})"
+
+
+def write(rows: list[Row], started: datetime, seconds: float) -> None:
+    """Write both files."""
+    info = machine()
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `.venv/bin/python -m bench`; "
+        f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory, "
+        f"Python {info['python']}.",
+        "",
+        "Each cell is the median of the runs with (min-max). Ratio = ours / comparison on the medians.",
+        "",
+        "| bench | measure | ours | comparison | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        comparison = "-"
+        if row.comparison_name:
+            comparison = f"{row.comparison_name}: {_cell(row.comparison, row.unit)}"
+        ratio = f"{row.ratio:.3g}x" if row.ratio is not None else "-"
+        lines.append(
+            f"| {row.bench} | {row.measure} | {_cell(row.ours, row.unit)} | {comparison} | {ratio} "
+            f"| {row.target or '-'} | {row.met} |"
+        )
+    notes = [f"- {row.bench} {row.measure}: {row.note}" for row in rows if row.note]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    (HERE / "results.json").write_text(json.dumps(
+        {"date": started.isoformat(), "seconds": seconds, "machine": info,
+         "rows": [row.as_dict() for row in rows]}, indent=2, default=str) + "\n")
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,8 @@
+"""The example's routes plus the DRF comparison view of the benchmarks."""
+
+from django.urls import path
+from example_project.urls import urlpatterns as example_urlpatterns
+
+from bench.views import BoardView
+
+urlpatterns = [path("bench/board/<int:pk>", BoardView.as_view(), name="bench-board"), *example_urlpatterns]
