@@ -92,6 +92,7 @@ class ContextChannel(LiveChannelMixin):
     arguments: ClassVar[tuple[ChannelArgument, ...]]
     actions: ClassVar[tuple[ActionSpec, ...]]
     consumers: ClassVar[dict[str, str]]
+    per_user: ClassVar[bool]  # some layer has Meta.user_key: records are filtered per user
     writable: ClassVar[dict[str, WritableLayer]]
     cache_ttl: ClassVar[float | None]
 
@@ -115,6 +116,7 @@ class ContextChannel(LiveChannelMixin):
                 f"{cls.__qualname__}.Meta.state must be a ModelSerializer instance, got {state!r}"
             )
         cls.layers = LayerGraph(state)
+        cls.per_user = any(layer.user_key is not None for layer in cls.layers)
         cls.channel_name = f"{cls.__module__}.{cls.__qualname__}"
         cls.field_name = _camel(re.sub(r"\W", "", cls.__name__))
         cls.arguments = _arguments(cls)

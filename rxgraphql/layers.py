@@ -60,6 +60,8 @@ class Layer:
     children: list[Edge] = field(default_factory=list)
     parents: list[Edge] = field(default_factory=list)
     type_name: str = ""  # the GraphQL type name, assigned once every channel is known
+    # The serializer field whose value is the primary key of the only user who may see a record.
+    user_key: str | None = None
 
     @property
     def key(self) -> str:
@@ -153,6 +155,13 @@ class LayerGraph:
             flat_serializer_class=_flat_serializer(serializer_class, nested),
         )
         self.layers[serializer_class] = layer
+        user_key = getattr(meta, "user_key", None)
+        if user_key is not None:
+            if user_key not in layer.flat_serializer_class().fields:
+                raise ImproperlyConfigured(
+                    f"{serializer_class.__name__}.Meta.user_key '{user_key}' must be one of its fields"
+                )
+            layer.user_key = user_key
         pk_name = layer.pk_field
         if pk_name not in layer.flat_serializer_class().fields:
             raise ImproperlyConfigured(

@@ -19,6 +19,7 @@ from django.db import models
 from .backends import Broker, RecordCache
 from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
+from .ownership import OwnershipTracker
 from .records import Record, RecordKey, child_keys, consistent_reads, fetch_records, reverse_parent_keys
 from .registry import registry
 
@@ -148,8 +149,11 @@ def _propagate_channel(
         with cache.edit(channel.channel_name, anchor) as edit:
             if edit is None:
                 continue
-            _apply(edit, dirty_keys, new_parents, records)
+            tracker = OwnershipTracker(edit, layers) if channel.per_user else None
+            _apply(tracker or edit, dirty_keys, new_parents, records)
             patch = edit.commit()
+            if patch is not None and tracker is not None:
+                tracker.annotate(patch)
         if patch is not None:
             broker.publish(topic(channel.channel_name, anchor), patch.encode())
             patches += 1

@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from graphql import GraphQLError
 
 from rxgraphql.channel import ContextChannel, User
+from rxgraphql.ownership import filter_nested
 
 
 class ChannelError(GraphQLError):
@@ -46,6 +47,10 @@ def _nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
     return root.serializer_class(instance).data
 
 
-async def nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
-    """The serializer's nested output for the anchor; None when it does not exist."""
-    return await database_sync_to_async(_nested_state)(channel_cls, anchor)
+async def nested_state(channel_cls: type[ContextChannel], anchor: str, user: User) -> Any:
+    """The serializer's nested output for the anchor (as ``user`` may see it); None when it does not exist."""
+    data = await database_sync_to_async(_nested_state)(channel_cls, anchor)
+    if data is None or not channel_cls.per_user:
+        return data
+    user_id = None if user.pk is None else str(user.pk)
+    return filter_nested(data, channel_cls.layers.root, user_id)

@@ -121,7 +121,7 @@ class ChannelFields:
         async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
             user = getattr(info.context, "user", None) or AnonymousUser()
             _, anchor = await open_channel(channel_cls, user, kwargs)
-            data = await nested_state(channel_cls, anchor)
+            data = await nested_state(channel_cls, anchor, user)
             if data is None:
                 raise ChannelError("No such anchor", "NOT_FOUND")
             return data

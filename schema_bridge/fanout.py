@@ -17,6 +17,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 from rxgraphql.backends import Patch
 from rxgraphql.feeds import AnchorFeed, format_cursor, hub
 from rxgraphql.notices import Notice
+from rxgraphql.ownership import snapshot_owners, visible_to
 from rxgraphql.records import Record, RecordKey
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class ExecutionGroup:
     def __init__(
         self,
         fanout: FanOut,
+        channel_cls: type[ContextChannel],
+        user: str | None,
         key: tuple[Any, ...],
         schema: GraphQLSchema,
         document: DocumentNode,
@@ -67,6 +70,9 @@ class ExecutionGroup:
         context: Any,
     ) -> None:
         self.fanout = fanout
+        self.channel_cls = channel_cls
+        self.layers = {layer.type_name: layer for layer in channel_cls.layers}
+        self.user = user
         self.key = key
         self.schema = schema
         self.document = document
@@ -107,8 +113,16 @@ class ExecutionGroup:
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
+        records, deleted = patch.records, patch.deleted
+        if self.channel_cls.per_user:
+            owners = snapshot_owners(records, self.layers) if patch.reset else patch.owners
+            records, deleted = visible_to(
+                records, deleted, self.user, owners, patch.previous_owners, self.layers
+            )
+            if not records and not deleted and not patch.reset:
+                return  # nothing of this patch is this user's to see
         cursor = format_cursor(patch.epoch, patch.version)
-        root = event(cursor, patch.reset, True, patch.records, patch.deleted)
+        root = event(cursor, patch.reset, True, records, deleted)
         payload = self.render(root)
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload)
@@ -135,16 +149,21 @@ class FanOut:
     ) -> ExecutionGroup:
         """Add a sink to the group of its document; ``ignored_variables`` only matter to the snapshot."""
         shared = {k: v for k, v in variables.items() if k not in ignored_variables}
+        # Per-user records: each user gets their own execution of each patch.
+        user = sink.user_id if channel_cls.per_user else None
         key = (
             channel_cls.channel_name,
             anchor,
             query,
             operation_name,
             orjson.dumps(shared, option=orjson.OPT_SORT_KEYS),
+            user,
         )
         group = self.groups.get(key)
         if group is None:
-            group = ExecutionGroup(self, key, schema, document, variables, operation_name, context)
+            group = ExecutionGroup(
+                self, channel_cls, user, key, schema, document, variables, operation_name, context
+            )
             self.groups[key] = group
             group.feed = hub.join(channel_cls, anchor, group)
         group.sinks.add(sink)

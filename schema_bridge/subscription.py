@@ -16,6 +16,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from rxgraphql import feeds
 from rxgraphql.conf import rx_settings
+from rxgraphql.ownership import snapshot_owners, visible_to
 
 from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
@@ -125,14 +126,20 @@ async def run_channel_subscription(
     channel._session = session
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
-        snapshot = await feeds.snapshot(
-            channel_cls, anchor, feeds.parse_cursor(since if isinstance(since, str) else None)
-        )
+        # Per-user channels resume with a full snapshot: an incremental one could not tell whose
+        # records the unchanged children of a changed parent are.
+        resume = None if channel_cls.per_user or not isinstance(since, str) else feeds.parse_cursor(since)
+        snapshot = await feeds.snapshot(channel_cls, anchor, resume)
         if snapshot is None:
             _refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
             return
         size = rx_settings().snapshot_batch_size
         records = snapshot.records
+        deleted = snapshot.deleted
+        if channel_cls.per_user:
+            records, deleted = visible_to(
+                records, deleted, sink.user_id, snapshot_owners(records, group.layers), {}, group.layers
+            )
         batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
         cursor = feeds.format_cursor(snapshot.epoch, snapshot.version)
         for number, batch in enumerate(batches):
@@ -142,7 +149,7 @@ async def run_channel_subscription(
                 snapshot.reset and number == 0,
                 last,
                 batch,
-                snapshot.deleted if number == 0 else [],
+                deleted if number == 0 else [],
             )
             if number == 0 and channel.runtime_state is not None:
                 root = runtime_root(channel, root)

@@ -116,3 +116,17 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} on {self.card}: {self.text[:40]}"
+
+
+class Reminder(models.Model):
+    """A private note on a card: only its owner sees it (``user_key`` on its serializer)."""
+
+    card = models.ForeignKey(Card, related_name="reminders", on_delete=models.CASCADE)
+    owner = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    text = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.owner}'s reminder on {self.card}"

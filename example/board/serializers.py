@@ -9,7 +9,7 @@ and a computed field (comment_count).
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from board.models import Board, BoardSettings, Card, Column, Comment, Label
+from board.models import Board, BoardSettings, Card, Column, Comment, Label, Reminder
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -38,6 +38,15 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
         fields = ["id", "text", "created_at", "author"]
 
 
+class ReminderSerializer(serializers.ModelSerializer[Reminder]):
+    """A card's private reminder: each user's stream carries only their own."""
+
+    class Meta:
+        model = Reminder
+        fields = ["id", "text", "owner"]
+        user_key = "owner"
+
+
 class CardSerializer(serializers.ModelSerializer[Card]):
     """A card with people, labels and comments embedded."""
 
@@ -45,6 +54,7 @@ class CardSerializer(serializers.ModelSerializer[Card]):
     creator = UserSerializer(source="created_by", read_only=True, allow_null=True)
     labels = LabelSerializer(many=True, read_only=True)
     comments = CommentSerializer(many=True, read_only=True)
+    reminders = ReminderSerializer(many=True, read_only=True)
     comment_count = serializers.SerializerMethodField()
 
     class Meta:
@@ -61,6 +71,7 @@ class CardSerializer(serializers.ModelSerializer[Card]):
             "creator",
             "labels",
             "comments",
+            "reminders",
             "comment_count",
         ]
 

@@ -42,6 +42,10 @@ class Patch:
     deleted: list[RecordKey] = field(default_factory=list)
     #: A catch-up after an outage that carries the whole state: listeners drop what they held.
     reset: bool = False
+    #: For channels with per-user records: owner of each user-keyed record upserted or listed as a child,
+    #: and the former owner of those that changed hands or were deleted ("Type:id" -> user pk).
+    owners: dict[str, str] = field(default_factory=dict)
+    previous_owners: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         raw: dict[str, object] = {
@@ -54,6 +58,9 @@ class Patch:
         }
         if self.reset:
             raw["x"] = True
+        if self.owners or self.previous_owners:
+            raw["o"] = self.owners
+            raw["p"] = self.previous_owners
         return orjson.dumps(raw)
 
     @classmethod
@@ -67,6 +74,8 @@ class Patch:
             records=raw["r"],
             deleted=[(t, i) for t, i in raw["d"]],
             reset=bool(raw.get("x", False)),
+            owners=raw.get("o", {}),
+            previous_owners=raw.get("p", {}),
         )
 
 

@@ -49,6 +49,7 @@ def test_board_channel_model_is_recovered_from_the_schema(introspection: dict[st
         "comments": Ref("Comment", True),
         "creator": Ref("BoardUser", False),
         "labels": Ref("Label", True),
+        "reminders": Ref("Reminder", True),
     }
     assert board.refs["Board"]["settings"] == Ref("BoardSettings", False)
     assert board.refs["Label"] == {}

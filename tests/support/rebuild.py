@@ -73,6 +73,7 @@ BOARD_TREE: Tree = {
             "creator",
             "labels",
             "comments",
+            "reminders",
             "comment_count",
         ),
         links={
@@ -80,10 +81,12 @@ BOARD_TREE: Tree = {
             "creator": Link("BoardUser"),
             "labels": Link("Label", many=True),
             "comments": Link("Comment", many=True),
+            "reminders": Link("Reminder", many=True),
         },
         id_fields=frozenset({"id", "column"}),
         datetime_fields=frozenset({"due_at"}),
     ),
+    "Reminder": TypeSpec(fields=("id", "text", "owner"), id_fields=frozenset({"id", "owner"})),
     "Comment": TypeSpec(
         fields=("id", "text", "created_at", "author"),
         links={"author": Link("BoardUser")},

@@ -13,14 +13,15 @@ export const boardChannelModel: ChannelModel = {
     Board: { refs: { columns: { type: "Column", many: true }, labels: { type: "Label", many: true }, owner: { type: "BoardUser", many: false }, settings: { type: "BoardSettings", many: false } } },
     BoardSettings: { refs: {} },
     BoardUser: { refs: {} },
-    Card: { refs: { assignee: { type: "BoardUser", many: false }, comments: { type: "Comment", many: true }, creator: { type: "BoardUser", many: false }, labels: { type: "Label", many: true } } },
+    Card: { refs: { assignee: { type: "BoardUser", many: false }, comments: { type: "Comment", many: true }, creator: { type: "BoardUser", many: false }, labels: { type: "Label", many: true }, reminders: { type: "Reminder", many: true } } },
     Column: { refs: { cards: { type: "Card", many: true } } },
     Comment: { refs: { author: { type: "BoardUser", many: false } } },
     Label: { refs: {} },
+    Reminder: { refs: {} },
   },
 };
 
-export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } } deleted { type id } notifications } }";
+export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications } }";
 
 export type BoardChannelArgs = {
   readonly boardId: string;

@@ -3,11 +3,11 @@
 import type { Connection, RequestOptions } from "./runtime/index.js";
 import type { CardInput, CommentInput, JSONValue, Theme } from "./types.js";
 
-export const BoardChannelQueryDocument = "query BoardChannelQuery($boardId: ID!) { boardChannel(boardId: $boardId) { __typename id title owner { __typename id username } settings { __typename id theme } labels { __typename id name color } columns { __typename id title position cards { __typename id title description position estimate dueAt column assignee { __typename id username } creator { __typename id username } labels { __typename id name color } comments { __typename id text createdAt author { __typename id username } } commentCount } } } }";
+export const BoardChannelQueryDocument = "query BoardChannelQuery($boardId: ID!) { boardChannel(boardId: $boardId) { __typename id title owner { __typename id username } settings { __typename id theme } labels { __typename id name color } columns { __typename id title position cards { __typename id title description position estimate dueAt column assignee { __typename id username } creator { __typename id username } labels { __typename id name color } comments { __typename id text createdAt author { __typename id username } } reminders { __typename id text owner } commentCount } } } }";
 export type BoardChannelQueryVariables = {
   boardId: string;
 };
-export type BoardChannelQueryResult = ({ readonly __typename: "BoardNested"; readonly id: string; readonly title: string; readonly owner: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }; readonly settings: ({ readonly __typename: "BoardSettingsNested"; readonly id: string; readonly theme: string }) | null; readonly labels: ReadonlyArray<{ readonly __typename: "LabelNested"; readonly id: string; readonly name: string; readonly color: string }>; readonly columns: ReadonlyArray<{ readonly __typename: "ColumnNested"; readonly id: string; readonly title: string; readonly position: number; readonly cards: ReadonlyArray<{ readonly __typename: "CardNested"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: ({ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }) | null; readonly creator: ({ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }) | null; readonly labels: ReadonlyArray<{ readonly __typename: "LabelNested"; readonly id: string; readonly name: string; readonly color: string }>; readonly comments: ReadonlyArray<{ readonly __typename: "CommentNested"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string } }>; readonly commentCount: number }> }> }) | null;
+export type BoardChannelQueryResult = ({ readonly __typename: "BoardNested"; readonly id: string; readonly title: string; readonly owner: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }; readonly settings: ({ readonly __typename: "BoardSettingsNested"; readonly id: string; readonly theme: string }) | null; readonly labels: ReadonlyArray<{ readonly __typename: "LabelNested"; readonly id: string; readonly name: string; readonly color: string }>; readonly columns: ReadonlyArray<{ readonly __typename: "ColumnNested"; readonly id: string; readonly title: string; readonly position: number; readonly cards: ReadonlyArray<{ readonly __typename: "CardNested"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: ({ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }) | null; readonly creator: ({ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }) | null; readonly labels: ReadonlyArray<{ readonly __typename: "LabelNested"; readonly id: string; readonly name: string; readonly color: string }>; readonly comments: ReadonlyArray<{ readonly __typename: "CommentNested"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string } }>; readonly reminders: ReadonlyArray<{ readonly __typename: "ReminderNested"; readonly id: string; readonly text: string; readonly owner: string }>; readonly commentCount: number }> }> }) | null;
 /** The nested state of BoardChannel, once. */
 export async function boardChannelQuery(
   connection: Connection,
@@ -79,12 +79,12 @@ export async function addComment(
   return data.addComment as AddCommentMutationResult;
 }
 
-export const BoardChannelCreateCardMutationDocument = "mutation BoardChannelCreateCardMutation($boardId: ID!, $data: CardInput!) { boardChannelCreateCard(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments commentCount } } }";
+export const BoardChannelCreateCardMutationDocument = "mutation BoardChannelCreateCardMutation($boardId: ID!, $data: CardInput!) { boardChannelCreateCard(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
 export type BoardChannelCreateCardMutationVariables = {
   boardId: string;
   data: CardInput;
 };
-export type BoardChannelCreateCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelCreateCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
 /** Create a Card of BoardChannel's anchor. */
 export async function boardChannelCreateCard(
   connection: Connection,
@@ -119,12 +119,12 @@ export async function boardChannelCreateComment(
   return data.boardChannelCreateComment as BoardChannelCreateCommentMutationResult;
 }
 
-export const BoardChannelDeleteCardMutationDocument = "mutation BoardChannelDeleteCardMutation($boardId: ID!, $id: ID!) { boardChannelDeleteCard(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments commentCount } } }";
+export const BoardChannelDeleteCardMutationDocument = "mutation BoardChannelDeleteCardMutation($boardId: ID!, $id: ID!) { boardChannelDeleteCard(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
 export type BoardChannelDeleteCardMutationVariables = {
   boardId: string;
   id: string;
 };
-export type BoardChannelDeleteCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelDeleteCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
 /** Delete a Card of BoardChannel's anchor. */
 export async function boardChannelDeleteCard(
   connection: Connection,
@@ -179,13 +179,13 @@ export async function boardChannelRename(
   return data.boardChannelRename as BoardChannelRenameMutationResult;
 }
 
-export const BoardChannelSaveCardMutationDocument = "mutation BoardChannelSaveCardMutation($boardId: ID!, $id: ID!, $data: CardInput!) { boardChannelSaveCard(boardId: $boardId, id: $id, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments commentCount } } }";
+export const BoardChannelSaveCardMutationDocument = "mutation BoardChannelSaveCardMutation($boardId: ID!, $id: ID!, $data: CardInput!) { boardChannelSaveCard(boardId: $boardId, id: $id, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
 export type BoardChannelSaveCardMutationVariables = {
   boardId: string;
   id: string;
   data: CardInput;
 };
-export type BoardChannelSaveCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelSaveCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
 /** Save a Card of BoardChannel's anchor. */
 export async function boardChannelSaveCard(
   connection: Connection,

@@ -30,7 +30,7 @@ export interface BoardChannelEvent {
 }
 
 /** A flat record of BoardChannel's state. */
-export type BoardChannelRecord = Board | BoardSettings | BoardUser | Card | Column | Comment | Label;
+export type BoardChannelRecord = Board | BoardSettings | BoardUser | Card | Column | Comment | Label | Reminder;
 
 /** The nested board as BoardSerializer renders it. */
 export interface BoardNested {
@@ -82,6 +82,7 @@ export interface Card {
   readonly creator: string | null;
   readonly labels: ReadonlyArray<string>;
   readonly comments: ReadonlyArray<string>;
+  readonly reminders: ReadonlyArray<string>;
   readonly commentCount: number;
 }
 
@@ -111,6 +112,7 @@ export interface CardNested {
   readonly creator: BoardUserNested | null;
   readonly labels: ReadonlyArray<LabelNested>;
   readonly comments: ReadonlyArray<CommentNested>;
+  readonly reminders: ReadonlyArray<ReminderNested>;
   readonly commentCount: number;
 }
 
@@ -270,6 +272,21 @@ export interface RecordRef {
   readonly id: string;
 }
 
+/** A flat reminder record (ReminderSerializer). */
+export interface Reminder {
+  readonly __typename: "Reminder";
+  readonly id: string;
+  readonly text: string;
+  readonly owner: string;
+}
+
+/** The nested reminder as ReminderSerializer renders it. */
+export interface ReminderNested {
+  readonly id: string;
+  readonly text: string;
+  readonly owner: string;
+}
+
 export type Theme = "LIGHT" | "DARK";
 
 export type BoardState = Omit<Board, "columns" | "labels" | "owner" | "settings"> & {
@@ -283,11 +300,12 @@ export type BoardSettingsState = BoardSettings;
 
 export type BoardUserState = BoardUser;
 
-export type CardState = Omit<Card, "assignee" | "comments" | "creator" | "labels"> & {
+export type CardState = Omit<Card, "assignee" | "comments" | "creator" | "labels" | "reminders"> & {
   readonly assignee: BoardUserState | null;
   readonly comments: ReadonlyArray<CommentState>;
   readonly creator: BoardUserState | null;
   readonly labels: ReadonlyArray<LabelState>;
+  readonly reminders: ReadonlyArray<ReminderState>;
 };
 
 export type ColumnState = Omit<Column, "cards"> & {
@@ -299,6 +317,8 @@ export type CommentState = Omit<Comment, "author"> & {
 };
 
 export type LabelState = Label;
+
+export type ReminderState = Reminder;
 
 export type ChatRoomState = Omit<ChatRoom, "messages" | "participants"> & {
   readonly messages: ReadonlyArray<MessageState>;

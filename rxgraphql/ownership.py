@@ -1,0 +1,166 @@
+"""Per-user records (``Meta.user_key`` on a layer's serializer): who owns which record of a patch.
+
+A record of a layer whose serializer names a ``user_key`` field reaches only the user whose primary key
+that field renders. The write path records, for every patch, the owner of each such record it upserts,
+deletes or lists as a child, and the previous owner of records that changed hands or were deleted, so
+that each user's stream gets the records it may see, child lists without the ids of others' records, and
+deletions only of records it saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from .backends.base import AnchorEdit, Patch
+from .layers import Layer
+from .records import Record, RecordKey, child_keys
+
+
+def owner_of(record: Record | None, layer: Layer) -> str | None:
+    if record is None or layer.user_key is None:
+        return None
+    value = record.get(layer.user_key)
+    return None if value is None else str(value)
+
+
+def key_text(key: RecordKey) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+class OwnershipTracker:
+    """An AnchorEdit wrapper remembering the previous owners of user-keyed records it changes."""
+
+    def __init__(self, edit: AnchorEdit, layers: dict[str, Layer]) -> None:
+        self.edit = edit
+        self.layers = layers
+        self.root = edit.root
+        self.previous: dict[str, str] = {}
+        self.changed_hands: set[RecordKey] = set()
+
+    def _remember(self, key: RecordKey, new: Record | None = None) -> None:
+        layer = self.layers[key[0]]
+        if layer.user_key is not None:
+            owner = owner_of(self.edit.get(key), layer)
+            if owner is not None:
+                self.previous.setdefault(key_text(key), owner)
+                if new is not None and owner_of(new, layer) != owner:
+                    self.changed_hands.add(key)
+
+    def get(self, key: RecordKey) -> Record | None:
+        return self.edit.get(key)
+
+    def referrers(self, key: RecordKey) -> Collection[RecordKey]:
+        return self.edit.referrers(key)
+
+    def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
+        self._remember(key, record)
+        self.edit.put(key, record, refs)
+
+    def remove(self, key: RecordKey) -> None:
+        self._remember(key)
+        self.edit.remove(key)
+
+    def commit(self) -> Patch | None:
+        return self.edit.commit()
+
+    def annotate(self, patch: Patch) -> None:
+        """Record the owners the fan-out needs to split the patch per user.
+
+        A record that changed hands leaves one user's child lists and enters another's even though the
+        lists themselves did not change: its parents are sent again, to be filtered per user.
+        """
+        present = {(r["__typename"], str(r[self.layers[r["__typename"]].pk_field])) for r in patch.records}
+        for key in self.changed_hands:
+            for parent in self.edit.referrers(key):
+                record = self.edit.get(parent)
+                if parent not in present and record is not None:
+                    patch.records.append(record)
+                    present.add(parent)
+        owners: dict[str, str] = {}
+        for record in patch.records:
+            layer = self.layers[record["__typename"]]
+            own = owner_of(record, layer)
+            if own is not None:
+                owners[key_text((layer.type_name, str(record[layer.pk_field])))] = own
+            for child in child_keys(record, layer):
+                child_owner = owner_of(self.edit.get(child), self.layers[child[0]])
+                if child_owner is not None:
+                    owners[key_text(child)] = child_owner
+        patch.owners = owners
+        patch.previous_owners = dict(self.previous)
+
+
+def snapshot_owners(records: list[Record], layers: dict[str, Layer]) -> dict[str, str]:
+    """Owners of the user-keyed records of a full snapshot (every child is in it)."""
+    owners: dict[str, str] = {}
+    for record in records:
+        layer = layers[record["__typename"]]
+        owner = owner_of(record, layer)
+        if owner is not None:
+            owners[key_text((layer.type_name, str(record[layer.pk_field])))] = owner
+    return owners
+
+
+def visible_to(
+    records: list[Record],
+    deleted: list[RecordKey],
+    user: str | None,
+    owners: dict[str, str],
+    previous: dict[str, str],
+    layers: dict[str, Layer],
+) -> tuple[list[Record], list[RecordKey]]:
+    """The part of a patch (or snapshot) one user may see."""
+    shown: list[Record] = []
+    hidden: list[RecordKey] = []
+    for record in records:
+        layer = layers[record["__typename"]]
+        key = (layer.type_name, str(record[layer.pk_field]))
+        if layer.user_key is not None and owner_of(record, layer) != user:
+            if previous.get(key_text(key)) == user:
+                hidden.append(key)  # it changed hands: it leaves this user's state
+            continue
+        shown.append(_without_others_children(record, layer, user, owners, layers))
+    gone = [key for key in deleted if layers[key[0]].user_key is None or previous.get(key_text(key)) == user]
+    return shown, gone + hidden
+
+
+def _without_others_children(
+    record: Record, layer: Layer, user: str | None, owners: dict[str, str], layers: dict[str, Layer]
+) -> Record:
+    filtered = None
+    for edge in layer.children:
+        if edge.child.user_key is None or edge.field_name not in record:
+            continue
+        filtered = filtered or dict(record)
+        value = record[edge.field_name]
+        if edge.many:
+            filtered[edge.field_name] = [
+                pk for pk in value or [] if owners.get(f"{edge.child.type_name}:{pk}") == user
+            ]
+        elif value is not None and owners.get(f"{edge.child.type_name}:{value}") != user:
+            filtered[edge.field_name] = None
+    return filtered if filtered is not None else record
+
+
+def filter_nested(data: Any, layer: Layer, user: str | None) -> Any:
+    """The serializer's nested output without the user-keyed records of other users."""
+    if data is None:
+        return None
+    result = dict(data)
+    for edge in layer.children:
+        if edge.field_name not in result:
+            continue
+        child = edge.child
+
+        def keep(item: Any, child: Layer = child) -> bool:
+            return child.user_key is None or (
+                item is not None and str(item.get(child.user_key)) == str(user) and user is not None
+            )
+
+        value = result[edge.field_name]
+        if edge.many:
+            result[edge.field_name] = [filter_nested(i, child, user) for i in value or [] if keep(i)]
+        else:
+            result[edge.field_name] = filter_nested(value, child, user) if keep(value) else None
+    return result
