@@ -2,46 +2,73 @@
 
 from collections.abc import Callable
 
-from board.models import Card, Column
+from board.models import Card
+from chat.models import Message
 
 from rxgraphql.flusher import flusher
-from tests.support.live import LiveClient, deleted_keys, record_keys
-from tests.support.world import BoardWorld, board_expected
+from tests.support.live import LiveClient, Watcher, deleted_keys, record_keys
+from tests.support.rebuild import CHAT_TREE, subscription_document
+from tests.support.world import BoardWorld, board_expected, make_room, room_expected
 
 ClientFactory = Callable[[], LiveClient]
 
 
+CHAT_RESUMABLE = subscription_document(CHAT_TREE, "chatRoomChannel", {"roomId": "ID!", "since": "String"})
+
+
+def _watch_room(client: LiveClient, room_id: int, since: str | None = None) -> Watcher:
+    variables = {"roomId": str(room_id), **({"since": since} if since else {})}
+    return Watcher(client.aio, client.subscribe(CHAT_RESUMABLE, variables), CHAT_TREE, "ChatRoom", room_id)
+
+
 def test_resume_receives_only_what_it_missed(board_world: BoardWorld, ws_client: ClientFactory) -> None:
     world = board_world
-    board = world.board_a
+    room = make_room("resume", world.alice, world.bob)
+    kept = Message.objects.create(room=room, author=world.alice, text="kept")
+    edited = Message.objects.create(room=room, author=world.bob, text="before")
+    doomed = Message.objects.create(room=room, author=world.bob, text="doomed")
     client = ws_client().connect(world.token(world.alice))
-    first = client.watch_board(board.pk)
-    snapshot = first.ready()
-    assert sum(len(event["records"]) for event in snapshot) > 10
+    first = _watch_room(client, room.pk)
+    first.ready()
     first.stop()
 
-    ship = Card.objects.get(title="Ship")
-    ship.title = "Shipped"
-    ship.save()  # update
-    spec = Card.objects.get(title="Write spec")
-    doomed = spec.comments.order_by("pk").first()
-    assert doomed is not None
+    edited.text = "after"
+    edited.save()  # update
     doomed_id = doomed.pk
-    doomed.delete()  # delete: the card's comment list changes too
-    later = Column.objects.create(board=board, title="Later", position=7)  # create: the board's list changes
+    doomed.delete()  # delete: the room's message list changes too
+    added = Message.objects.create(room=room, author=world.alice, text="added")  # create
     assert flusher.wait_idle(10)  # every missed change is in the cache before the client comes back
 
-    resumed = client.resume_board(first)
+    resumed = _watch_room(client, room.pk, since=first.cursor)
+    resumed.state.records = dict(first.state.records)
     events = resumed.ready()
     assert [event["reset"] for event in events] == [False]
     assert record_keys(events[0]) == {
-        ("Card", str(ship.pk)),
-        ("Card", str(spec.pk)),
-        ("Column", str(later.pk)),
-        ("Board", str(board.pk)),
+        ("Message", str(edited.pk)),
+        ("Message", str(added.pk)),
+        ("ChatRoom", str(room.pk)),
     }
-    assert deleted_keys(events[0]) == {("Comment", str(doomed_id))}
-    assert resumed.tree() == board_expected(board.pk)
+    assert deleted_keys(events[0]) == {("Message", str(doomed_id))}
+    assert ("Message", str(kept.pk)) not in record_keys(events[0])
+    assert resumed.tree() == room_expected(room.pk)
+
+
+def test_a_channel_with_per_user_records_resumes_with_a_full_snapshot(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    world = board_world
+    client = ws_client().connect(world.token(world.alice))
+    first = client.watch_board(world.board_a.pk)
+    first.ready()
+    first.stop()
+    card = Card.objects.get(title="Ship")
+    card.title = "Shipped"
+    card.save()
+    assert flusher.wait_idle(10)
+    resumed = client.resume_board(first)
+    events = resumed.ready()
+    assert events[0]["reset"] is True
+    assert resumed.tree() == board_expected(world.board_a.pk)
 
 
 def test_a_cursor_of_another_epoch_gets_a_full_snapshot(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from board.channels import BoardChannel
-from board.models import Board, BoardSettings, Card, Column, Comment, Label
+from board.models import Board, BoardSettings, Card, Column, Comment, Label, Reminder
 from board.serializers import BoardSerializer
 from django.apps import AppConfig
 from django.contrib.auth.models import User
@@ -35,6 +35,7 @@ def test_one_layer_per_serializer_class_with_app_prefixed_clashing_names() -> No
         "Column": Column,
         "Card": Card,
         "Comment": Comment,
+        "Reminder": Reminder,
     }
 
 
@@ -49,6 +50,7 @@ def test_edge_kinds_follow_the_model_relations() -> None:
         ("Card", "creator"): EdgeKind.FORWARD,  # source="created_by"
         ("Card", "labels"): EdgeKind.MANY_TO_MANY,
         ("Card", "comments"): EdgeKind.REVERSE,
+        ("Card", "reminders"): EdgeKind.REVERSE,
         ("Comment", "author"): EdgeKind.FORWARD,
     }
 

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from schema_bridge.fanout import fanout
 from tests.support.live import LiveClient, find_record
-from tests.support.world import BoardWorld
+from tests.support.world import BoardWorld, make_room
 
 ClientFactory = Callable[[], LiveClient]
 
@@ -13,27 +13,46 @@ def test_one_execution_per_patch_for_every_subscriber(
     board_world: BoardWorld, ws_client: ClientFactory
 ) -> None:
     world = board_world
-    board = world.board_a
-    watchers = [ws_client().connect(world.token(world.alice)).watch_board(board.pk) for _ in range(4)]
-    watchers.append(ws_client().connect(world.token(world.bob)).watch_board(board.pk))
+    room = make_room("fan-out", world.alice, world.bob)
+    watchers = [ws_client().connect(world.token(world.alice)).watch_room(room.pk) for _ in range(4)]
+    watchers.append(ws_client().connect(world.token(world.bob)).watch_room(room.pk))
     for watcher in watchers:
         watcher.ready()
-    groups = [group for group in fanout.groups.values() if group.key[1] == str(board.pk)]
+    groups = [group for group in fanout.groups.values() if group.key[1] == str(room.pk)]
     assert len(groups) == 1
     assert len(groups[0].sinks) == 5
     before = groups[0].executions
 
-    board.title = "shared execution"
-    board.save()
+    room.name = "shared execution"
+    room.save()
     payloads = []
     for watcher in watchers:
         event = watcher.next()
-        record = find_record(event, "Board", board.pk)
+        record = find_record(event, "ChatRoom", room.pk)
         assert record is not None
-        assert record["title"] == "shared execution"
+        assert record["name"] == "shared execution"
         payloads.append(event)
     assert groups[0].executions - before == 1
     assert all(payload == payloads[0] for payload in payloads)
+
+
+def test_per_user_channels_share_one_execution_per_user(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    world = board_world
+    board = world.board_a
+    watchers = [ws_client().connect(world.token(world.alice)).watch_board(board.pk) for _ in range(3)]
+    watchers.append(ws_client().connect(world.token(world.bob)).watch_board(board.pk))
+    for watcher in watchers:
+        watcher.ready()
+    groups = [group for group in fanout.groups.values() if group.key[1] == str(board.pk)]
+    assert sorted(len(group.sinks) for group in groups) == [1, 3]  # BoardChannel has per-user reminders
+    before = sum(group.executions for group in groups)
+    board.title = "per user"
+    board.save()
+    for watcher in watchers:
+        assert find_record(watcher.next(), "Board", board.pk) is not None
+    assert sum(group.executions for group in groups) - before == 2
 
 
 def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_client: ClientFactory) -> None:
