@@ -171,10 +171,6 @@ class ContextChannel(LiveChannelMixin):
         return value
 
     @classmethod
-    def anchor_layer_model(cls) -> Any:
-        return cls.layers.root.model
-
-    @classmethod
     def broadcast_notification(
         cls, anchor_id: Any, notification: dict[str, Any], user_id: Any = None
     ) -> None:

@@ -209,9 +209,6 @@ class FeedHub:
     def _forget(self, key: tuple[str, str]) -> None:
         self.feeds.pop(key, None)
 
-    def reset(self) -> None:
-        self.feeds.clear()
-        self.system.close()
 
 
 hub = FeedHub()

@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import close_old_connections, models
 
@@ -98,8 +97,6 @@ class Flusher:
         with self._idle:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
-    def stats(self) -> dict[str, Any]:
-        return {"pending": self._busy}
 
 
 flusher = Flusher()

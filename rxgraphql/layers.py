@@ -188,8 +188,6 @@ class LayerGraph:
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers.values())
 
-    def by_model(self, model: type[models.Model]) -> list[Layer]:
-        return [layer for layer in self.layers.values() if layer.model is model]
 
     def lookups(self, target: Layer) -> list[str]:
         """ORM lookups from the root model to ``target``'s primary key ("pk" for the root itself)."""

@@ -20,14 +20,6 @@ RecordKey = tuple[str, str]
 TYPENAME = "__typename"
 
 
-def record_key(layer: Layer, pk: object) -> RecordKey:
-    return (layer.type_name, str(pk))
-
-
-def key_of(record: Record, layer: Layer) -> RecordKey:
-    return (layer.type_name, str(record[layer.pk_field]))
-
-
 def child_keys(record: Record, layer: Layer) -> Iterator[RecordKey]:
     """The keys of the records this record refers to through its nested fields."""
     for edge in layer.children:

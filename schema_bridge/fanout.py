@@ -179,8 +179,6 @@ class FanOut:
             group.feed.remove(group)
             group.feed = None
 
-    def reset(self) -> None:
-        self.groups.clear()
 
 
 fanout = FanOut()

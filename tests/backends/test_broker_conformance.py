@@ -12,18 +12,29 @@ from rxgraphql.backends.base import Broker
 pytestmark = pytest.mark.timeout(60)
 
 
-async def received(box: list[bytes], count: int, within: float = 5.0) -> list[bytes]:
-    for _ in range(int(within / 0.01)):
-        if len(box) >= count:
-            break
-        await asyncio.sleep(0.01)
-    return box
+class Box(list[bytes]):
+    """A subscriber callback that collects messages and lets a test await them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
+    def append(self, data: bytes) -> None:
+        super().append(data)
+        self.arrived.set()
+
+
+async def received(box: Box, count: int, within: float = 5.0) -> list[bytes]:
+    """The messages once ``count`` have arrived (fails after ``within`` seconds)."""
+    async with asyncio.timeout(within):
+        while len(box) < count:
+            box.arrived.clear()
+            await box.arrived.wait()
+    return list(box)
 
 
 async def test_messages_reach_every_subscriber_of_the_topic(broker: Broker) -> None:
-    first: list[bytes] = []
-    second: list[bytes] = []
-    other: list[bytes] = []
+    first, second, other = Box(), Box(), Box()
     stop_first = await broker.subscribe("rx:c:1", first.append)
     stop_second = await broker.subscribe("rx:c:1", second.append)
     stop_other = await broker.subscribe("rx:c:2", other.append)
@@ -45,7 +56,7 @@ async def test_messages_reach_every_subscriber_of_the_topic(broker: Broker) -> N
 
 
 async def test_a_resubscription_right_after_the_last_unsubscribe(broker: Broker) -> None:
-    box: list[bytes] = []
+    box = Box()
     stop = await broker.subscribe("rx:c:3", box.append)
     stop()
     stop = await broker.subscribe("rx:c:3", box.append)
