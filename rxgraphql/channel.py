@@ -17,6 +17,7 @@ from rest_framework import serializers
 from .actions import ActionSpec, collect_actions
 from .consumers import collect_consumers
 from .layers import LayerGraph
+from .lists import ListChannelMixin
 from .session import LiveChannelMixin
 from .writes import WritableLayer, writable_layers
 
@@ -47,7 +48,8 @@ def _camel(name: str) -> str:
 
 
 def _arguments(cls: type[ContextChannel]) -> tuple[ChannelArgument, ...]:
-    for hook in ("has_permission", "get_instance_id"):
+    hooks = ("has_permission", "list_instances") if cls.many else ("has_permission", "get_instance_id")
+    for hook in hooks:
         method = getattr(cls, hook)
         if method is getattr(ContextChannel, hook):
             continue
@@ -68,11 +70,11 @@ def _arguments(cls: type[ContextChannel]) -> tuple[ChannelArgument, ...]:
             is_id = p.name == "id" or p.name.endswith("_id")
             found.append(ChannelArgument(p.name, annotation, is_id, optional))
         return tuple(found)
-    return (ChannelArgument("id", str, True, False),)
+    return () if cls.many else (ChannelArgument("id", str, True, False),)
 
 
-class ContextChannel(LiveChannelMixin):
-    """A live view of one anchor: the instance rendered by ``Meta.state``.
+class ContextChannel(ListChannelMixin, LiveChannelMixin):
+    """A live view of one anchor (the instance rendered by ``Meta.state``) or of a list of anchors.
 
     Subclass it in ``<app>/channels.py``::
 
@@ -83,7 +85,8 @@ class ContextChannel(LiveChannelMixin):
             def has_permission(self, user, board_id: int) -> bool:
                 return Board.objects.filter(pk=board_id, members=user).exists()
 
-    Every permission hook denies by default.
+    With ``state = BoardSerializer(many=True)`` it is a list channel: define ``list_instances()``
+    (see :mod:`rxgraphql.lists`). Every permission hook denies by default.
     """
 
     layers: ClassVar[LayerGraph]
@@ -107,9 +110,16 @@ class ContextChannel(LiveChannelMixin):
         if getattr(meta, "abstract", False):
             return
         state = getattr(meta, "state", None)
-        if isinstance(state, serializers.ListSerializer):
+        cls.many = isinstance(state, serializers.ListSerializer)
+        if cls.many:
+            assert isinstance(state, serializers.ListSerializer)
+            state = state.child
+            if cls.list_instances is ContextChannel.list_instances:
+                raise ImproperlyConfigured(f"{cls.__qualname__} is a list channel: define list_instances()")
+        cls.auto_update = bool(getattr(meta, "auto_update", False))
+        if cls.auto_update and not cls.many:
             raise ImproperlyConfigured(
-                f"{cls.__qualname__}: list channels (Meta.state = S(many=True)) are not supported yet"
+                f"{cls.__qualname__}: Meta.auto_update needs a list channel (Meta.state = S(many=True))"
             )
         if not isinstance(state, serializers.ModelSerializer):
             raise ImproperlyConfigured(
@@ -120,7 +130,7 @@ class ContextChannel(LiveChannelMixin):
         cls.channel_name = f"{cls.__module__}.{cls.__qualname__}"
         cls.field_name = _camel(re.sub(r"\W", "", cls.__name__))
         cls.arguments = _arguments(cls)
-        if len(cls.arguments) != 1 and cls.get_instance_id is ContextChannel.get_instance_id:
+        if not cls.many and len(cls.arguments) != 1 and cls.get_instance_id is ContextChannel.get_instance_id:
             raise ImproperlyConfigured(
                 f"{cls.__qualname__} has several arguments: define get_instance_id(**kwargs)"
             )

@@ -210,7 +210,6 @@ class FeedHub:
         self.feeds.pop(key, None)
 
 
-
 hub = FeedHub()
 
 

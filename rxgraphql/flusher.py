@@ -98,5 +98,4 @@ class Flusher:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
-
 flusher = Flusher()

@@ -188,7 +188,6 @@ class LayerGraph:
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers.values())
 
-
     def lookups(self, target: Layer) -> list[str]:
         """ORM lookups from the root model to ``target``'s primary key ("pk" for the root itself)."""
         found: list[str] = []

@@ -19,6 +19,7 @@ from django.db import models
 from .backends import Broker, RecordCache
 from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
+from .membership import publish_membership
 from .ownership import OwnershipTracker
 from .records import Record, RecordKey, child_keys, consistent_reads, fetch_records, reverse_parent_keys
 from .registry import registry
@@ -75,10 +76,15 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
     """Bring every hot anchor up to date with these changed rows; returns the number of patches."""
     per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
     backlog: dict[type[ContextChannel], list[tuple[str, str]]] = defaultdict(list)
+    anchor_rows: dict[type[ContextChannel], list[str]] = defaultdict(list)
     for model, pk in changes:
         for channel, layer in registry.by_model.get(model, ()):
             per_channel[channel].add((layer, pk))
             backlog[channel].append((model._meta.label, pk))
+            if channel.auto_update and layer is channel.layers.root:
+                anchor_rows[channel].append(pk)
+    for channel, pks in anchor_rows.items():
+        publish_membership(broker, channel, pks)
     patches = 0
     for channel, dirty in per_channel.items():
         # The one cheap check of a save nobody watches: a per-process view, no round trip.

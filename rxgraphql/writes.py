@@ -10,6 +10,7 @@ rolled back. Signals then publish the committed state as for any other save.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,12 +130,13 @@ def writable_layers(channel_name: str, graph: LayerGraph, declared: Any) -> dict
     return found
 
 
-def _in_anchor(channel: ContextChannel, writable: WritableLayer, anchor: str, pk: Any) -> bool:
+def _in_anchor(channel: ContextChannel, writable: WritableLayer, anchors: Sequence[str], pk: Any) -> bool:
+    """Whether the row is inside one of the anchors (a list channel has several)."""
     root: type[models.Model] = type(channel).layers.root.model
     condition = Q()
     for lookup in writable.lookups:
         condition |= Q(**{lookup: pk})
-    return root._default_manager.filter(pk=anchor).filter(condition).exists()
+    return root._default_manager.filter(pk__in=anchors).filter(condition).exists()
 
 
 def _render(writable: WritableLayer, instance: models.Model) -> dict[str, Any]:
@@ -150,13 +152,15 @@ def _validated(writable: WritableLayer, instance: models.Model | None, data: dic
     return serializer
 
 
-def _locked(writable: WritableLayer, channel: ContextChannel, anchor: str, pk: Any) -> models.Model:
+def _locked(
+    writable: WritableLayer, channel: ContextChannel, anchors: Sequence[str], pk: Any
+) -> models.Model:
     model = writable.layer.model
     try:
         instance = model._default_manager.select_for_update().filter(pk=pk).first()
     except (ValueError, TypeError, ValidationError):
         instance = None
-    if instance is None or not _in_anchor(channel, writable, anchor, instance.pk):
+    if instance is None or not _in_anchor(channel, writable, anchors, instance.pk):
         raise _Refused(WriteOutcome(404, "No such record in this channel"))
     return instance
 
@@ -165,7 +169,7 @@ def perform_write(
     channel: ContextChannel,
     writable: WritableLayer,
     operation: Operation,
-    anchor: str,
+    anchors: Sequence[str],
     pk: Any,
     data: dict[str, Any],
 ) -> WriteOutcome:
@@ -174,7 +178,7 @@ def perform_write(
         return WriteOutcome(403, f"{operation.value} is not declared writable")
     try:
         with transaction.atomic():
-            return _perform(channel, writable, operation, anchor, pk, data)
+            return _perform(channel, writable, operation, anchors, pk, data)
     except _Refused as refusal:
         return refusal.outcome
 
@@ -183,17 +187,17 @@ def _perform(
     channel: ContextChannel,
     writable: WritableLayer,
     operation: Operation,
-    anchor: str,
+    anchors: Sequence[str],
     pk: Any,
     data: dict[str, Any],
 ) -> WriteOutcome:
     if operation is Operation.DELETE:
-        doomed = _locked(writable, channel, anchor, pk)
+        doomed = _locked(writable, channel, anchors, pk)
         if channel.can_delete(doomed) is not True:
             raise _Refused(WriteOutcome(403, "Not allowed to delete this record"))
         doomed.delete()
         return WriteOutcome(200)
-    instance = _locked(writable, channel, anchor, pk) if operation is Operation.SAVE else None
+    instance = _locked(writable, channel, anchors, pk) if operation is Operation.SAVE else None
     serializer = _validated(writable, instance, data)
     if instance is not None:
         allowed = channel.can_save(instance, dict(serializer.validated_data))
@@ -202,6 +206,6 @@ def _perform(
     if allowed is not True:
         raise _Refused(WriteOutcome(403, f"Not allowed to {operation.value} this record"))
     saved = serializer.save()
-    if not _in_anchor(channel, writable, anchor, saved.pk):
+    if not _in_anchor(channel, writable, anchors, saved.pk):
         raise _Refused(WriteOutcome(403, "This write would take the record out of the channel"))
     return WriteOutcome(200, record=_render(writable, saved))

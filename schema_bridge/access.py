@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+import orjson
 from channels.db import database_sync_to_async
 from graphql import GraphQLError
 
 from rxgraphql.channel import ContextChannel, User
+from rxgraphql.lists import anchor_ids
 from rxgraphql.ownership import filter_nested
 
 
@@ -21,7 +24,11 @@ class ChannelError(GraphQLError):
 async def open_channel(
     channel_cls: type[ContextChannel], user: User, raw_args: dict[str, Any]
 ) -> tuple[ContextChannel, str]:
-    """A channel instance for this user and the anchor it shows, or a ChannelError."""
+    """A channel instance for this user and the anchor it shows, or a ChannelError.
+
+    For a list channel the second item names the list instead: its arguments, as a key of
+    ``RxContext.live_channels``.
+    """
     kwargs: dict[str, Any] = {}
     for argument in channel_cls.arguments:
         value = raw_args.get(argument.name)
@@ -33,10 +40,28 @@ async def open_channel(
     allowed = await database_sync_to_async(channel.has_permission)(user, **kwargs)
     if allowed is NotImplemented or not allowed:
         raise ChannelError("You do not have permission to watch this channel", "FORBIDDEN")
+    if channel_cls.many:
+        return channel, list_key(kwargs)
     anchor = channel.get_instance_id(**kwargs)
     if anchor is None:
         raise ChannelError("No such anchor", "NOT_FOUND")
     return channel, str(anchor)
+
+
+def list_key(kwargs: dict[str, Any]) -> str:
+    """The key of a list channel's subscription among a socket's live channels: its arguments."""
+    return "list:" + orjson.dumps(kwargs, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+async def list_anchors(channel: ContextChannel) -> list[str]:
+    """The anchors ``list_instances()`` names for this channel instance, in order."""
+    method = channel.list_instances
+    if inspect.iscoroutinefunction(method):
+        listed = await method(**channel.kwargs)
+        found: list[str] = await database_sync_to_async(anchor_ids)(listed)
+    else:
+        found = await database_sync_to_async(lambda: anchor_ids(method(**channel.kwargs)))()
+    return found
 
 
 def _nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
@@ -54,3 +79,13 @@ async def nested_state(channel_cls: type[ContextChannel], anchor: str, user: Use
         return data
     user_id = None if user.pk is None else str(user.pk)
     return filter_nested(data, channel_cls.layers.root, user_id)
+
+
+async def nested_states(channel: ContextChannel, user: User) -> list[Any]:
+    """A list channel's nested states, in ``list_instances()`` order (anchors gone meanwhile left out)."""
+    states = []
+    for anchor in await list_anchors(channel):
+        data = await nested_state(type(channel), anchor, user)
+        if data is not None:
+            states.append(data)
+    return states

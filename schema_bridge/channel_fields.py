@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from rxgraphql.channel import ChannelArgument, ContextChannel
 
-from .access import ChannelError, nested_state, open_channel
+from .access import ChannelError, nested_state, nested_states, open_channel
 from .layer_types import LayerTypes
 from .python_types import mapped
 
@@ -75,6 +75,7 @@ class ChannelFields:
                         "records": list[record_union],
                         "deleted": list[RecordRef],
                         "notifications": list[JSON],
+                        **self._anchors_annotation(channel_cls),
                         **self._runtime_annotation(channel_cls),
                     }
                 },
@@ -86,6 +87,13 @@ class ChannelFields:
             ),
         )
         self.nested_type = layer_types.nested_type(channel_cls.layers.root)
+
+    @staticmethod
+    def _anchors_annotation(channel_cls: type[ContextChannel]) -> dict[str, Any]:
+        """``anchors``: a list channel's anchor ids in order, with each change of the list (else null)."""
+        if not channel_cls.many:
+            return {}
+        return {"anchors": typing.Optional[list[strawberry.ID]]}  # noqa: UP045
 
     @staticmethod
     def _runtime_annotation(channel_cls: type[ContextChannel]) -> dict[str, Any]:
@@ -120,19 +128,23 @@ class ChannelFields:
 
         async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
             user = getattr(info.context, "user", None) or AnonymousUser()
-            _, anchor = await open_channel(channel_cls, user, kwargs)
+            channel, anchor = await open_channel(channel_cls, user, kwargs)
+            if channel_cls.many:
+                return await nested_states(channel, user)
             data = await nested_state(channel_cls, anchor, user)
             if data is None:
                 raise ChannelError("No such anchor", "NOT_FOUND")
             return data
 
-        resolver = _with_signature(
-            resolve,
-            _parameters(channel_cls, False),
-            typing.Optional[self.nested_type],  # noqa: UP045
-        )
+        nested: Any = self.nested_type
+        returns = list[nested] if channel_cls.many else typing.Optional[nested]  # noqa: UP045
+        resolver = _with_signature(resolve, _parameters(channel_cls, False), returns)
         return strawberry.field(
             resolver=resolver,
             name=channel_cls.field_name,
-            description=f"The nested state of {channel_cls.__name__}, once.",
+            description=(
+                f"The nested states of {channel_cls.__name__}'s anchors, in order, once."
+                if channel_cls.many
+                else f"The nested state of {channel_cls.__name__}, once."
+            ),
         )

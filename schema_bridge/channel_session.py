@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-
-from rxgraphql.feeds import format_cursor
 
 from .fanout import event
 from .python_types import mapped
@@ -23,8 +21,25 @@ from .python_types import mapped
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
-    from .fanout import ExecutionGroup
-    from .subscription import ChannelSink
+    from .websocket import Connection
+
+
+class Renderer(Protocol):
+    def render(self, root: dict[str, Any]) -> str: ...
+
+
+class Output(Protocol):
+    """Where a subscription's own events go: its operation on its socket."""
+
+    connection: Connection
+
+    @property
+    def live(self) -> bool: ...
+
+    def cursor(self) -> str: ...
+
+    def frame(self, payload: str) -> str: ...
+
 
 logger = logging.getLogger("rxgraphql.session")
 
@@ -39,7 +54,7 @@ def runtime_root(channel: ContextChannel, root: dict[str, Any]) -> dict[str, Any
 
 
 class WebsocketChannelSession:
-    def __init__(self, channel: ContextChannel, group: ExecutionGroup, sink: ChannelSink) -> None:
+    def __init__(self, channel: ContextChannel, group: Renderer, sink: Output) -> None:
         self.channel = channel
         self.group = group
         self.sink = sink
@@ -51,8 +66,7 @@ class WebsocketChannelSession:
     async def runtime_changed(self) -> None:
         if not self.sink.live:
             return  # the snapshot's first event carries the runtime state
-        cursor = format_cursor(self.sink.epoch, self.sink.version)
-        root = runtime_root(self.channel, event(cursor, False, True, [], []))
+        root = runtime_root(self.channel, event(self.sink.cursor(), False, True, [], []))
         await self.sink.connection.push_wait(self.sink.frame(self.group.render(root)))
 
     async def group_add(self, group: str) -> None:

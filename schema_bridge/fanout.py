@@ -6,6 +6,7 @@ subscriber of the group gets the same payload text, framed with its own operatio
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from collections.abc import Mapping
@@ -29,9 +30,10 @@ logger = logging.getLogger("rxgraphql.fanout")
 class Sink(Protocol):
     user_id: str | None
 
-    def push_live(self, epoch: str, version: int, payload: str) -> None: ...
+    def push_live(self, epoch: str, version: int, payload: str, patch: Patch) -> None:
+        """A patch as rendered for the group (``patch``: what it carries, filtered for the group's user)."""
 
-    def push_notice(self, payload: str) -> None: ...
+    def push_notice(self, payload: str, notice: Notice) -> None: ...
 
 
 def event(
@@ -108,7 +110,7 @@ class ExecutionGroup:
         root["notifications"] = [notice.payload]
         payload = self.render(root)
         for sink in sinks:
-            sink.push_notice(payload)
+            sink.push_notice(payload, notice)
 
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
@@ -121,11 +123,14 @@ class ExecutionGroup:
             )
             if not records and not deleted and not patch.reset:
                 return  # nothing of this patch is this user's to see
-        cursor = format_cursor(patch.epoch, patch.version)
+        # A list subscription mixes the patches of several anchors: their cursors do not compare.
+        cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
         root = event(cursor, patch.reset, True, records, deleted)
         payload = self.render(root)
+        if records is not patch.records or deleted is not patch.deleted:
+            patch = dataclasses.replace(patch, records=records, deleted=deleted)
         for sink in list(self.sinks):
-            sink.push_live(patch.epoch, patch.version, payload)
+            sink.push_live(patch.epoch, patch.version, payload, patch)
 
 
 class FanOut:
@@ -178,7 +183,6 @@ class FanOut:
         if group.feed is not None:
             group.feed.remove(group)
             group.feed = None
-
 
 
 fanout = FanOut()

@@ -15,7 +15,9 @@ from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
 from rxgraphql import feeds
+from rxgraphql.backends import Patch
 from rxgraphql.conf import rx_settings
+from rxgraphql.notices import Notice
 from rxgraphql.ownership import snapshot_owners, visible_to
 
 from .access import ChannelError, open_channel
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 
 class ChannelSink:
-    """One operation's end of an execution group."""
+    """One operation's end of an execution group: buffers live patches until its snapshot is sent."""
 
     def __init__(self, connection: Connection, op_id: str) -> None:
         self.connection = connection
@@ -38,41 +40,50 @@ class ChannelSink:
         self.live = False
         self.epoch = ""
         self.version = 0
-        self.buffer: list[tuple[str, int, str]] = []
-        self.notices: list[str] = []
+        self.buffer: list[tuple[str, int, str, Patch]] = []
+        self.notices: list[tuple[str, Notice]] = []
         user = connection.context.user if connection.context is not None else None
         self.user_id: str | None = str(user.pk) if user is not None and user.pk is not None else None
 
     def frame(self, payload: str) -> str:
         return self.prefix + payload + "}"
 
-    def push_live(self, epoch: str, version: int, payload: str) -> None:
+    def cursor(self) -> str:
+        return feeds.format_cursor(self.epoch, self.version)
+
+    def push_live(self, epoch: str, version: int, payload: str, patch: Patch) -> None:
         if not self.live:
-            self.buffer.append((epoch, version, payload))
+            self.buffer.append((epoch, version, payload, patch))
             return
         if epoch == self.epoch and version <= self.version:
             return
         self.epoch, self.version = epoch, version
+        self.forward(payload, patch)
+
+    def forward(self, payload: str, patch: Patch) -> None:
         self.connection.push(self.frame(payload))
 
-    def push_notice(self, payload: str) -> None:
+    def push_notice(self, payload: str, notice: Notice) -> None:
         if self.live:
-            self.connection.push(self.frame(payload))
+            self.forward_notice(payload, notice)
         else:
-            self.notices.append(payload)
+            self.notices.append((payload, notice))
+
+    def forward_notice(self, payload: str, notice: Notice) -> None:
+        self.connection.push(self.frame(payload))
 
     def go_live(self, epoch: str, version: int) -> None:
         self.epoch, self.version = epoch, version
         self.live = True
         buffered, self.buffer = self.buffer, []
-        for patch_epoch, patch_version, payload in buffered:
-            self.push_live(patch_epoch, patch_version, payload)
+        for patch_epoch, patch_version, payload, patch in buffered:
+            self.push_live(patch_epoch, patch_version, payload, patch)
         notices, self.notices = self.notices, []
-        for payload in notices:
-            self.connection.push(self.frame(payload))
+        for payload, notice in notices:
+            self.forward_notice(payload, notice)
 
 
-def _since_variables(op: OperationDefinitionNode) -> frozenset[str]:
+def since_variables(op: OperationDefinitionNode) -> frozenset[str]:
     field = op.selection_set.selections[0]
     assert isinstance(field, FieldNode)
     return frozenset(
@@ -102,7 +113,7 @@ async def run_channel_subscription(
     try:
         channel, anchor = await open_channel(channel_cls, connection.context.user, raw)
     except ChannelError as refusal:
-        _refuse(connection, op_id, refusal)
+        refuse(connection, op_id, refusal)
         return
     # Actions sent on this socket for this anchor run on this subscription's channel instance.
     live_key = (channel_cls.channel_name, anchor)
@@ -120,7 +131,7 @@ async def run_channel_subscription(
         operation_name,
         connection.context,
         sink,
-        ignored_variables=_since_variables(op),
+        ignored_variables=since_variables(op),
     )
     session = WebsocketChannelSession(channel, group, sink)
     channel._session = session
@@ -131,7 +142,7 @@ async def run_channel_subscription(
         resume = None if channel_cls.per_user or not isinstance(since, str) else feeds.parse_cursor(since)
         snapshot = await feeds.snapshot(channel_cls, anchor, resume)
         if snapshot is None:
-            _refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
+            refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
             return
         size = rx_settings().snapshot_batch_size
         records = snapshot.records
@@ -167,7 +178,7 @@ async def run_channel_subscription(
         await channel.on_disconnect()
 
 
-def _refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
+def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
     connection.push_message(
         {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
     )

@@ -24,6 +24,7 @@ from rxgraphql.conf import rx_settings
 
 from .context import RxContext
 from .documents import operation, prepare, single_root_field
+from .list_subscription import run_list_subscription
 from .origins import origin_allowed
 from .schema import SchemaIndex, get_schema_index
 from .subscription import run_channel_subscription
@@ -272,9 +273,8 @@ class Connection:
         root_field = single_root_field(op)
         channel_cls = self.index.channels.get(root_field or "")
         if channel_cls is not None:
-            await run_channel_subscription(
-                self, op_id, channel_cls, str(query), prepared.document, variables, operation_name
-            )
+            run = run_list_subscription if channel_cls.many else run_channel_subscription
+            await run(self, op_id, channel_cls, str(query), prepared.document, variables, operation_name)
             return
         if op.operation is OperationType.SUBSCRIPTION:
             stream = await schema.subscribe(

@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 from rxgraphql.channel import ContextChannel
 from rxgraphql.writes import Operation, WritableLayer, WriteOutcome, perform_write
 
-from .access import ChannelError, open_channel
+from .access import ChannelError, list_anchors, open_channel
 from .action_fields import live_channel
 from .channel_fields import _argument_annotation, _with_signature
 from .field_types import scalar_annotation
@@ -115,7 +115,14 @@ def write_field(
         except ChannelError as refusal:
             code = 403 if (refusal.extensions or {}).get("code") == "FORBIDDEN" else 400
             return _outcome(WriteOutcome(code, refusal.message))
-        channel = live_channel(info.context, channel_cls, anchor) or channel
+        live = live_channel(info.context, channel_cls, anchor)
+        channel = live or channel
+        if not channel_cls.many:
+            anchors = [anchor]
+        elif live is not None:
+            anchors = live.anchor_ids  # what the subscription streams right now
+        else:
+            anchors = await list_anchors(channel)
         data_input = kwargs.get("data")
         data = (
             {key: value for key, value in vars(data_input).items() if value is not strawberry.UNSET}
@@ -123,7 +130,7 @@ def write_field(
             else {}
         )
         outcome = await database_sync_to_async(perform_write)(
-            channel, writable, operation, anchor, kwargs.get("id"), data
+            channel, writable, operation, anchors, kwargs.get("id"), data
         )
         return _outcome(outcome)
 

@@ -1,4 +1,4 @@
-"""Live channel for one board, open to its owner and members."""
+"""Live channels of the boards: one whole board, and the list of a user's boards."""
 
 import enum
 from decimal import Decimal
@@ -7,11 +7,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from board.access import boards_for
 from board.models import Board, BoardSettings, Card, Comment, Label
-from board.serializers import BoardSerializer, CardSerializer, CommentSerializer
+from board.serializers import BoardSerializer, BoardSummarySerializer, CardSerializer, CommentSerializer
 from rxgraphql import CREATE, DELETE, SAVE, ActionError, ContextChannel, action
 
 
@@ -72,3 +72,41 @@ class BoardChannel(ContextChannel):
         """The sum of the cards' estimates (a decimal, so it travels as a string)."""
         total = Card.objects.filter(column__board_id=self.kwargs["board_id"]).aggregate(total=Sum("estimate"))
         return total["total"] or Decimal("0")
+
+
+class MyBoardsChannel(ContextChannel):
+    """The boards the signed-in user owns or belongs to, by title (``myBoardsChannel``).
+
+    A board the user gains access to is added at the end of the list, one they lose is removed.
+    """
+
+    class Meta:
+        state = BoardSummarySerializer(many=True)
+        auto_update = True
+
+    def has_permission(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Any signed-in user has a list of boards (possibly empty)."""
+        return bool(user.is_authenticated)
+
+    def list_instances(self) -> QuerySet[Board]:
+        return boards_for(self.user).order_by("title", "pk")
+
+    def is_visible(self, instance: Board) -> bool:
+        return boards_for(self.user).filter(pk=instance.pk).exists()
+
+    @action
+    async def hide(self, board_id: int) -> bool:
+        """Stop showing one board in this list (until the next subscription)."""
+        return await self.remove_instance(board_id)
+
+    @action
+    async def show(self, board_id: int, at_start: bool = False) -> bool:
+        """Show one of the user's boards again, at the end of the list or at its start."""
+        if not await boards_for(self.user).filter(pk=board_id).aexists():
+            raise ActionError("No such board", "NOT_FOUND")
+        return await self.add_instance(board_id, at_start=at_start)
+
+    @action
+    async def hide_all(self) -> None:
+        """Empty this list (until the next subscription)."""
+        await self.clear()

@@ -18,9 +18,7 @@ class Board(models.Model):
     owner = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, related_name="owned_boards", on_delete=models.CASCADE
     )
-    members = models.ManyToManyField(
-        django_settings.AUTH_USER_MODEL, related_name="boards", blank=True
-    )
+    members = models.ManyToManyField(django_settings.AUTH_USER_MODEL, related_name="boards", blank=True)
 
     def __str__(self) -> str:
         return self.title

@@ -20,9 +20,7 @@ def _card_for(user: Any, card_id: str) -> Card:
         raise PermissionError("Sign in to change boards.")
     pk = parse_pk(card_id, "cardId")
     card = (
-        Card.objects.select_for_update(of=("self",))
-        .filter(pk=pk, column__board__in=boards_for(user))
-        .first()
+        Card.objects.select_for_update(of=("self",)).filter(pk=pk, column__board__in=boards_for(user)).first()
     )
     if card is None:
         raise PermissionError("This card does not exist or is on a board you cannot access.")
@@ -33,9 +31,7 @@ def _move_card(user: Any, card_id: str, column_id: str, position: int) -> bool:
     """Put the card at ``position`` in the target column and renumber both columns."""
     with transaction.atomic():
         card = _card_for(user, card_id)
-        target = Column.objects.filter(
-            pk=parse_pk(column_id, "columnId"), board__in=boards_for(user)
-        ).first()
+        target = Column.objects.filter(pk=parse_pk(column_id, "columnId"), board__in=boards_for(user)).first()
         if target is None:
             raise PermissionError("This column does not exist or is on a board you cannot access.")
         source = card.column
@@ -98,9 +94,7 @@ async def resolve_rename_card(info: strawberry.Info, card_id: strawberry.ID, tit
     return await sync_to_async(_rename_card)(info.context.user, card_id, cleaned)
 
 
-async def resolve_add_comment(
-    info: strawberry.Info, card_id: strawberry.ID, text: str
-) -> strawberry.ID:
+async def resolve_add_comment(info: strawberry.Info, card_id: strawberry.ID, text: str) -> strawberry.ID:
     """Create the comment in a worker thread."""
     cleaned = _required(text, "text")
     pk = await sync_to_async(_add_comment)(info.context.user, card_id, cleaned)

@@ -109,3 +109,14 @@ class BoardSerializer(serializers.ModelSerializer[Board]):
     class Meta:
         model = Board
         fields = ["id", "title", "owner", "settings", "labels", "columns"]
+
+
+class BoardSummarySerializer(serializers.ModelSerializer[Board]):
+    """A board in the list of a user's boards: its title and who is on it."""
+
+    owner = UserSerializer(read_only=True)
+    members = UserSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Board
+        fields = ["id", "title", "owner", "members"]

@@ -58,9 +58,7 @@ class Command(BaseCommand):
         """Ensure alice (superuser), bob and carol exist with password 'demo' and a token."""
         users: dict[str, User] = {}
         for name in DEMO_USERS:
-            user, _ = User.objects.get_or_create(
-                username=name, defaults={"email": f"{name}@example.com"}
-            )
+            user, _ = User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})
             user.is_staff = user.is_superuser = name == "alice"
             user.set_password(DEMO_PASSWORD)
             user.save()
@@ -88,17 +86,12 @@ class Command(BaseCommand):
         if created:
             BoardSettings.objects.create(board=private, theme=BoardSettings.Theme.DARK)
             ideas = Column.objects.create(board=private, title="Ideas", position=0)
-            Card.objects.create(
-                column=ideas, title="Only carol can see this", created_by=users["carol"]
-            )
+            Card.objects.create(column=ideas, title="Only carol can see this", created_by=users["carol"])
 
     def _fill_launch(self, board: Board, users: dict[str, User]) -> None:
         """Settings, labels, three columns and the cards with their comments."""
         BoardSettings.objects.create(board=board)
-        labels = {
-            name: Label.objects.create(board=board, name=name, color=color)
-            for name, color in LABELS
-        }
+        labels = {name: Label.objects.create(board=board, name=name, color=color) for name, color in LABELS}
         columns = {
             title: Column.objects.create(board=board, title=title, position=index)
             for index, title in enumerate(COLUMNS)
@@ -113,9 +106,7 @@ class Command(BaseCommand):
                 assignee=users[spec.assignee] if spec.assignee else None,
                 created_by=users["alice"],
                 estimate=Decimal(spec.estimate) if spec.estimate else None,
-                due_at=(
-                    now + timedelta(days=spec.due_in_days) if spec.due_in_days is not None else None
-                ),
+                due_at=(now + timedelta(days=spec.due_in_days) if spec.due_in_days is not None else None),
             )
             positions[spec.column] += 1
             card.labels.set([labels[name] for name in spec.labels])
