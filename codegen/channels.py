@@ -47,6 +47,12 @@ class Channel:
     actions: tuple[Action, ...] = ()
     runtime: str | None = None  # the type of the event's ``runtime`` field, when the channel has one
     notifications: bool = False  # whether the event has a ``notifications`` field
+    many: bool = False  # a list channel: the event has ``anchors``, the state is a list
+
+    @property
+    def state_type(self) -> str:
+        """The TypeScript type of the channel's nested state."""
+        return f"readonly {self.root}State[]" if self.many else f"{self.root}State"
 
 
 def _is_event(schema: Schema, type_name: str) -> bool:
@@ -115,6 +121,7 @@ def _channel(schema: Schema, sub: Field, query: Field | None) -> Channel:
         refs.setdefault(layer, {})
     runtime = event.field("runtime")
     return Channel(
+        many=event.field("anchors") is not None,
         notifications=event.field("notifications") is not None,
         runtime=runtime.type.named if runtime is not None else None,
         field=sub.name,

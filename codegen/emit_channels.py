@@ -20,13 +20,14 @@ def subscription_document(schema: Schema, channel: Channel) -> str:
         for layer in channel.layers
     )
     notifications = " notifications" if channel.notifications else ""
+    anchors = " anchors" if channel.many else ""
     runtime = ""
     if channel.runtime is not None:
         runtime = " runtime " + Selection(schema).of(TypeRef("NAMED", channel.runtime, None))[0]
     return (
         f"subscription {channel.class_name}({definitions}) {{ {channel.field}({arguments}) "
-        f"{{ cursor reset ready records {{ __typename {fragments} }} deleted {{ type id }}{notifications}"
-        f"{runtime} }} }}"
+        f"{{ cursor reset ready{anchors} records {{ __typename {fragments} }} deleted {{ type id }}"
+        f"{notifications}{runtime} }} }}"
     )
 
 
@@ -43,7 +44,8 @@ def _model(channel: Channel) -> str:
     return (
         f"export const {channel.field}Model: ChannelModel = {{\n"
         f"  field: {json.dumps(channel.field)},\n  root: {json.dumps(channel.root)},\n"
-        f"  types: {{\n{''.join(types)}  }},\n}};\n"
+        + ("  many: true,\n" if channel.many else "")
+        + f"  types: {{\n{''.join(types)}  }},\n}};\n"
     )
 
 
@@ -199,7 +201,7 @@ def _channel(schema: Schema, channel: Channel) -> str:
         + _actions(channel)
         + doc_comment(channel.description)
         + CHANNEL_CLASS.format(
-            name=name, state=f"{channel.root}State", field=channel.field, runtime=_runtime_type(channel)
+            name=name, state=channel.state_type, field=channel.field, runtime=_runtime_type(channel)
         )
     )
 
@@ -243,7 +245,7 @@ def emit_hooks(channels: list[Channel]) -> str:
     head += "\n" + HOOKS_BODY
     hooks = [
         doc_comment(f"Live state of `{c.field}`: state, readiness, error and connection status.")
-        + HOOK.format(name=c.class_name, state=f"{c.root}State", field=c.field, runtime=_runtime_type(c))
+        + HOOK.format(name=c.class_name, state=c.state_type, field=c.field, runtime=_runtime_type(c))
         for c in channels
     ]
     return head + "\n" + "\n".join(hooks)

@@ -16,11 +16,13 @@ export interface TypeSpec {
 
 /**
  * Description of one channel, generated from the schema:
- * `field` is the subscription field (`boardChannel`), `root` the anchor's record type (`Board`).
+ * `field` is the subscription field (`boardChannel`), `root` the anchor's record type (`Board`);
+ * `many` for a list channel, whose state is the list of its anchors' nested states.
  */
 export interface ChannelModel {
   readonly field: string;
   readonly root: string;
+  readonly many?: boolean;
   readonly types: Readonly<Record<string, TypeSpec>>;
 }
 
@@ -51,6 +53,8 @@ export interface ChannelEvent {
   readonly runtime?: unknown;
   /** Notifications sent to this channel's subscribers (or to this user); not stored by the store. */
   readonly notifications?: readonly unknown[];
+  /** A list channel's anchor ids in order, when the list changed (null or absent otherwise). */
+  readonly anchors?: readonly string[] | null;
 }
 
 /** The key of a record in the store: `Type:id`. Type names never contain `:`; ids may. */

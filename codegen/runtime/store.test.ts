@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { ChannelModel } from "./model.js";
+import type { ChannelEvent, ChannelModel, FlatRecord } from "./model.js";
 import { ChannelStore } from "./store.js";
 import {
   bigBoard,
@@ -571,5 +571,67 @@ describe("notifications", () => {
     stop();
     store.apply({ cursor: "", reset: false, ready: true, records: [], deleted: [], notifications: [{ kind: "b" }] });
     expect(seen).toEqual([{ kind: "a" }]);
+  });
+});
+
+describe("list channels", () => {
+  const listModel: ChannelModel = { ...boardModel, field: "myBoards", many: true };
+  const two = [...smallBoard(), board("2", { owner: "10", settings: null, labels: [], columns: [] })];
+
+  function list(anchors: readonly string[], records: readonly FlatRecord[], reset = false): ChannelEvent {
+    return { cursor: "", reset, ready: true, records, deleted: [], anchors };
+  }
+
+  it("is null before the first snapshot, then the anchors' states in the announced order", () => {
+    const store = new ChannelStore<readonly BoardState[]>(listModel);
+    expect(store.state).toBeNull();
+    store.apply(list(["2", "1"], two, true));
+    const s = must(store.state);
+    expect(s.map((b) => b.id)).toEqual(["2", "1"]);
+    // a user shown by both boards is one object
+    expect(s[0]?.owner).toBe(s[1]?.owner);
+    expect(store.cursor).toBe("");
+    expect(store.ready).toBe(true);
+  });
+
+  it("keeps the array while nothing changed and rebuilds only the changed anchor", () => {
+    const store = new ChannelStore<readonly BoardState[]>(listModel);
+    store.apply(list(["1", "2"], two, true));
+    const before = must(store.state);
+    expect(store.state).toBe(before);
+    const renamed = board("2", { name: "renamed", owner: "10", settings: null, labels: [], columns: [] });
+    store.apply({ cursor: "", reset: false, ready: true, records: [renamed], deleted: [] });
+    const after = must(store.state);
+    expect(after).not.toBe(before);
+    expect(after[0]).toBe(before[0]);
+    expect(after[1]?.name).toBe("renamed");
+  });
+
+  it("follows the anchor order of later events, applied with their transaction", () => {
+    const store = new ChannelStore<readonly BoardState[]>(listModel);
+    store.apply(list(["1"], smallBoard(), true));
+    const added = board("2", { owner: "10", settings: null, labels: [], columns: [] });
+    store.apply({ cursor: "", reset: false, ready: false, records: [added], deleted: [] });
+    expect(must(store.state).map((b) => b.id)).toEqual(["1"]);
+    store.apply(list(["2", "1"], []));
+    expect(must(store.state).map((b) => b.id)).toEqual(["2", "1"]);
+    store.apply({ ...list(["1"], []), deleted: [{ type: "Board", id: "2" }] });
+    expect(must(store.state).map((b) => b.id)).toEqual(["1"]);
+    store.apply(list([], []));
+    expect(store.state).toEqual([]);
+  });
+
+  it("leaves out an anchor whose record is missing and never compares cursors", () => {
+    const store = new ChannelStore<readonly BoardState[]>(listModel);
+    store.apply(list(["1", "9"], smallBoard(), true));
+    expect(must(store.state).map((b) => b.id)).toEqual(["1"]);
+    expect(store.stats.eventsIgnored).toBe(0);
+  });
+
+  it("clear() forgets the list", () => {
+    const store = new ChannelStore<readonly BoardState[]>(listModel);
+    store.apply(list(["1"], smallBoard(), true));
+    store.clear();
+    expect(store.state).toBeNull();
   });
 });

@@ -7,10 +7,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.db.models import QuerySet, Sum
 
 from board.access import boards_for
-from board.models import Board, BoardSettings, Card, Comment, Label
+from board.models import Board, BoardSettings, Card, Column, Comment, Label
 from board.serializers import BoardSerializer, BoardSummarySerializer, CardSerializer, CommentSerializer
 from rxgraphql import CREATE, DELETE, SAVE, ActionError, ContextChannel, action
 
@@ -93,6 +94,18 @@ class MyBoardsChannel(ContextChannel):
 
     def is_visible(self, instance: Board) -> bool:
         return boards_for(self.user).filter(pk=instance.pk).exists()
+
+    @action
+    def create_board(self, title: str) -> int:
+        """Create a board owned by the user, with three columns; it joins every list of theirs."""
+        title = title.strip()
+        if not title:
+            raise ActionError("A board needs a title", "BAD_REQUEST")
+        with transaction.atomic():
+            board = Board.objects.create(title=title, owner=self.user)
+            for position, column in enumerate(("Todo", "Doing", "Done")):
+                Column.objects.create(board=board, title=column, position=position)
+        return board.pk
 
     @action
     async def hide(self, board_id: int) -> bool:

@@ -40,9 +40,10 @@ def test_output_is_deterministic_whatever_the_type_order(introspection: dict[str
 
 def test_board_channel_model_is_recovered_from_the_schema(introspection: dict[str, Any]) -> None:
     channels = {c.field: c for c in find_channels(load_schema(introspection))}
-    assert set(channels) == {"boardChannel", "chatRoomChannel"}
+    assert set(channels) == {"boardChannel", "chatRoomChannel", "myBoardsChannel"}
     board = channels["boardChannel"]
     assert board.root == "Board"
+    assert not board.many
     assert [a.name for a in board.arguments] == ["boardId"]
     assert board.refs["Card"] == {
         "assignee": Ref("BoardUser", False),
@@ -55,10 +56,21 @@ def test_board_channel_model_is_recovered_from_the_schema(introspection: dict[st
     assert board.refs["Label"] == {}
 
 
+def test_a_list_channel_is_recovered_with_its_list_state(introspection: dict[str, Any]) -> None:
+    channels = {c.field: c for c in find_channels(load_schema(introspection))}
+    mine = channels["myBoardsChannel"]
+    assert (mine.many, mine.root, mine.arguments) == (True, "BoardSummary", ())
+    assert mine.state_type == "readonly BoardSummaryState[]"
+    assert mine.refs["BoardSummary"] == {"members": Ref("BoardUser", True), "owner": Ref("BoardUser", False)}
+    files = generate(introspection)
+    assert "  many: true,\n" in files["channels.ts"].split("export const myBoardsChannelModel")[1]
+    assert " anchors records " in files["channels.ts"].split("MyBoardsChannelDocument = ")[1].split("\n")[0]
+    assert "ChannelHookOptions<readonly BoardSummaryState[]>" in files["hooks.ts"]
+
+
 def _documents(source: str) -> list[str]:
     return [
-        json.loads(match)
-        for match in re.findall(r'export const \w+Document = ("(?:[^"\\]|\\.)*");', source)
+        json.loads(match) for match in re.findall(r'export const \w+Document = ("(?:[^"\\]|\\.)*");', source)
     ]
 
 

@@ -121,6 +121,20 @@ const scenarios = {
     await screenshot(bob.page, "chat-bob");
   },
 
+  /** A board alice creates in one window joins her list of boards (a list channel) in the other. */
+  async boards(browser) {
+    const first = await signedIn(browser, "alice");
+    const second = await signedIn(browser, "alice");
+    const list = (page) => page.getByTestId("my-boards");
+    await list(second.page).getByRole("link").first().waitFor();
+    const title = unique("Launch plan");
+    await first.page.getByLabel("New board title").fill(title);
+    await first.page.getByRole("button", { name: "Create board" }).click();
+    await list(second.page).getByRole("link", { name: title }).waitFor();
+    await list(first.page).getByRole("link", { name: title }).waitFor();
+    await screenshot(second.page, "boards-list-live");
+  },
+
   /** A card moved by alice moves in bob's window; bob's comment reaches alice. */
   async board(browser) {
     const alice = await signedIn(browser, "alice", { path: "/board/1" });

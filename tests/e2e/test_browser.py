@@ -19,6 +19,11 @@ def test_a_message_posted_by_one_user_appears_live_for_the_other(example_server:
     assert "screenshot chat-alice-sees-bob.png" in output
 
 
+def test_a_board_created_in_one_window_joins_the_list_in_the_other(example_server: ExampleServer) -> None:
+    output = run_scenario("boards", example_server)
+    assert "screenshot boards-list-live.png" in output
+
+
 def test_a_card_moved_by_one_user_moves_for_the_other(example_server: ExampleServer) -> None:
     output = run_scenario("board", example_server)
     assert "screenshot board-bob-sees-move.png" in output

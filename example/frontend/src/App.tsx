@@ -2,7 +2,8 @@ import { useEffect, useState } from "react";
 import type { FormEvent, ReactElement } from "react";
 import { Connection } from "./generated";
 import type { ConnectionStatus } from "./generated";
-import { RxGraphQLProvider } from "./generated/hooks";
+import type { BoardSummaryState } from "./generated/types";
+import { RxGraphQLProvider, useMyBoardsChannel } from "./generated/hooks";
 import { useConnectionStatus } from "./generated/runtime/hooks.js";
 import { BoardPage } from "./Board";
 import { ChatPage } from "./Chat";
@@ -148,20 +149,66 @@ function Home({ session }: { readonly session: Session }): ReactElement {
         ))}
       </ul>
       <h2>Boards</h2>
-      <ul>
-        {session.boards.map((board) => (
-          <li key={board.id}>
-            <a href={`/board/${board.id}`} onClick={linkHandler(`/board/${board.id}`)}>
-              {board.name}
-            </a>
-          </li>
-        ))}
-      </ul>
+      <MyBoards />
       <p>
         <a href="/graphql">GraphiQL</a> uses your sign-in in this tab; <a href="/admin/">the Django admin</a>{" "}
         changes show up here live too.
       </p>
     </section>
+  );
+}
+
+/** The user's boards, live from the list channel: a board shared with you appears without a reload. */
+function MyBoards(): ReactElement {
+  const { state, error, actions } = useMyBoardsChannel({});
+  const [title, setTitle] = useState("");
+  const [failure, setFailure] = useState<string | null>(null);
+  const create = (event: FormEvent): void => {
+    event.preventDefault();
+    if (actions === null) return;
+    setFailure(null);
+    actions.createBoard({ title }).then(
+      () => setTitle(""),
+      (reason: unknown) => setFailure(reason instanceof Error ? reason.message : String(reason)),
+    );
+  };
+  const form = (
+    <form onSubmit={create} className="new-board">
+      <input
+        aria-label="New board title"
+        value={title}
+        onChange={(event) => setTitle(event.target.value)}
+        placeholder="New board"
+      />
+      <button type="submit">Create board</button>
+      {failure !== null && <span className="error">{failure}</span>}
+    </form>
+  );
+  if (error !== null) return <p className="error">{error.message}</p>;
+  if (state === null) return <p>Loading…</p>;
+  return (
+    <>
+      {state.length === 0 ? <p>No boards yet.</p> : <BoardList boards={state} />}
+      {form}
+    </>
+  );
+}
+
+function BoardList(props: { readonly boards: readonly BoardSummaryState[] }): ReactElement {
+  return (
+    <ul data-testid="my-boards">
+      {props.boards.map((board) => (
+        <li key={board.id}>
+          <a href={`/board/${board.id}`} onClick={linkHandler(`/board/${board.id}`)}>
+            {board.title}
+          </a>{" "}
+          <small>
+            by {board.owner?.username ?? "?"} · {board.members.length} member
+            {board.members.length === 1 ? "" : "s"}
+          </small>
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -2,9 +2,9 @@
 
 import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
-import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping } from "./operations.js";
-import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables } from "./operations.js";
-import type { BoardState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
+import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
+import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
   field: "boardChannel",
@@ -178,6 +178,97 @@ export class ChatRoomChannel {
     if (!this.subscription?.active) {
       const connection = this.connection;
       this.subscription = connection.subscribeChannel(chatRoomChannelModel, ChatRoomChannelDocument, this.args, this.store);
+    }
+    return this;
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+
+  /** Called once per applied event; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    return this.store.subscribe(listener);
+  }
+}
+
+export const myBoardsChannelModel: ChannelModel = {
+  field: "myBoardsChannel",
+  root: "BoardSummary",
+  many: true,
+  types: {
+    BoardSummary: { refs: { members: { type: "BoardUser", many: true }, owner: { type: "BoardUser", many: false } } },
+    BoardUser: { refs: {} },
+  },
+};
+
+export const MyBoardsChannelDocument = "subscription MyBoardsChannel($since: String) { myBoardsChannel(since: $since) { cursor reset ready anchors records { __typename ... on BoardSummary { id title owner members } ... on BoardUser { id username } } deleted { type id } notifications } }";
+
+export type MyBoardsChannelArgs = {
+};
+
+export type MyBoardsChannelActions = {
+  createBoard(variables: MyBoardsChannelCreateBoardMutationVariables, options?: RequestOptions): Promise<MyBoardsChannelCreateBoardMutationResult>;
+  hide(variables: MyBoardsChannelHideMutationVariables, options?: RequestOptions): Promise<MyBoardsChannelHideMutationResult>;
+  hideAll(variables: MyBoardsChannelHideAllMutationVariables, options?: RequestOptions): Promise<MyBoardsChannelHideAllMutationResult>;
+  show(variables: MyBoardsChannelShowMutationVariables, options?: RequestOptions): Promise<MyBoardsChannelShowMutationResult>;
+};
+
+export function myBoardsChannelActions(
+  connection: Connection,
+  args: MyBoardsChannelArgs,
+): MyBoardsChannelActions {
+  return {
+    createBoard: (variables, options) =>
+      myBoardsChannelCreateBoard(connection, { ...args, ...variables }, options),
+    hide: (variables, options) =>
+      myBoardsChannelHide(connection, { ...args, ...variables }, options),
+    hideAll: (variables, options) =>
+      myBoardsChannelHideAll(connection, { ...args, ...variables }, options),
+    show: (variables, options) =>
+      myBoardsChannelShow(connection, { ...args, ...variables }, options),
+  };
+}
+
+/**
+ * The boards the signed-in user owns or belongs to, by title (``myBoardsChannel``).
+ *
+ *     A board the user gains access to is added at the end of the list, one they lose is removed.
+ */
+export class MyBoardsChannel {
+  readonly store: ChannelStore<readonly BoardSummaryState[]>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: MyBoardsChannelActions;
+  private subscription: ChannelSubscription | null = null;
+
+  constructor(
+    readonly connection: Connection,
+    readonly args: MyBoardsChannelArgs,
+  ) {
+    this.store = new ChannelStore<readonly BoardSummaryState[]>(myBoardsChannelModel);
+    this.actions = myBoardsChannelActions(connection, args);
+  }
+
+  /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
+  get state(): readonly BoardSummaryState[] | null {
+    return this.store.state;
+  }
+
+  get ready(): boolean {
+    return this.store.ready;
+  }
+
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): null {
+    return this.store.runtime as null;
+  }
+
+  /** Subscribe (or resume from the last cursor after `stop()`). */
+  start(): this {
+    if (!this.subscription?.active) {
+      const connection = this.connection;
+      this.subscription = connection.subscribeChannel(myBoardsChannelModel, MyBoardsChannelDocument, this.args, this.store);
     }
     return this;
   }

@@ -5,9 +5,9 @@ import type { ReactElement, ReactNode } from "react";
 import { stableStringify, useChannel } from "./runtime/hooks.js";
 import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
 import type { Connection } from "./runtime/index.js";
-import { BoardChannelDocument, ChatRoomChannelDocument, boardChannelActions, boardChannelModel, chatRoomChannelActions, chatRoomChannelModel } from "./channels.js";
-import type { BoardChannelActions, BoardChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs } from "./channels.js";
-import type { BoardState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import { BoardChannelDocument, ChatRoomChannelDocument, MyBoardsChannelDocument, boardChannelActions, boardChannelModel, chatRoomChannelActions, chatRoomChannelModel, myBoardsChannelActions, myBoardsChannelModel } from "./channels.js";
+import type { BoardChannelActions, BoardChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs, MyBoardsChannelActions, MyBoardsChannelArgs } from "./channels.js";
+import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 const ConnectionContext = createContext<Connection | null>(null);
 
@@ -69,4 +69,25 @@ export function useChatRoomChannel(
     [connection, argsKey],
   );
   return { ...view, runtime: view.runtime as ChatRoomChannelRuntimeState | null, actions };
+}
+
+/** Live state of `myBoardsChannel`: state, readiness, error and connection status. */
+export function useMyBoardsChannel(
+  args: MyBoardsChannelArgs,
+  options: ChannelHookOptions<readonly BoardSummaryState[]> = {},
+): Omit<ChannelView<readonly BoardSummaryState[]>, "runtime"> & {
+  readonly runtime: null;
+  readonly actions: MyBoardsChannelActions | null;
+} {
+  const provided = useContext(ConnectionContext);
+  const connection = options.connection ?? provided;
+  const view = useChannel<readonly BoardSummaryState[]>(connection, myBoardsChannelModel, MyBoardsChannelDocument, args, options);
+  const argsKey = stableStringify(args);
+  const actions = useMemo(
+    () => (connection === null ? null : myBoardsChannelActions(connection, args)),
+    // argsKey stands for args, a new object at every render
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [connection, argsKey],
+  );
+  return { ...view, runtime: view.runtime as null, actions };
 }

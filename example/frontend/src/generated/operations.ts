@@ -59,6 +59,24 @@ export async function meQuery(
   return data.me as MeQueryResult;
 }
 
+export const MyBoardsChannelQueryDocument = "query MyBoardsChannelQuery { myBoardsChannel { __typename id title owner { __typename id username } members { __typename id username } } }";
+export type MyBoardsChannelQueryVariables = {
+};
+export type MyBoardsChannelQueryResult = ReadonlyArray<{ readonly __typename: "BoardSummaryNested"; readonly id: string; readonly title: string; readonly owner: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }; readonly members: ReadonlyArray<{ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }> }>;
+/** The nested states of MyBoardsChannel's anchors, in order, once. */
+export async function myBoardsChannelQuery(
+  connection: Connection,
+  variables: MyBoardsChannelQueryVariables = {},
+  options?: RequestOptions,
+): Promise<MyBoardsChannelQueryResult> {
+  const data = await connection.request<{ myBoardsChannel: MyBoardsChannelQueryResult }>(
+    MyBoardsChannelQueryDocument,
+    variables,
+    options,
+  );
+  return data.myBoardsChannel as MyBoardsChannelQueryResult;
+}
+
 export const AddCommentMutationDocument = "mutation AddCommentMutation($cardId: ID!, $text: String!) { addComment(cardId: $cardId, text: $text) }";
 export type AddCommentMutationVariables = {
   cardId: string;
@@ -297,6 +315,82 @@ export async function moveCard(
     options,
   );
   return data.moveCard as MoveCardMutationResult;
+}
+
+export const MyBoardsChannelCreateBoardMutationDocument = "mutation MyBoardsChannelCreateBoardMutation($title: String!) { myBoardsChannelCreateBoard(title: $title) }";
+export type MyBoardsChannelCreateBoardMutationVariables = {
+  title: string;
+};
+export type MyBoardsChannelCreateBoardMutationResult = number;
+/** Create a board owned by the user, with three columns; it joins every list of theirs. */
+export async function myBoardsChannelCreateBoard(
+  connection: Connection,
+  variables: MyBoardsChannelCreateBoardMutationVariables,
+  options?: RequestOptions,
+): Promise<MyBoardsChannelCreateBoardMutationResult> {
+  const data = await connection.request<{ myBoardsChannelCreateBoard: MyBoardsChannelCreateBoardMutationResult }>(
+    MyBoardsChannelCreateBoardMutationDocument,
+    variables,
+    options,
+  );
+  return data.myBoardsChannelCreateBoard as MyBoardsChannelCreateBoardMutationResult;
+}
+
+export const MyBoardsChannelHideMutationDocument = "mutation MyBoardsChannelHideMutation($boardId: Int!) { myBoardsChannelHide(boardId: $boardId) }";
+export type MyBoardsChannelHideMutationVariables = {
+  boardId: number;
+};
+export type MyBoardsChannelHideMutationResult = boolean;
+/** Stop showing one board in this list (until the next subscription). */
+export async function myBoardsChannelHide(
+  connection: Connection,
+  variables: MyBoardsChannelHideMutationVariables,
+  options?: RequestOptions,
+): Promise<MyBoardsChannelHideMutationResult> {
+  const data = await connection.request<{ myBoardsChannelHide: MyBoardsChannelHideMutationResult }>(
+    MyBoardsChannelHideMutationDocument,
+    variables,
+    options,
+  );
+  return data.myBoardsChannelHide as MyBoardsChannelHideMutationResult;
+}
+
+export const MyBoardsChannelHideAllMutationDocument = "mutation MyBoardsChannelHideAllMutation { myBoardsChannelHideAll }";
+export type MyBoardsChannelHideAllMutationVariables = {
+};
+export type MyBoardsChannelHideAllMutationResult = boolean;
+/** Empty this list (until the next subscription). */
+export async function myBoardsChannelHideAll(
+  connection: Connection,
+  variables: MyBoardsChannelHideAllMutationVariables = {},
+  options?: RequestOptions,
+): Promise<MyBoardsChannelHideAllMutationResult> {
+  const data = await connection.request<{ myBoardsChannelHideAll: MyBoardsChannelHideAllMutationResult }>(
+    MyBoardsChannelHideAllMutationDocument,
+    variables,
+    options,
+  );
+  return data.myBoardsChannelHideAll as MyBoardsChannelHideAllMutationResult;
+}
+
+export const MyBoardsChannelShowMutationDocument = "mutation MyBoardsChannelShowMutation($boardId: Int!, $atStart: Boolean!) { myBoardsChannelShow(boardId: $boardId, atStart: $atStart) }";
+export type MyBoardsChannelShowMutationVariables = {
+  boardId: number;
+  atStart?: boolean;
+};
+export type MyBoardsChannelShowMutationResult = boolean;
+/** Show one of the user's boards again, at the end of the list or at its start. */
+export async function myBoardsChannelShow(
+  connection: Connection,
+  variables: MyBoardsChannelShowMutationVariables,
+  options?: RequestOptions,
+): Promise<MyBoardsChannelShowMutationResult> {
+  const data = await connection.request<{ myBoardsChannelShow: MyBoardsChannelShowMutationResult }>(
+    MyBoardsChannelShowMutationDocument,
+    variables,
+    options,
+  );
+  return data.myBoardsChannelShow as MyBoardsChannelShowMutationResult;
 }
 
 export const PostMessageMutationDocument = "mutation PostMessageMutation($roomId: ID!, $text: String!) { postMessage(roomId: $roomId, text: $text) { __typename id } }";

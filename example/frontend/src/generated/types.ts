@@ -55,6 +55,23 @@ export interface BoardSettingsNested {
   readonly theme: string;
 }
 
+/** A flat board record (BoardSummarySerializer). */
+export interface BoardSummary {
+  readonly __typename: "BoardSummary";
+  readonly id: string;
+  readonly title: string;
+  readonly owner: string;
+  readonly members: ReadonlyArray<string>;
+}
+
+/** The nested board as BoardSummarySerializer renders it. */
+export interface BoardSummaryNested {
+  readonly id: string;
+  readonly title: string;
+  readonly owner: BoardUserNested;
+  readonly members: ReadonlyArray<BoardUserNested>;
+}
+
 /** A flat user record (UserSerializer). */
 export interface BoardUser {
   readonly __typename: "BoardUser";
@@ -262,6 +279,20 @@ export interface MessagePosted {
   readonly createdAt: string;
 }
 
+/** One event of MyBoardsChannel: a snapshot batch (reset on the first, ready on the last) or a live patch of upserted records and deleted refs. */
+export interface MyBoardsChannelEvent {
+  readonly cursor: string;
+  readonly reset: boolean;
+  readonly ready: boolean;
+  readonly records: ReadonlyArray<MyBoardsChannelRecord>;
+  readonly deleted: ReadonlyArray<RecordRef>;
+  readonly notifications: ReadonlyArray<JSONValue>;
+  readonly anchors: ReadonlyArray<string> | null;
+}
+
+/** A flat record of MyBoardsChannel's state. */
+export type MyBoardsChannelRecord = BoardSummary | BoardUser;
+
 export interface PostedMessage {
   readonly id: string;
 }
@@ -329,4 +360,9 @@ export type ChatUserState = ChatUser;
 
 export type MessageState = Omit<Message, "author"> & {
   readonly author: ChatUserState;
+};
+
+export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
+  readonly members: ReadonlyArray<BoardUserState>;
+  readonly owner: BoardUserState;
 };

@@ -67,7 +67,9 @@ export class RecordGraph {
   /** Keys on the current build path (cycle detection). */
   private readonly building = new Set<string>();
   private rootKey: string | null = null;
-  private root: Node | null = null;
+  /** List mode: the keys of the roots, in order (see `setRoots`). */
+  private rootKeys: readonly string[] | null = null;
+  private root: Node | readonly Node[] | null = null;
   private rootValid = false;
   private readonly freeze: boolean;
 
@@ -116,6 +118,22 @@ export class RecordGraph {
     this.rootValid = false;
   }
 
+  /** The keys of the roots of a list (`build()` then returns an array), or null before there is one. */
+  get currentRoots(): readonly string[] | null {
+    return this.rootKeys;
+  }
+
+  /**
+   * List mode: `build()` returns the nested views of these records, in this order, leaving out the ones
+   * absent. Null: no list yet (`build()` returns null).
+   */
+  setRoots(keys: readonly string[] | null): void {
+    const current = this.rootKeys;
+    if (keys === current || (keys !== null && current !== null && shallowEqualArrays(keys, current))) return;
+    this.rootKeys = keys;
+    this.rootValid = false;
+  }
+
   /**
    * Writes (or, with `undefined`, removes) one record. Returns false when nothing changed: an equal record
    * (deep comparison of field values) or the removal of an absent one is a no-op. Field values equal to the
@@ -150,13 +168,16 @@ export class RecordGraph {
 
   /**
    * The nested view of the root record, rebuilt where needed; the same object as last time when nothing
-   * changed. Null without a root, or when the root record is absent.
+   * changed. Null without a root, or when the root record is absent. In list mode, the array of the
+   * roots' views (the same array as last time when none of them changed).
    */
   build(): unknown {
     if (this.rootValid && this.dirty.size === 0) return this.root;
     for (const key of this.cutNodes) this.markDirty(key);
     this.cutNodes = new Set();
-    const result = this.rootKey === null ? null : this.visit(this.rootKey);
+    let result: Visit | readonly Node[];
+    if (this.rootKeys !== null) result = this.visitRoots(this.rootKeys);
+    else result = this.rootKey === null ? null : this.visit(this.rootKey);
     // Dirty nodes the root does not reach: drop their cached view, it is stale.
     for (const key of this.dirty) this.built.delete(key);
     this.dirty.clear();
@@ -223,6 +244,18 @@ export class RecordGraph {
   }
 
   // -- nested build ------------------------------------------------------------------------------------
+
+  private visitRoots(keys: readonly string[]): readonly Node[] {
+    const out: Node[] = [];
+    for (const key of keys) {
+      const node = this.visit(key);
+      if (node !== null && node !== CUT) out.push(node);
+    }
+    if (Array.isArray(this.root) && shallowEqualArrays(this.root, out)) return this.root;
+    this.stats.arraysBuilt++;
+    this.stats.objectsBuilt++;
+    return this.freeze ? Object.freeze(out) : out;
+  }
 
   private visit(key: string): Visit {
     if (this.building.has(key)) return CUT;

@@ -23,7 +23,8 @@
  *
  * The root record is the channel's anchor: the record of type `model.root` with id `options.rootId`, or,
  * without it, inferred after each reset: the only record of the root type, else the first one that no
- * other record references.
+ * other record references. A list channel (`model.many`) has one root per anchor, in the order of the
+ * last `anchors` received; its `state` is the array of their nested states.
  */
 
 import { isStale } from "./cursor.js";
@@ -56,6 +57,7 @@ interface Observed {
   readonly error: RxGraphQLError | null;
   readonly written: number;
   readonly root: string | null;
+  readonly roots: readonly string[] | null;
   readonly runtime: unknown;
 }
 
@@ -63,6 +65,8 @@ interface Observed {
 interface Pending {
   readonly reset: boolean;
   readonly ops: Map<string, FlatRecord | null>;
+  /** A list channel's new anchor order (ids), when the transaction changes it. */
+  anchors?: readonly string[];
 }
 
 export class ChannelStore<State = unknown> {
@@ -95,7 +99,10 @@ export class ChannelStore<State = unknown> {
     if (this.explicitRoot !== undefined) this.graph.setRoot(this.explicitRoot);
   }
 
-  /** The nested state of the anchor; null before the first complete snapshot or when the anchor is gone. */
+  /**
+   * The nested state of the anchor; null before the first complete snapshot or when the anchor is gone.
+   * For a list channel, the array of the anchors' nested states (null before the first snapshot).
+   */
   get state(): State | null {
     return this.graph.build() as State | null;
   }
@@ -181,6 +188,7 @@ export class ChannelStore<State = unknown> {
     for (const ref of event.deleted) {
       if (typeof ref.type === "string" && ref.id != null) tx.ops.set(recordKey(ref.type, String(ref.id)), null);
     }
+    if (Array.isArray(event.anchors)) tx.anchors = event.anchors.map(String);
 
     if (!event.ready) {
       this.pending = tx;
@@ -235,6 +243,7 @@ export class ChannelStore<State = unknown> {
     this.isReady = false;
     this.lastError = null;
     if (this.explicitRoot === undefined) this.graph.setRoot(null);
+    this.graph.setRoots(null);
     this.emit();
   }
 
@@ -280,7 +289,12 @@ export class ChannelStore<State = unknown> {
         written.push(key);
         this.recompute(key);
       }
-      if (tx.reset && this.explicitRoot === undefined) this.graph.setRoot(this.inferRoot());
+      if (this.model.many === true) {
+        const root = this.model.root;
+        if (tx.anchors !== undefined) this.graph.setRoots(tx.anchors.map((id) => recordKey(root, id)));
+      } else if (tx.reset && this.explicitRoot === undefined) {
+        this.graph.setRoot(this.inferRoot());
+      }
       this.layers.serverWrote(written);
     } finally {
       this.batching = false;
@@ -316,6 +330,7 @@ export class ChannelStore<State = unknown> {
       error: this.lastError,
       written: this.graph.stats.recordsWritten,
       root: this.graph.currentRoot,
+      roots: this.graph.currentRoots,
       runtime: this.runtimeValue,
     };
   }
@@ -324,6 +339,7 @@ export class ChannelStore<State = unknown> {
     if (
       before.written !== this.graph.stats.recordsWritten ||
       before.root !== this.graph.currentRoot ||
+      before.roots !== this.graph.currentRoots ||
       before.ready !== this.isReady ||
       before.cursor !== this.lastCursor ||
       before.error !== this.lastError ||
