@@ -83,8 +83,6 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
             backlog[channel].append((model._meta.label, pk))
             if channel.auto_update and layer is channel.layers.root:
                 anchor_rows[channel].append(pk)
-    for channel, pks in anchor_rows.items():
-        publish_membership(broker, channel, pks)
     patches = 0
     for channel, dirty in per_channel.items():
         # The one cheap check of a save nobody watches: a per-process view, no round trip.
@@ -97,6 +95,9 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
         else:
             with consistent_reads(channel.layers.root.model):
                 patches += _propagate_channel(channel, dirty, cache, broker, None)
+    # After the patches: a list subscription that adds an anchor on this message reads it up to date.
+    for channel, pks in anchor_rows.items():
+        publish_membership(broker, channel, pks)
     return patches
 
 

@@ -129,6 +129,17 @@ class Cluster:
             [sys.executable, "-m", "tests.multiproc.writer", *args], f"writer-{uuid.uuid4().hex[:6]}"
         )
 
+    def run_orm(self, code: str, within: float = 60.0) -> None:
+        """Run ORM statements in a process of their own; returns once their changes are propagated."""
+        script = (
+            "import django; django.setup()\n"
+            f"{code}\n"
+            "from rxgraphql.flusher import flusher\n"
+            "assert flusher.wait_idle(30)\n"
+        )
+        process = self._spawn([sys.executable, "-c", script], f"orm-{uuid.uuid4().hex[:6]}")
+        assert process.wait(within) == 0, f"the ORM process failed; see {self.logs}"
+
     def wait(self, writers: list[subprocess.Popen[bytes]], within: float = 120.0) -> None:
         deadline = time.monotonic() + within
         for process in writers:
