@@ -19,8 +19,9 @@
  *
  * Cost: a write costs the size of the record plus the number of ancestors newly marked dirty (the depth,
  * for a tree); the next read builds one object per dirty node and one array per list holding a changed
- * child. Such a list is copied with `slice()` and patched at the changed positions (found with `indexOf`):
- * a plain array cannot be updated in less than its length, but no child in it is looked up or rebuilt.
+ * child. Such a list is copied with `slice()` and patched at the changed positions (found by scanning a
+ * short list, or in a position index built once per long list): a plain array cannot be updated in less
+ * than its length, but no child in it is looked up or rebuilt.
  * A snapshot of n records costs O(n + references).
  */
 
@@ -357,17 +358,17 @@ export class RecordGraph {
     dirtyIds: ReadonlySet<string>,
   ): readonly Node[] | undefined {
     let out: Node[] | undefined;
+    const index = ids.length > SCAN_LIMIT ? positionsOf(ids) : undefined;
     for (const id of dirtyIds) {
-      let at = ids.indexOf(id);
-      if (at === -1) continue;
+      const positions = index !== undefined ? index.get(id) : scan(ids, id);
+      if (positions === undefined || positions.length === 0) continue;
       const child = this.visit(recordKey(type, id));
       if (child === null || child === CUT) return undefined;
-      while (at !== -1) {
+      for (const at of positions) {
         if (child !== (out ?? prev)[at]) {
           if (out === undefined) out = prev.slice();
           out[at] = child;
         }
-        at = ids.indexOf(id, at + 1);
       }
     }
     if (out === undefined) return prev;
@@ -379,6 +380,34 @@ export class RecordGraph {
 
 const EMPTY: ReadonlySet<string> = new Set<string>();
 const EMPTY_LIST: readonly unknown[] = [];
+
+/** Up to this length a list is scanned for a changed child; longer lists get a position index. */
+const SCAN_LIMIT = 64;
+/** Positions of each id in a list of ids, built once per ids array (an unchanged record keeps its array). */
+const positionIndexes = new WeakMap<readonly unknown[], Map<string, number[]>>();
+
+function positionsOf(ids: readonly unknown[]): Map<string, number[]> {
+  let index = positionIndexes.get(ids);
+  if (index === undefined) {
+    index = new Map();
+    for (let at = 0; at < ids.length; at++) {
+      const id = ids[at];
+      if (id == null) continue;
+      const key = String(id);
+      const positions = index.get(key);
+      if (positions === undefined) index.set(key, [at]);
+      else positions.push(at);
+    }
+    positionIndexes.set(ids, index);
+  }
+  return index;
+}
+
+function scan(ids: readonly unknown[], id: string): number[] {
+  const positions: number[] = [];
+  for (let at = 0; at < ids.length; at++) if (ids[at] != null && String(ids[at]) === id) positions.push(at);
+  return positions;
+}
 
 function shallowEqualArrays(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false;
