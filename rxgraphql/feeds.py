@@ -181,6 +181,8 @@ class FeedHub:
         self.feeds: dict[tuple[str, str], AnchorFeed] = {}
         self._brokers: weakref.WeakSet[Any] = weakref.WeakSet()
         self.system = SystemFeed(self._system_notice)
+        #: Receivers of system messages besides the feeds' listeners (subscriptions that may hold no anchor).
+        self.system_listeners: set[Callable[[Notice], None]] = set()
 
     def join(self, channel: type[ContextChannel], anchor: str, listener: Listener) -> AnchorFeed:
         broker = get_broker()
@@ -195,9 +197,20 @@ class FeedHub:
         self.system.ensure_open()
         return feed
 
+    def listen_system(self, listener: Callable[[Notice], None]) -> Callable[[], None]:
+        """Receive every system message; returns the function that stops it."""
+        self.system.ensure_open()
+        self.system_listeners.add(listener)
+        return lambda: self.system_listeners.discard(listener)
+
     def _system_notice(self, notice: Notice) -> None:
         for feed in list(self.feeds.values()):
             feed.notify(notice)
+        for listener in list(self.system_listeners):
+            try:
+                listener(notice)
+            except Exception:
+                logger.exception("a system message listener failed")
 
     def catch_up(self) -> None:
         """After a broker outage: every feed of the running loop delivers what its listeners missed."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -106,6 +107,7 @@ class ListSubscription:
         self.started = False
         self.live = False
         self.recent_notices: collections.deque[Notice] = collections.deque(maxlen=32)
+        self.stop_system: Callable[[], None] | None = None
 
     # -- what the channel's session needs ----------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class ListSubscription:
                 cursors[anchor] = found[1]
             await self._send(records, [], True, self.channel.runtime_state is not None)
             self.live = True
+            # System messages reach the subscription even while it lists no anchor.
+            self.stop_system = feeds.hub.listen_system(self._system_notice)
             for anchor, (epoch, version) in cursors.items():
                 self.sinks[anchor].go_live(epoch, version)
 
@@ -268,6 +272,8 @@ class ListSubscription:
                 await self.remove_anchor(anchor)
 
     def close(self) -> None:
+        if self.stop_system is not None:
+            self.stop_system()
         for anchor in list(self.sinks):
             self._leave(anchor)
 
@@ -302,6 +308,12 @@ class ListSubscription:
                 return
             payload = sink.group.render(event("", False, True, patch.records, deleted))
         self.connection.push(self.frame(payload))
+
+    def _system_notice(self, notice: Notice) -> None:
+        if not any(seen is notice for seen in self.recent_notices):
+            root = event("", False, True, [], [])
+            root["notifications"] = [notice.payload]
+            self.forward_notice(self.renderer.render(root), notice)
 
     def forward_notice(self, payload: str, notice: Notice) -> None:
         # A system message reaches every listed anchor's group: send it once.

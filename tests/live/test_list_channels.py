@@ -312,11 +312,14 @@ def test_system_messages_reach_a_list_subscription_once(
 ) -> None:
     world = board_world
     alice = watch(ws_client().connect(world.token(world.alice)))
+    carol = watch(ws_client().connect(world.token(world.carol)))
     alice.ready()
-    assert len(alice.anchors) == 2
+    carol.ready()
+    assert (len(alice.anchors), len(carol.anchors)) == (2, 0)
     broadcast_system_message("maintenance", "soon")
-    first = alice.next()
-    assert first["notifications"] == [{"type": "system", "source": "maintenance", "message": "soon"}]
+    message = [{"type": "system", "source": "maintenance", "message": "soon"}]
+    assert alice.next()["notifications"] == message
+    assert carol.next()["notifications"] == message  # a list of no anchor gets it too
     # the next event is the rename below, not a second copy of the message
     world.board_a.title = "After the message"
     world.board_a.save()
