@@ -21,6 +21,8 @@ from rxgraphql.notices import Notice
 from rxgraphql.ownership import snapshot_owners, visible_to
 from rxgraphql.records import Record, RecordKey
 
+from .projection import compile_event
+
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
@@ -84,10 +86,20 @@ class ExecutionGroup:
         self.sinks: set[Sink] = set()
         self.feed: AnchorFeed | None = None
         self.executions = 0
+        self.projection = compile_event(schema, document, operation_name)
 
     def render(self, root: dict[str, Any]) -> str:
-        """Execute the document against one event; the flat layer types resolve synchronously."""
+        """Execute the document against one event; the flat layer types resolve synchronously.
+
+        Most documents are rendered by their compiled projection (see projection.py), which gives the
+        same text; the executor renders the others, and any event the projection refuses.
+        """
         self.executions += 1
+        if self.projection is not None:
+            try:
+                return self.projection(root)
+            except Exception:  # Unsupported, or a value only the executor reports properly
+                pass
         result = execute(
             self.schema,
             self.document,
