@@ -1,10 +1,9 @@
 """Run the benchmark suite: ``.venv/bin/python -m bench`` (from the repository root).
 
 Options: ``--quick`` (fewer runs, no 50k board), ``--repeats N``. Needs PostgreSQL on 127.0.0.1:5432
-(trust auth); the database named by ``RXGRAPHQL_BENCH_DATABASE_URL`` (default
-``postgres://postgres@127.0.0.1:5432/rxgraphql_bench``) is created at the start and dropped at the end.
-Writes ``bench/results.md`` and ``bench/results.json``. Measures that are not implemented yet appear
-in the table as "not measured".
+(trust auth) and ``redis-server`` on the PATH; the database named by ``RXGRAPHQL_BENCH_DATABASE_URL``
+(default ``postgres://postgres@127.0.0.1:5432/rxgraphql_bench``) is created at the start and dropped at
+the end. Writes ``bench/results.md``, ``bench/results.json`` and the PNG plots of ``bench/plots/``.
 """
 
 from __future__ import annotations
@@ -21,22 +20,7 @@ for entry in (str(ROOT), str(ROOT / "example")):
         sys.path.insert(0, entry)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-
-def _not_measured() -> list[object]:
-    from bench.stats import Row
-
-    return [
-        Row("B1", "fan-out p99 at N=1000, embedded", "s", comparison_name="floor (bare websockets broadcast)",
-            target="<= 3x floor and < 100 ms", note="not implemented yet"),
-        Row("B1", "fan-out p50/p99 at N=100, embedded", "s",
-            comparison_name="naive (strawberry + group_send)",
-            target=">= 10x faster than naive", note="not implemented yet"),
-        Row("B1", "fan-out at N=1..1000, two workers with Redis", "s", comparison_name="floor",
-            note="not implemented yet"),
-        Row("B5", "idle subscribed sockets per worker, memory per socket", "B",
-            target=">= 5000 sockets at <= 64 KiB", note="not implemented yet"),
-        Row("B5", "patches/s to 1000 subscribers before p99 > 100 ms", "1/s", note="not implemented yet"),
-    ]
+FANOUT_BOARD_RECORDS = 100
 
 
 def main() -> None:
@@ -47,12 +31,15 @@ def main() -> None:
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 5)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 50_000]
+    fanout_runs = 2 if args.quick else 3
 
     import django
 
-    from bench import data, report, settings
+    from bench import capacity, data, fanout, report, settings
     from bench.server import ServerProcess
     from bench.stats import Row
+    from bench.subscribers import Subscribers
+    from bench.wire import b2_rows, b3_row
 
     started = report.now()
     clock = time.monotonic()
@@ -63,6 +50,8 @@ def main() -> None:
         data.migrate()
         boards = {n: data.build_board(n, f"b{n}") for n in sizes}
         b6_board = data.build_board(1_000, "b6")
+        fanout_board = data.build_board(FANOUT_BOARD_RECORDS, "b1")
+        idle_board = data.build_board(capacity.IDLE_BOARD_RECORDS, "b5")
         from django.db import connection
 
         connection.close()
@@ -72,17 +61,31 @@ def main() -> None:
         try:
             drf_bytes = {}
             for n, board in boards.items():
-                b2, drf_bytes[n] = __import__("bench.wire", fromlist=["b2_rows"]).b2_rows(
-                    server, board, repeats if n < 50_000 else max(3, repeats - 2))
+                b2, drf_bytes[n] = b2_rows(server, board, repeats if n < 50_000 else max(3, repeats - 2))
                 rows += b2
                 print(f"B2 {n} done", flush=True)
-            from bench.wire import b3_row
-
             for n in (1_000, 10_000):
                 rows.append(b3_row(server, boards[n], drf_bytes[n], max(repeats, 5)))
                 print(f"B3 {n} done", flush=True)
         finally:
             server.stop()
+
+        fanned = fanout.FanOut()
+        ladders: list[list[capacity.Step]] = []
+
+        def at_1000(subscribers: Subscribers, trigger: fanout.Trigger) -> None:
+            for _ in range(fanout_runs):
+                ladders.append(capacity.ladder(subscribers, trigger))
+
+        fanout.ours_embedded(fanout_board, fanout_runs, fanned, at_1000)
+        fanout.ours_redis(fanout_board, fanout_runs, fanned)
+        fanout.floor(fanout_runs, int(fanned.embedded[1000].message_bytes), fanned)
+        fanout.naive(fanout_board, fanout_runs, fanned)
+        rows += fanout.rows(fanned)
+        print("B1 done", flush=True)
+        idle = capacity.idle_sockets(idle_board)
+        rows += capacity.rows(idle, ladders, 1000)
+        print("B5 done", flush=True)
 
         from bench.writes import b6_rows
 
@@ -92,7 +95,6 @@ def main() -> None:
 
         rows += b4_rows(repeats)
         print("B4 done", flush=True)
-        rows += _not_measured()  # type: ignore[arg-type]
     finally:
         from django.db import connections
 

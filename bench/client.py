@@ -31,18 +31,40 @@ def run_store_bench(repeats: int, patches: int = 200) -> dict[str, Any]:
         subprocess.run(
             [
                 str(RUNTIME / "node_modules" / ".bin" / "tsc"),
-                "--ignoreConfig", "--outDir", out, "--rootDir", str(ROOT),
-                "--module", "ES2022", "--target", "ES2022",
-                "--moduleResolution", "bundler", "--skipLibCheck", "--types", "node", "--lib", "ES2022,DOM",
+                "--ignoreConfig",
+                "--outDir",
+                out,
+                "--rootDir",
+                str(ROOT),
+                "--module",
+                "ES2022",
+                "--target",
+                "ES2022",
+                "--moduleResolution",
+                "bundler",
+                "--skipLibCheck",
+                "--types",
+                "node",
+                "--lib",
+                "ES2022,DOM",
                 str(ROOT / "bench" / "store_bench.ts"),
             ],
-            check=True, cwd=RUNTIME,
+            check=True,
+            cwd=RUNTIME,
         )
         (Path(out) / "package.json").write_text('{"type": "module"}\n')
         result = subprocess.run(
-            ["node", str(Path(out) / "bench" / "store_bench.js"), str(repeats), str(patches),
-             *map(str, SIZES)],
-            check=True, capture_output=True, text=True, timeout=600,
+            [
+                "node",
+                str(Path(out) / "bench" / "store_bench.js"),
+                str(repeats),
+                str(patches),
+                *map(str, SIZES),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -54,15 +76,50 @@ def b4_rows(repeats: int) -> list[Row]:
     patch = {n: _sample(data[str(n)]["patch"]) for n in SIZES}
     build = {n: _sample(data[str(n)]["snapshot"]) for n in SIZES}
     rows = [
-        Row("B4", f"store: one-record patch, {n // 1000}k cards", "s/patch", patch[n],
-            "rebuild nested state from scratch", build[n])
+        Row(
+            "B4",
+            f"store: one-record patch, {n // 1000}k cards",
+            "s/patch",
+            patch[n],
+            "rebuild nested state from scratch",
+            build[n],
+            extra={
+                "plot": {
+                    "figure": "b4",
+                    "series": "one-record patch",
+                    "comparison_series": "rebuild from scratch",
+                    "x": n,
+                }
+            },
+        )
         for n in SIZES
     ]
-    rows.append(Row("B4", "store: patch cost at 100k vs at 1k cards", "s/patch", patch[100_000],
-                    "patch at 1k", patch[1_000], target="<= 2x", target_ratio=2.0))
-    scaled = Sample(build[1_000].median * 100, build[1_000].low * 100, build[1_000].high * 100,
-                    build[1_000].runs)
-    rows.append(Row("B4", "store: snapshot build at 100k cards", "s", build[100_000],
-                    "100 x snapshot build at 1k", scaled, target="linear (<= 1.5x)", target_ratio=1.5,
-                    note="'linear' is read as: the 100k build costs at most 1.5x a hundred 1k builds"))
+    rows.append(
+        Row(
+            "B4",
+            "store: patch cost at 100k vs at 1k cards",
+            "s/patch",
+            patch[100_000],
+            "patch at 1k",
+            patch[1_000],
+            target="<= 2x",
+            target_ratio=2.0,
+        )
+    )
+    scaled = Sample(
+        build[1_000].median * 100, build[1_000].low * 100, build[1_000].high * 100, build[1_000].runs
+    )
+    rows.append(
+        Row(
+            "B4",
+            "store: snapshot build at 100k cards",
+            "s",
+            build[100_000],
+            "100 x snapshot build at 1k",
+            scaled,
+            target="linear (<= 1.5x)",
+            target_ratio=1.5,
+            note="'linear' is read as: the 100k build costs at most 1.5x a hundred 1k builds",
+        )
+    )
     return rows

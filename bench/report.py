@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import plots
 from bench.stats import Row, Sample
 
 HERE = Path(__file__).resolve().parent
@@ -30,11 +31,21 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    return {"nproc": nproc or str(os.cpu_count()), "memory_gib": round(memory_kib / 2**20, 1), "cpu": cpu,
-            "python": platform.python_version()}
+    return {
+        "nproc": nproc or str(os.cpu_count()),
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
 
 
 def _fmt(value: float, unit: str) -> str:
+    if unit == "sockets":
+        return f"{value:.0f}"
+    if unit == "1/s":
+        return f"{value:.0f}/s"
+    if unit == "iB":
+        return f"{value / 2**10:.1f} KiB" if value < 2**20 else f"{value / 2**20:.1f} MiB"
     if unit.startswith("s"):
         if value < 1e-3:
             return f"{value * 1e6:.0f} µs"
@@ -59,7 +70,7 @@ def _cell(sample: Sample | None, unit: str) -> str:
 
 
 def write(rows: list[Row], started: datetime, seconds: float) -> None:
-    """Write both files."""
+    """Write ``results.json``, the plots drawn from it, then ``results.md`` linking them."""
     info = machine()
     lines = [
         "# Benchmark results",
@@ -85,10 +96,24 @@ def write(rows: list[Row], started: datetime, seconds: float) -> None:
     notes = [f"- {row.bench} {row.measure}: {row.note}" for row in rows if row.note]
     if notes:
         lines += ["", "Notes:", "", *notes]
+    (HERE / "results.json").write_text(
+        json.dumps(
+            {
+                "date": started.isoformat(),
+                "seconds": seconds,
+                "machine": info,
+                "rows": [row.as_dict() for row in rows],
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    drawn = plots.draw(HERE / "results.json")
+    if drawn:
+        lines += ["", "Plots (medians of the runs, bars from min to max):", ""]
+        lines += [f"![{path.stem}](plots/{path.name})" for path in drawn]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
-    (HERE / "results.json").write_text(json.dumps(
-        {"date": started.isoformat(), "seconds": seconds, "machine": info,
-         "rows": [row.as_dict() for row in rows]}, indent=2, default=str) + "\n")
 
 
 def now() -> datetime:

@@ -1,13 +1,16 @@
-"""uvicorn serving ``bench.asgi`` in a separate OS process, so clients and server do not share a GIL."""
+"""uvicorn serving an ASGI app of the benchmarks in a separate OS process, so clients and server do not
+share a GIL; also the port helpers the other processes of the suite use."""
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,10 +22,52 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
-    """One uvicorn worker with the embedded backends on a free loopback port."""
+def wait_port(port: int, process: subprocess.Popen[bytes], within: float = 30.0) -> None:
+    """Return once something accepts connections on ``port``; fail if ``process`` exits first."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)  # nothing to await: the port opens in another process
+    raise TimeoutError(f"nothing listens on {port}")
 
-    def __init__(self) -> None:
+
+def raise_file_limit() -> None:
+    """Lift the soft limit of open files to the hard one (thousands of sockets); run in the child."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def stop_process(process: subprocess.Popen[Any] | None) -> None:
+    """Terminate one process we started (by its own id) and wait for it; kill it if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(15)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (``VmRSS`` of ``/proc/<pid>/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class ServerProcess:
+    """One uvicorn worker on a free loopback port; by default ``bench.asgi`` with the embedded backends."""
+
+    def __init__(self, app: str = "bench.asgi:application", env: dict[str, str] | None = None) -> None:
+        self.app = app
+        self.env = env or {}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -36,36 +81,43 @@ class ServerProcess:
         """The GraphQL websocket endpoint."""
         return f"ws://127.0.0.1:{self.port}/graphql"
 
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        assert self.process is not None
+        return self.process.pid
+
     def start(self, within: float = 30.0) -> ServerProcess:
         """Start uvicorn and wait until it accepts connections."""
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"}
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", **self.env}
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "bench.asgi:application",
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning",
-                "--ws-max-size", str(512 * 1024 * 1024),
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets-sansio",
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "4096",
+                "--ws-max-size",
+                str(512 * 1024 * 1024),
             ],
             cwd=ROOT,
             env=env,
+            preexec_fn=raise_file_limit,
         )
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("uvicorn did not start")
+        wait_port(self.port, self.process, within)
+        return self
 
     def stop(self) -> None:
         """Terminate the process (by its own id) and wait for it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(15)
+        stop_process(self.process)

@@ -8,6 +8,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100), linear between the closest ranks."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 @dataclass(frozen=True)
 class Sample:
     """Median, min and max of repeated runs of one quantity."""
@@ -35,6 +44,8 @@ class Row:
     comparison: Sample | None = None
     target: str = ""
     target_ratio: float | None = None
+    target_max: float | None = None
+    target_min: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -47,15 +58,22 @@ class Row:
 
     @property
     def met(self) -> str:
-        """``yes``/``no`` against the target ratio (at most), ``not measured`` or ``-`` without a target."""
+        """``yes``/``no`` against the targets (ratio at most, ours at most / at least), ``-`` without one."""
         if self.ours is None:
             return "not measured"
-        if self.target_ratio is None:
+        checks: list[bool] = []
+        if self.target_ratio is not None:
+            ratio = self.ratio
+            if ratio is None:
+                return "not measured"
+            checks.append(ratio <= self.target_ratio)
+        if self.target_max is not None:
+            checks.append(self.ours.median <= self.target_max)
+        if self.target_min is not None:
+            checks.append(self.ours.median >= self.target_min)
+        if not checks:
             return "-"
-        ratio = self.ratio
-        if ratio is None:
-            return "not measured"
-        return "yes" if ratio <= self.target_ratio else "no"
+        return "yes" if all(checks) else "no"
 
     def as_dict(self) -> dict[str, Any]:
         """The row for ``results.json``."""

@@ -1,8 +1,12 @@
-"""The example's routes plus the DRF comparison view of the benchmarks."""
+"""The example's routes plus the views of the benchmarks (``bench.views``)."""
 
 from django.urls import path
 from example_project.urls import urlpatterns as example_urlpatterns
 
-from bench.views import BoardView
+from bench.views import BoardView, save_card
 
-urlpatterns = [path("bench/board/<int:pk>", BoardView.as_view(), name="bench-board"), *example_urlpatterns]
+urlpatterns = [
+    path("bench/board/<int:pk>", BoardView.as_view(), name="bench-board"),
+    path("bench/save-card/<int:pk>", save_card, name="bench-save-card"),
+    *example_urlpatterns,
+]

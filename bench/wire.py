@@ -42,8 +42,9 @@ def drf_state(server: ServerProcess, board: BigBoard, repeats: int) -> tuple[Sam
     """Time (s) and bytes of ``GET /bench/board/<pk>`` with the JSON parsed."""
     times: list[float] = []
     sizes: list[float] = []
-    with httpx.Client(base_url=server.http_url, timeout=TIMEOUT,
-                      headers={"Authorization": f"Token {board.token}"}) as http:
+    with httpx.Client(
+        base_url=server.http_url, timeout=TIMEOUT, headers={"Authorization": f"Token {board.token}"}
+    ) as http:
         http.get(f"/bench/board/{board.pk}").raise_for_status()  # connection and first-hit costs
         for _ in range(repeats):
             started = time.perf_counter()
@@ -91,10 +92,26 @@ def b2_rows(server: ServerProcess, board: BigBoard, repeats: int) -> tuple[list[
     for kind in ("cold", "hot"):
         t, b = ours[kind]
         target = B2_TIME_TARGETS.get((kind, _nominal(board.records)))
-        rows.append(Row(
-            "B2", f"first full state {size} records, {kind}: time", "s", t, "DRF view", drf_t,
-            target=f"<= {target}x DRF" if target else "", target_ratio=target,
-        ))
+        rows.append(
+            Row(
+                "B2",
+                f"first full state {size} records, {kind}: time",
+                "s",
+                t,
+                "DRF view",
+                drf_t,
+                target=f"<= {target}x DRF" if target else "",
+                target_ratio=target,
+                extra={
+                    "plot": {
+                        "figure": "b2",
+                        "series": f"rxgraphql, {kind}",
+                        "comparison_series": "DRF view",
+                        "x": board.records,
+                    }
+                },
+            )
+        )
         rows.append(Row("B2", f"first full state {size} records, {kind}: bytes", "B", b, "DRF view", drf_b))
     return rows, drf_b
 
@@ -115,8 +132,9 @@ async def _update_bytes(server: ServerProcess, board: BigBoard, repeats: int) ->
             for i in range(repeats):
                 card = board.card_ids[(i * 7919) % len(board.card_ids)]
                 started = time.perf_counter()
-                result = await writer.execute(SAVE_CARD, {"b": str(board.pk), "id": str(card),
-                                                          "data": {"title": f"Renamed {i}"}})
+                result = await writer.execute(
+                    SAVE_CARD, {"b": str(board.pk), "id": str(card), "data": {"title": f"Renamed {i}"}}
+                )
                 ok = result.events[0]
                 if not ok["ok"]:
                     raise RuntimeError(f"save refused: {ok}")
@@ -134,8 +152,13 @@ def b3_row(server: ServerProcess, board: BigBoard, drf_bytes: Sample, repeats: i
     sizes, latencies = asyncio.run(_update_bytes(server, board, repeats))
     ten_k = _nominal(board.records) == 10_000
     return Row(
-        "B3", f"one-field update, {_nominal(board.records) // 1000}k records: bytes", "B", sizes,
-        "nested state (DRF body)", drf_bytes,
-        target="<= 1/100 of nested state" if ten_k else "", target_ratio=0.01 if ten_k else None,
+        "B3",
+        f"one-field update, {_nominal(board.records) // 1000}k records: bytes",
+        "B",
+        sizes,
+        "nested state (DRF body)",
+        drf_bytes,
+        target="<= 1/100 of nested state" if ten_k else "",
+        target_ratio=0.01 if ten_k else None,
         extra={"mutation_to_patch_seconds": latencies.__dict__},
     )

@@ -24,7 +24,8 @@ from bench.wsclient import BOARD_SUBSCRIPTION, BenchClient
 SAVES = 200
 
 
-def _disconnect() -> None:
+def disconnect_receivers() -> None:
+    """Disconnect rxgraphql's signal receivers (the floor of B6; the naive server of B1)."""
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
     from rxgraphql.registry import registry
@@ -127,7 +128,7 @@ def b6_rows(board: BigBoard, repeats: int) -> list[Row]:
     group_on: list[float] = []
     cards()  # warm-up (flusher thread, query plans)
     for _ in range(repeats):
-        _disconnect()
+        disconnect_receivers()
         floor.append(cards())
         group_floor.append(groups())
         _connect()
@@ -144,11 +145,31 @@ def b6_rows(board: BigBoard, repeats: int) -> list[Row]:
     floor_s = Sample.of(floor)
     size = "1k-record board"
     return [
-        Row("B6", f"Card.save(), unwatched ({size})", "s/save", Sample.of(unwatched),
-            "floor (receivers off)", floor_s, target="<= 1.2x floor", target_ratio=1.2),
-        Row("B6", f"Card.save(), watched by 1 subscriber ({size})", "s/save", Sample.of(watched),
-            "floor (receivers off)", floor_s,
-            note="includes propagation to the subscriber (flusher drained); no target"),
-        Row("B6", "Group.save(), a model no channel shows", "s/save", Sample.of(group_on),
-            "floor (receivers off)", Sample.of(group_floor)),
+        Row(
+            "B6",
+            f"Card.save(), unwatched ({size})",
+            "s/save",
+            Sample.of(unwatched),
+            "floor (receivers off)",
+            floor_s,
+            target="<= 1.2x floor",
+            target_ratio=1.2,
+        ),
+        Row(
+            "B6",
+            f"Card.save(), watched by 1 subscriber ({size})",
+            "s/save",
+            Sample.of(watched),
+            "floor (receivers off)",
+            floor_s,
+            note="includes propagation to the subscriber (flusher drained); no target",
+        ),
+        Row(
+            "B6",
+            "Group.save(), a model no channel shows",
+            "s/save",
+            Sample.of(group_on),
+            "floor (receivers off)",
+            Sample.of(group_floor),
+        ),
     ]
