@@ -15,6 +15,9 @@ from collections.abc import Iterable
 
 from django.db import close_old_connections, models
 
+from .backends import get_cache
+from .propagate import needed
+
 logger = logging.getLogger("rxgraphql.flusher")
 
 RowChange = tuple[type[models.Model], str]
@@ -32,7 +35,8 @@ class Flusher:
         self._busy = 0
 
     def submit(self, rows: Iterable[RowChange]) -> None:
-        batch = list(rows)
+        """Queue committed changes; a save nobody watches costs no more than this check."""
+        batch = needed(rows, get_cache())
         if not batch:
             return
         with self._idle:

@@ -72,6 +72,23 @@ def _refreshes_parent(parent: Layer, child: Layer) -> bool:
     )
 
 
+def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
+    """The changed rows worth propagating: some channel showing the model has an active anchor (this
+    process's view, no round trip) or announces its anchor rows (``Meta.auto_update``).
+
+    Checked once the change is committed, so an anchor that starts heating afterwards reads the row.
+    """
+    kept = []
+    for model, pk in changes:
+        for channel, layer in registry.by_model.get(model, ()):
+            if (channel.auto_update and layer is channel.layers.root) or cache.active_anchors(
+                channel.channel_name
+            ):
+                kept.append((model, pk))
+                break
+    return kept
+
+
 def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) -> int:
     """Bring every hot anchor up to date with these changed rows; returns the number of patches."""
     per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
