@@ -1,13 +1,13 @@
 """B5 capacity of one worker (embedded backends).
 
-(a) Idle subscribed sockets: one uvicorn worker, a small board (``IDLE_BOARD_RECORDS`` records, so that
+(a) Idle subscribed sockets: one uvicorn worker, the smallest board (one card: 20 records are sent, so that
 5000 snapshots take seconds, not minutes); sockets are opened and subscribed in steps up to ``IDLE_SOCKETS``
 by the subscriber process (``bench.fanclients``, which answers the server's pings), and the worker's RSS
 (``VmRSS``) is read after each step. Memory per socket = (RSS with N subscribed idle sockets - RSS with one)
 / (N - 1). Both processes lift their open-file limit to the hard limit first.
 
 (b) Sustained writes: with the 1000 subscribers of B1 (embedded) still open, saves are made at a fixed
-rate for ``STEP_SECONDS`` per step (5, 10, 20, 50, 100 saves/s), each timed from before ``save()`` to its
+rate for ``STEP_SECONDS`` per step (``RATES``: 5 up to 100 saves/s), each timed from before ``save()`` to its
 arrival at the last of the 1000 sockets as in B1; the ladder stops at the first step whose p99 passes
 100 ms (or whose saves arrive not at all within ``DRAIN_SECONDS``). A step counts only if the writer
 kept at least 90 % of its rate: the writer is one thread making one HTTP save at a time.
@@ -139,7 +139,7 @@ def rows(idle: Idle, ladders: list[list[Step]], subscribers: int) -> list[Row]:
             Sample.of([idle.held]),
             target=f">= {IDLE_SOCKETS}",
             target_min=IDLE_SOCKETS,
-            note=f"{IDLE_BOARD_RECORDS}-record board; tried {IDLE_SOCKETS}, the most this bench opens",
+            note=f"a one-card board (20 records sent); tried {IDLE_SOCKETS}, the most this bench opens",
             extra={"seconds_to_subscribe": idle.seconds},
         ),
         Row(

@@ -115,7 +115,13 @@ def _b5(rows: list[dict[str, Any]]) -> Path | None:
             ys = [min(step["p99"], 10.0) * 1e3 for step in steps]
             right.plot(xs, ys, marker="o", label=f"ladder {index}")
         right.axhline(100, color="grey", linestyle=":", linewidth=1, label="100 ms")
-        _finish(right, "B5 saves/s to 1000 subscribers", "saves per second", "p99 save to last socket (ms)")
+        _finish(
+            right,
+            "B5 saves/s to 1000 subscribers",
+            "saves per second",
+            "p99 save to last socket (ms)",
+            log=False,
+        )
     return _save(figure, "b5_capacity.png")
 
 

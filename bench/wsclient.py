@@ -29,9 +29,11 @@ BOARD_SUBSCRIPTION = """subscription Stream($boardId: ID!) {
       ... on Label { id name color }
       ... on Column { id title position cards }
       ... on Card {
-        id title description position estimate dueAt column assignee creator labels comments commentCount
+        id title description position estimate dueAt column assignee creator labels comments reminders
+        commentCount
       }
       ... on Comment { id text createdAt author }
+      ... on Reminder { id text owner }
     }
     deleted { type id }
     notifications
