@@ -7,6 +7,7 @@ dropping it would leave hot anchors behind the database once the servers are bac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -36,7 +37,10 @@ class Flusher:
 
     def submit(self, rows: Iterable[RowChange]) -> None:
         """Queue committed changes; a save nobody watches costs no more than this check."""
-        batch = needed(rows, get_cache())
+        batch = list(rows)
+        # When the view is unavailable (Redis restarting) the worker decides, and retries.
+        with contextlib.suppress(Exception):
+            batch = needed(batch, get_cache())
         if not batch:
             return
         with self._idle:

@@ -152,8 +152,14 @@ def _propagate_channel(
     locked: set[str] | None,
 ) -> int:
     layers = {layer.type_name: layer for layer in channel.layers}
-    records = _Records(layers)
     dirty_keys = {(layer.type_name, pk) for layer, pk in dirty}
+    if locked is not None and not locked:
+        # First pass on a shared cache: only learn which anchors to lock; rendering waits for the locks.
+        hinted = _anchors_to_lock(channel, layers, dirty_keys, cache)
+        if hinted:
+            raise _Relock(hinted)
+        return 0
+    records = _Records(layers)
     records.load(dirty_keys)
     new_parents: dict[RecordKey, set[RecordKey]] = defaultdict(set)
     for key in dirty_keys:
@@ -182,6 +188,30 @@ def _propagate_channel(
             broker.publish(topic(channel.channel_name, anchor), patch.encode())
             patches += 1
     return patches
+
+
+def _anchors_to_lock(
+    channel: type[ContextChannel], layers: dict[str, Layer], dirty_keys: set[RecordKey], cache: RecordCache
+) -> set[str]:
+    """The anchors holding the changed rows or the parents their foreign keys name, from the keys alone."""
+    candidates = set(dirty_keys)
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for type_name, pk in dirty_keys:
+        by_type[type_name].append(pk)
+    for type_name, pks in by_type.items():
+        layer = layers[type_name]
+        edges = [e for e in layer.parents if e.kind is EdgeKind.REVERSE and e.child_fk_attname is not None]
+        attnames = list(dict.fromkeys(str(e.child_fk_attname) for e in edges))
+        if not attnames:
+            continue
+        for values in layer.model._default_manager.filter(pk__in=pks).values_list(*attnames):
+            found = dict(zip(attnames, values, strict=True))
+            for edge in edges:
+                value = found[str(edge.child_fk_attname)]
+                if value is not None:
+                    candidates.add((edge.parent.type_name, str(value)))
+    holders = cache.anchors_containing(channel.channel_name, candidates)
+    return {anchor for anchors in holders.values() for anchor in anchors}
 
 
 def _apply(
