@@ -104,6 +104,20 @@ def b4_rows(repeats: int) -> list[Row]:
             patch[1_000],
             target="<= 2x",
             target_ratio=2.0,
+            note="10 columns: the changed card's column lists 10k cards, and that list is copied",
+        )
+    )
+    rows.append(
+        Row(
+            "B4",
+            "store: patch cost at 100k cards in columns of 100 vs at 1k cards",
+            "s/patch",
+            _sample(data["100000n"]["patch"]),
+            "patch at 1k",
+            patch[1_000],
+            target="<= 2x",
+            target_ratio=2.0,
+            note="the same 100k cards in 1000 columns of 100 cards",
         )
     )
     scaled = Sample(
