@@ -63,6 +63,9 @@ class AnchorSink(ChannelSink):
 
 
 class ListSubscription:
+    """One list channel's operation on a socket: the listed anchors in order, the records each of them
+    holds for this subscriber, and the events of the list itself."""
+
     def __init__(
         self,
         connection: Connection,
