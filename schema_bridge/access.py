@@ -83,9 +83,14 @@ async def nested_state(channel_cls: type[ContextChannel], anchor: str, user: Use
 
 async def nested_states(channel: ContextChannel, user: User) -> list[Any]:
     """A list channel's nested states, in ``list_instances()`` order (anchors gone meanwhile left out)."""
-    states = []
-    for anchor in await list_anchors(channel):
-        data = await nested_state(type(channel), anchor, user)
-        if data is not None:
-            states.append(data)
-    return states
+    channel_cls = type(channel)
+    anchors = await list_anchors(channel)
+
+    def read() -> list[Any]:
+        return [data for data in (_nested_state(channel_cls, a) for a in anchors) if data is not None]
+
+    states: list[Any] = await database_sync_to_async(read)()
+    if not channel_cls.per_user:
+        return states
+    user_id = None if user.pk is None else str(user.pk)
+    return [filter_nested(data, channel_cls.layers.root, user_id) for data in states]

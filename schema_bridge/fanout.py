@@ -51,6 +51,19 @@ def event(
     }
 
 
+def transaction(
+    records: list[Record], deleted: list[RecordKey], cursor: str, reset: bool, size: int
+) -> list[dict[str, Any]]:
+    """The events of one transaction in batches of ``size`` records: ``reset`` and the deletions on the
+    first, ``ready`` and the cursor on the last (at least one event)."""
+    batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
+    last = len(batches) - 1
+    return [
+        event(cursor if n == last else "", reset and n == 0, n == last, batch, deleted if n == 0 else [])
+        for n, batch in enumerate(batches)
+    ]
+
+
 def encode_result(result: ExecutionResult) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:

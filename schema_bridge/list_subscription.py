@@ -35,8 +35,8 @@ from rxgraphql.records import TYPENAME, Record, RecordKey
 from .access import ChannelError, list_anchors, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
-from .fanout import ExecutionGroup, event, fanout
-from .subscription import ChannelSink, refuse, since_variables
+from .fanout import ExecutionGroup, event, fanout, transaction
+from .subscription import ChannelSink, push_events, refuse, since_variables
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
@@ -187,18 +187,11 @@ class ListSubscription:
         self, records: list[Record], deleted: list[RecordKey], reset: bool, runtime: bool
     ) -> None:
         """One transaction: batches with ``ready: false``, then the last with the anchor order."""
-        size = rx_settings().snapshot_batch_size
-        batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
-        for number, batch in enumerate(batches):
-            last = number == len(batches) - 1
-            root = event("", reset and number == 0, last, batch, deleted if number == 0 else [])
-            if last:
-                root["anchors"] = list(self.order)
-            if runtime and number == 0:
-                root = runtime_root(self.channel, root)
-            await self.connection.push_wait(self.frame(self.renderer.render(root)))
-            if not last:
-                await asyncio.sleep(0)
+        roots = transaction(records, deleted, "", reset, rx_settings().snapshot_batch_size)
+        roots[-1]["anchors"] = list(self.order)
+        if runtime:
+            roots[0] = runtime_root(self.channel, roots[0])
+        await push_events(self.connection, self.frame, self.renderer.render, roots)
 
     async def start(self) -> None:
         """The first snapshot: every anchor's records as one transaction, then the live patches.

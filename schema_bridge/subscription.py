@@ -7,6 +7,7 @@ that arrive meanwhile, and forwards only those newer than the snapshot once it h
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -23,7 +24,7 @@ from rxgraphql.ownership import snapshot_owners, visible_to
 from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
-from .fanout import event, fanout
+from .fanout import fanout, transaction
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
@@ -144,29 +145,17 @@ async def run_channel_subscription(
         if snapshot is None:
             refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
             return
-        size = rx_settings().snapshot_batch_size
         records = snapshot.records
         deleted = snapshot.deleted
         if channel_cls.per_user:
             records, deleted = visible_to(
                 records, deleted, sink.user_id, snapshot_owners(records, group.layers), {}, group.layers
             )
-        batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
         cursor = feeds.format_cursor(snapshot.epoch, snapshot.version)
-        for number, batch in enumerate(batches):
-            last = number == len(batches) - 1
-            root = event(
-                cursor if last else "",
-                snapshot.reset and number == 0,
-                last,
-                batch,
-                deleted if number == 0 else [],
-            )
-            if number == 0 and channel.runtime_state is not None:
-                root = runtime_root(channel, root)
-            await connection.push_wait(sink.frame(group.render(root)))
-            if not last:
-                await asyncio.sleep(0)
+        roots = transaction(records, deleted, cursor, snapshot.reset, rx_settings().snapshot_batch_size)
+        if channel.runtime_state is not None:
+            roots[0] = runtime_root(channel, roots[0])
+        await push_events(connection, sink.frame, group.render, roots)
         sink.go_live(snapshot.epoch, snapshot.version)
         await asyncio.Future()  # live until the client completes the operation or leaves
     finally:
@@ -176,6 +165,19 @@ async def run_channel_subscription(
         await session.close()
         channel._session = None
         await channel.on_disconnect()
+
+
+async def push_events(
+    connection: Connection,
+    frame: Callable[[str], str],
+    render: Callable[[dict[str, Any]], str],
+    roots: list[dict[str, Any]],
+) -> None:
+    """Send a transaction's events in order, waiting for the socket, yielding to the loop between them."""
+    for number, root in enumerate(roots):
+        if number:
+            await asyncio.sleep(0)
+        await connection.push_wait(frame(render(root)))
 
 
 def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from board.models import Board
 from board.serializers import BoardSummarySerializer
-from django.contrib.auth.models import User
 
 from rxgraphql.notices import broadcast_system_message
 from tests.support.aio import LoopThread
@@ -341,4 +340,3 @@ def test_several_users_lists_stay_apart(board_world: BoardWorld, ws_client: Clie
     bob_list.until(lambda e: any(r.get("title") == "Roadmap 2" for r in e["records"]))
     # bob never saw erin's board
     assert all(str(board.pk) not in (e["anchors"] or []) for e in bob_list.events)
-    assert User.objects.filter(pk=erin.pk).exists()
