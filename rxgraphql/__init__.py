@@ -15,10 +15,12 @@ __all__ = [
     "action",
     "consumer",
     "touch",
+    "wait_propagated",
 ]
 
 if TYPE_CHECKING:
     from .actions import ActionError, action
+    from .capture import wait_propagated
     from .changes import touch
     from .channel import ContextChannel
     from .consumers import consumer
@@ -29,6 +31,7 @@ _HOMES = {
     "ActionError": ".actions",
     "action": ".actions",
     "touch": ".changes",
+    "wait_propagated": ".capture",
     "ContextChannel": ".channel",
     "consumer": ".consumers",
     "CREATE": ".writes",

@@ -1,4 +1,5 @@
-"""Django app config: discovers ``<app>.channels`` modules, names the layer types, connects signals."""
+"""Django app config: discovers ``<app>.channels`` modules, names the layer types, connects signals, and
+keeps the capture triggers in step after ``migrate``."""
 
 from __future__ import annotations
 
@@ -37,10 +38,19 @@ def discover_channels(configs: Iterable[AppConfig]) -> None:
 
 
 def _clear_cache_after_migrate(app_config: AppConfig | None = None, **kwargs: object) -> None:
-    """Once per ``migrate`` run: after the signal of the last app that has models."""
+    """Once per ``migrate`` run, after the signal of the last app that has models: bring the capture
+    triggers in step with the channels (PostgreSQL) and clear the cache (the schema may have changed)."""
+    from django.db import DEFAULT_DB_ALIAS
+
     from .backends import reset
+    from .capture import uses_triggers
 
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if with_models and app_config is not with_models[-1]:
         return
+    using = str(kwargs.get("using") or DEFAULT_DB_ALIAS)
+    if using == DEFAULT_DB_ALIAS and uses_triggers():
+        from .capture import triggers
+
+        triggers.sync(using)
     reset()

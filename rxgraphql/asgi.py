@@ -29,6 +29,10 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
     django_app = get_django_asgi_application()
     from schema_bridge.asgi import GraphQLEndpoint
 
+    from .capture import start_capture
+
+    start_capture()  # with trigger capture, this process propagates the outbox
+
     endpoint = GraphQLEndpoint()
     prefix = path.rstrip("/")
 

@@ -1,4 +1,8 @@
-"""Collects changed rows of the models channels show, per transaction, and hands them over at commit.
+"""Signal capture: collects changed rows of the models channels show, per transaction, until COMMIT.
+
+This is the capture of the ``"signals"`` mode (SQLite, the embedded development setup); with
+``"triggers"`` (PostgreSQL) the database records every change itself and these receivers stand aside
+(:mod:`rxgraphql.capture`).
 
 Every save, delete and many-to-many change is recorded against the database connection it ran on. Inside
 a transaction the rows are collected (once each) and handed to the flusher when the transaction commits;
@@ -7,8 +11,9 @@ statement. A flush callback is registered under every savepoint stack that is no
 savepoint rollback can never drop the flush of the changes that did commit; a row recorded in a
 rolled-back savepoint is merely re-read, which publishes nothing when it did not change.
 
-``QuerySet.update()``, ``bulk_create()``, ``bulk_update()`` and raw SQL send no signals: call
-:func:`rxgraphql.touch` after them.
+``QuerySet.update()``, ``bulk_create()``, ``bulk_update()`` and raw SQL send no signals: in this mode call
+:func:`rxgraphql.touch` after them. With triggers ``touch()`` is never needed; it then writes the rows into
+the outbox, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from .capture import uses_triggers
 from .flusher import flusher
 from .registry import registry
 
@@ -89,23 +95,34 @@ def record(rows: Iterable[RowChange], using: str | None = None) -> None:
 def touch(target: models.Model | models.QuerySet[Any] | Iterable[models.Model]) -> None:
     """Publish rows changed without signals (``update()``, bulk operations, raw SQL)."""
     if isinstance(target, models.Model):
-        record([(_concrete(type(target)), str(target.pk))], target._state.db)
+        _touched([(_concrete(type(target)), str(target.pk))], target._state.db)
         return
     if isinstance(target, models.QuerySet):
         model = _concrete(target.model)
-        record(((model, str(pk)) for pk in target.values_list("pk", flat=True)), target.db)
+        _touched([(model, str(pk)) for pk in target.values_list("pk", flat=True)], target.db)
         return
     for instance in target:
         touch(instance)
 
 
+def _touched(rows: list[RowChange], using: str | None) -> None:
+    if not uses_triggers():
+        record(rows, using)
+        return
+    from .capture.outbox import enqueue
+
+    enqueue([(model, pk) for model, pk in rows if model in registry.by_model], using or DEFAULT_DB_ALIAS)
+
+
 def _on_save(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
-    if kwargs.get("raw"):
+    if kwargs.get("raw") or uses_triggers():
         return
     record([(_concrete(sender), str(instance.pk))], kwargs.get("using"))
 
 
 def _on_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    if uses_triggers():
+        return
     record([(_concrete(sender), str(instance.pk))], kwargs.get("using"))
 
 
@@ -138,6 +155,8 @@ def _on_m2m(
     pk_set: set[Any] | None,
     **kwargs: Any,
 ) -> None:
+    if uses_triggers():
+        return
     if action == "pre_clear":
         instance.__dict__.setdefault("_rxgraphql_cleared", {})[sender] = _related_pks(
             sender, instance, reverse

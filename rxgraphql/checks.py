@@ -4,6 +4,10 @@ Errors: one of ``REDIS_URL`` / ``MONGO_URL`` without the other (the shared cache
 does not parse, a server that does not answer within a second (silence ``rxgraphql.E003`` for commands
 that must run while the servers are down).
 
+Warning ``rxgraphql.W002`` (a database check: ``migrate``, ``check --database default``): with trigger
+capture, a layer table (or a many-to-many table between layers) has no capture trigger, or a trigger is out
+of step with the channels, so some changes would never reach subscribers. ``migrate`` fixes it.
+
 Warning ``rxgraphql.W001``: the embedded backends keep the cache and the fan-out inside one process, so a
 save made in another process (another worker, a management command, a task queue) never reaches its
 subscribers. Checks run in ``manage.py`` processes, not inside ASGI servers, so the signs looked for are
@@ -19,7 +23,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import rx_settings
 
@@ -103,3 +107,34 @@ def _check_mongo(url: str, database: str) -> list[CheckMessage]:
     finally:
         client.close()
     return []
+
+
+@register(Tags.database)
+def check_capture(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError
+
+    from .capture import triggers, uses_triggers
+
+    if not databases or DEFAULT_DB_ALIAS not in databases or not uses_triggers():
+        return []
+    try:
+        found = triggers.status(DEFAULT_DB_ALIAS)
+    except DatabaseError as error:
+        return [Warning(f"rxgraphql could not read its capture triggers: {error}", id="rxgraphql.W002")]
+    if found.in_step:
+        return []
+    tables = sorted({*found.missing, *found.stale})
+    problems = [f"tables without capture: {', '.join(tables)}"] if tables else []
+    if found.extra:
+        problems.append(f"triggers no channel needs: {', '.join(found.extra)}")
+    if not found.outbox or not found.function_current:
+        problems.append("the outbox or the trigger function is missing or outdated")
+    return [
+        Warning(
+            "rxgraphql's change-capture triggers are not in step with the channels ("
+            + "; ".join(problems)
+            + "): changes of those tables would not reach subscribers.",
+            hint="Run `manage.py migrate` or `manage.py rxgraphql_capture`.",
+            id="rxgraphql.W002",
+        )
+    ]

@@ -31,6 +31,7 @@ class RxSettings:
     connection_init_timeout: float
     send_queue_size: int
     snapshot_batch_size: int
+    capture: str
 
 
 def rx_settings() -> RxSettings:
@@ -56,4 +57,5 @@ def rx_settings() -> RxSettings:
         connection_init_timeout=float(raw.get("CONNECTION_INIT_TIMEOUT", 10.0)),
         send_queue_size=int(raw.get("SEND_QUEUE_SIZE", 1000)),
         snapshot_batch_size=int(raw.get("SNAPSHOT_BATCH_SIZE", 500)),
+        capture=str(raw.get("CAPTURE", "auto")),
     )

@@ -31,6 +31,9 @@ def _release_test_database(django_db_setup: None, django_db_blocker: DjangoDbBlo
     the test database at the end of the session and PostgreSQL refuses while they exist.
     """
     yield
+    from rxgraphql.capture import stop_capture
+
+    stop_capture()  # the outbox propagator's connections would otherwise outlive the database
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -15,8 +15,8 @@ from pymongo import monitoring
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from rxgraphql import backends
+from rxgraphql.capture import start_capture, wait_propagated
 from rxgraphql.checks import check_backends
-from rxgraphql.flusher import flusher
 from tests.support.live import LiveClient
 from tests.support.redis_server import RedisServer
 from tests.support.world import BoardWorld, board_expected
@@ -39,7 +39,9 @@ class CommandCounter(monitoring.CommandListener):
 
 
 @pytest.fixture
-def shared(settings: SettingsWrapper, redis_server: RedisServer, mongo_url: str) -> Iterator[CommandCounter]:
+def shared(
+    transactional_db: None, settings: SettingsWrapper, redis_server: RedisServer, mongo_url: str
+) -> Iterator[CommandCounter]:
     """RXGRAPHQL points at the test Redis and MongoDB; the process's backends are rebuilt from it."""
     redis_server.client().flushall()
     database = f"rxtest_{uuid.uuid4().hex[:8]}"
@@ -50,15 +52,16 @@ def shared(settings: SettingsWrapper, redis_server: RedisServer, mongo_url: str)
         "MONGO_DATABASE": database,
         "CACHE_TTL": 0.5,
     }
-    flusher.wait_idle(10)
+    wait_propagated(10)
     backends.close()
+    start_capture()  # with trigger capture this process propagates the outbox, as a server would
     counter = CommandCounter()
     cache: Any = backends.get_cache()
     cache.store.options["event_listeners"] = [counter]
     try:
         yield counter
     finally:
-        flusher.wait_idle(10)
+        wait_propagated(10)
         cache.store.sync_db().client.drop_database(database)
         backends.close()
 
@@ -70,14 +73,14 @@ def test_saves_nobody_watches_cost_no_redis_command_and_no_mongo_operation(
     assert card is not None
     card.title = "warm-up"
     card.save()  # the first save of the process loads its view of the active anchors
-    assert flusher.wait_idle(10)
+    assert wait_propagated(10)
     before = redis_server.command_calls()
     shared.commands.clear()
     for number in range(50):
         card.title = f"burst {number}"
         card.save()
         Column.objects.filter(pk=card.column_id).first().save()  # type: ignore[union-attr]
-    assert flusher.wait_idle(10)
+    assert wait_propagated(10)
     after = redis_server.command_calls()
     delta = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     delta = {name: calls for name, calls in delta.items() if calls and name != "info"}

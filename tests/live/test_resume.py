@@ -5,7 +5,7 @@ from collections.abc import Callable
 from board.models import Card
 from chat.models import Message
 
-from rxgraphql.flusher import flusher
+from rxgraphql.capture import wait_propagated
 from tests.support.live import LiveClient, Watcher, deleted_keys, record_keys
 from tests.support.rebuild import CHAT_TREE, subscription_document
 from tests.support.world import BoardWorld, board_expected, make_room, room_expected
@@ -37,7 +37,7 @@ def test_resume_receives_only_what_it_missed(board_world: BoardWorld, ws_client:
     doomed_id = doomed.pk
     doomed.delete()  # delete: the room's message list changes too
     added = Message.objects.create(room=room, author=world.alice, text="added")  # create
-    assert flusher.wait_idle(10)  # every missed change is in the cache before the client comes back
+    assert wait_propagated(10)  # every missed change is in the cache before the client comes back
 
     resumed = _watch_room(client, room.pk, since=first.cursor)
     resumed.state.records = dict(first.state.records)
@@ -64,7 +64,7 @@ def test_a_channel_with_per_user_records_resumes_with_a_full_snapshot(
     card = Card.objects.get(title="Ship")
     card.title = "Shipped"
     card.save()
-    assert flusher.wait_idle(10)
+    assert wait_propagated(10)
     resumed = client.resume_board(first)
     events = resumed.ready()
     assert events[0]["reset"] is True

@@ -134,8 +134,8 @@ class Cluster:
         script = (
             "import django; django.setup()\n"
             f"{code}\n"
-            "from rxgraphql.flusher import flusher\n"
-            "assert flusher.wait_idle(30)\n"
+            "from rxgraphql.capture import wait_propagated\n"
+            "assert wait_propagated(30)\n"
         )
         process = self._spawn([sys.executable, "-c", script], f"orm-{uuid.uuid4().hex[:6]}")
         assert process.wait(within) == 0, f"the ORM process failed; see {self.logs}"

@@ -35,7 +35,7 @@ def main() -> None:
     from django.db import DatabaseError, transaction
     from django.db.models import ObjectDoesNotExist
 
-    from rxgraphql.flusher import flusher
+    from rxgraphql.capture import wait_propagated
     from tests.support.random_writes import RolledBackError, Writer, run_group
     from tests.support.world import BoardWorld
 
@@ -72,7 +72,7 @@ def main() -> None:
             if args.pause:
                 time.sleep(args.pause)
         print(f"writer {seed}: {args.steps} steps, {failures} lost races", flush=True)
-    if not flusher.wait_idle(120):
+    if not wait_propagated(120):
         print("changes still pending after 120 s", file=sys.stderr)
         sys.exit(1)
 

@@ -1,4 +1,5 @@
-"""The write path's collection of changed rows: per transaction, once per row, savepoint-safe."""
+"""Signal capture (``CAPTURE = "signals"``): changed rows collected per transaction, once per row,
+savepoint-safe."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from board.models import Board, Card, Column, Label
 from django.contrib.auth.models import User
 from django.db import transaction
+from pytest_django.fixtures import Settings as SettingsWrapper
 from rest_framework.authtoken.models import Token
 
 from rxgraphql import changes, touch
@@ -14,8 +16,9 @@ Row = tuple[type, str]
 
 
 @pytest.fixture
-def submitted(monkeypatch: pytest.MonkeyPatch) -> list[list[Row]]:
-    """Every batch the write path hands to the flusher, instead of propagating it."""
+def submitted(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> list[list[Row]]:
+    """Every batch the write path hands to the flusher, instead of propagating it (signal capture)."""
+    settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
     batches: list[list[Row]] = []
     monkeypatch.setattr(changes.flusher, "submit", lambda rows: batches.append(list(rows)))
     return batches

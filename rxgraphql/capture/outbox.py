@@ -1,0 +1,204 @@
+"""The propagator of trigger capture: claims outbox rows, propagates them, deletes them in one transaction.
+
+One thread per process (started with the ASGI application). It listens on ``rxgraphql_change`` with a
+connection of its own and, on every notification (and every few seconds, for one missed while it was
+reconnecting), drains the outbox in batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
+RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
+committed only afterwards: several processes share the outbox without taking the same row, and a process
+that dies mid-batch rolls its claim back, leaving the rows to the next propagator. Propagation re-reads
+the committed rows, so a batch propagated twice converges all the same (at least once, idempotent).
+
+Rows of anchors nobody watches are discarded by the claim at the cost of the claim; when a production
+backend is unreachable the claim is rolled back and retried, as the flusher retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models
+
+from .triggers import CHANNEL, OUTBOX
+
+logger = logging.getLogger("rxgraphql.capture")
+
+RowChange = tuple[type[models.Model], str]
+
+CLAIM = (
+    f"DELETE FROM {OUTBOX} WHERE id IN "
+    f"(SELECT id FROM {OUTBOX} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, tbl, pk"
+)
+
+
+def _connection_params(using: str) -> dict[str, Any]:
+    params = dict(connections[using].get_connection_params())
+    for key in ("context", "cursor_factory", "prepare_threshold"):
+        params.pop(key, None)
+    return params
+
+
+def outbox_high_water(using: str = DEFAULT_DB_ALIAS) -> int | None:
+    """The newest outbox row's id, None when the outbox is empty."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT max(id) FROM {OUTBOX}")
+        row = cursor.fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def outbox_drained_up_to(mark: int, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether every row up to ``mark`` is propagated (a row being propagated is still visible)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {OUTBOX} WHERE id <= %s)", [mark])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def enqueue(rows: list[RowChange], using: str = DEFAULT_DB_ALIAS) -> None:
+    """Write changed rows into the outbox in the current transaction (``touch()`` with triggers)."""
+    if not rows:
+        return
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OUTBOX} (tbl, pk, op) "
+            "SELECT t, p, 'T' FROM unnest(%s::text[], %s::text[]) AS r(t, p)",
+            [[model._meta.db_table for model, _ in rows], [pk for _, pk in rows]],
+        )
+        cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+
+
+def models_by_table() -> dict[str, type[models.Model]]:
+    from .triggers import captured_models
+
+    return {model._meta.db_table: model for model in captured_models()}
+
+
+class Propagator:
+    #: Outbox rows claimed (and propagated) per transaction.
+    batch_size = 1000
+    #: Seconds between two looks at the outbox when no notification came.
+    idle_poll = 5.0
+    #: Seconds between two looks at the stop flag while waiting.
+    tick = 0.5
+
+    def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
+        self.using = using
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.running:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="rxgraphql-capture", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._serve()
+                failures = 0
+            except Exception as error:
+                if self._stop.is_set():
+                    break
+                failures += 1
+                delay = min(5.0, 0.05 * 2**failures)
+                logger.warning("rxgraphql outbox propagator: %s; retrying in %.1fs", error, delay)
+                self._stop.wait(delay)
+            finally:
+                close_old_connections()
+
+    def _serve(self) -> None:
+        import psycopg
+
+        params = _connection_params(self.using)
+        with psycopg.connect(**params, autocommit=True) as listener, psycopg.connect(**params) as claimer:
+            listener.execute(f"LISTEN {CHANNEL}")
+            self.drain(claimer)
+            last_look = time.monotonic()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                woken = any(True for _ in listener.notifies(timeout=self.tick, stop_after=1))
+                if woken or now - last_look >= self.idle_poll:
+                    self.drain(claimer)
+                    last_look = time.monotonic()
+
+    def drain(self, claimer: Any) -> int:
+        """Propagate batches until the outbox holds nothing this process can claim; returns rows handled."""
+        handled = 0
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                claimed = self._propagate_one_batch(claimer)
+            except _Retry as retry:
+                failures += 1
+                delay = min(2.0, 0.05 * 2**failures)
+                logger.warning("rxgraphql backend unavailable (%s); outbox retried in %.2fs", retry, delay)
+                self._stop.wait(delay)
+                continue
+            failures = 0
+            if claimed is None:
+                return handled
+            handled += claimed
+            if claimed < self.batch_size:
+                return handled
+        return handled
+
+    def _propagate_one_batch(self, claimer: Any) -> int | None:
+        from ..backends import get_broker, get_cache, is_unavailable
+        from ..propagate import needed, propagate
+
+        with _claimed(claimer, self.batch_size) as rows:
+            if not rows:
+                return None
+            tables = models_by_table()
+            changes: dict[RowChange, None] = {}
+            for _id, table, pk in rows:
+                model = tables.get(table)
+                if model is not None:
+                    changes[(model, pk)] = None
+            try:
+                close_old_connections()
+                cache = get_cache()
+                wanted = needed(list(changes), cache)
+                if wanted:
+                    propagate(wanted, cache, get_broker())
+            except Exception as error:
+                if is_unavailable(error):
+                    raise _Retry(error) from error
+                logger.exception("rxgraphql could not propagate %d changed rows", len(changes))
+            return len(rows)
+
+
+class _Retry(Exception):
+    """A backend is unreachable: roll the claim back so that the rows are propagated later."""
+
+
+@contextmanager
+def _claimed(claimer: Any, limit: int) -> Iterator[list[tuple[int, str, str]]]:
+    """Claimed outbox rows, deleted when the block ends and restored when it raises."""
+    with claimer.transaction():
+        rows = claimer.execute(CLAIM, [limit]).fetchall()
+        yield [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+
+propagator = Propagator()
