@@ -16,6 +16,8 @@ RXGRAPHQL = {
     "HEAT_LEASE": float(os.environ.get("RXGRAPHQL_MP_HEAT_LEASE", "3")),
     "SUBSCRIBER_LEASE": 6.0,
     "PING_INTERVAL": 2.0,
+    # "signals" shows what trigger capture prevents (tests/multiproc/test_durable_capture.py fails).
+    "CAPTURE": os.environ.get("RXGRAPHQL_MP_CAPTURE", "auto"),
 }
 
 LOGGING = {

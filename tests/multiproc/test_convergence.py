@@ -38,7 +38,7 @@ def connect(clients: list[LiveClient], aio: LoopThread, server: Server, world: B
 
 
 def writers(
-    cluster: Cluster, world: BoardWorld, seeds: list[int], steps: int, pause: float = 0.0
+    cluster: Cluster, world: BoardWorld, seeds: list[int], steps: int, pause: float = 0.0, die: bool = False
 ) -> list[subprocess.Popen[bytes]]:
     boards = f"{world.board_a.pk},{world.board_b.pk}"
     people = ",".join(str(u.pk) for u in (world.alice, world.bob, world.carol, world.dave))
@@ -54,6 +54,7 @@ def writers(
             people,
             "--pause",
             str(pause),
+            *(["--die"] if die else []),
         )
         for seed in seeds
     ]

@@ -2,6 +2,10 @@
 
     python -m tests.multiproc.writer --seed 3 --steps 60 --boards 1,2 --people 1,2,4
     python -m tests.multiproc.writer --marker done-3 --boards 1,2
+    python -m tests.multiproc.writer --seed 4 --steps 9 --boards 1,2 --people 1,2,4 --die
+
+With ``--die`` it kills itself with SIGKILL a random fraction of a few milliseconds after its last step
+committed, before it could propagate anything itself: what an OOM kill or a deploy does to a worker.
 
 Errors caused by the other writers (a row deleted under our feet) are expected and skipped. It exits once
 its changes are propagated.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import time
 
@@ -24,6 +29,7 @@ def main() -> None:
     parser.add_argument("--people", default="")
     parser.add_argument("--marker")
     parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--die", action="store_true")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.multiproc.settings")
@@ -72,6 +78,9 @@ def main() -> None:
             if args.pause:
                 time.sleep(args.pause)
         print(f"writer {seed}: {args.steps} steps, {failures} lost races", flush=True)
+        if args.die:
+            time.sleep(rng.uniform(0.0, 0.004))
+            os.kill(os.getpid(), signal.SIGKILL)
     if not wait_propagated(120):
         print("changes still pending after 120 s", file=sys.stderr)
         sys.exit(1)
