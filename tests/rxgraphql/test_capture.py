@@ -1,0 +1,225 @@
+"""Trigger capture on PostgreSQL: what the triggers record, how they are kept in step, how the outbox is
+claimed (rows survive a failed or killed propagation, two claimers never take the same row)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from board.models import Board, Card, Column, Label
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
+
+from rxgraphql import touch
+from rxgraphql.backends import BackendUnavailableError
+from rxgraphql.capture import capture_mode, stop_capture, triggers
+from rxgraphql.capture.outbox import CLAIM, Propagator, _connection_params, _Retry
+from rxgraphql.checks import check_capture
+
+Row = tuple[str, str, str, list[str] | None]
+
+
+@pytest.fixture
+def outbox(transactional_db: None) -> Iterator[None]:
+    """An empty outbox that no propagator of this process drains while the test looks at it."""
+    assert capture_mode() == "triggers"
+    stop_capture()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {triggers.OUTBOX}")
+    yield
+    triggers.sync()
+
+
+def outbox_rows() -> list[Row]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT tbl, pk, op, fields FROM {triggers.OUTBOX} ORDER BY id")
+        found = cursor.fetchall()
+    return [(tbl, pk, op, sorted(fields) if fields else None) for tbl, pk, op, fields in found]
+
+
+def clear_outbox() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {triggers.OUTBOX}")
+
+
+@pytest.fixture
+def board(outbox: None) -> Board:
+    owner = User.objects.create(username="owner")
+    made = Board.objects.create(title="B", owner=owner)
+    clear_outbox()
+    return made
+
+
+def test_every_layer_table_and_every_m2m_table_between_layers_is_captured() -> None:
+    wanted = triggers.wanted_triggers()
+    for model in (Board, Column, Card, Label, User):
+        assert wanted[model._meta.db_table] == (model._meta.pk.column, model._meta.db_table)  # type: ignore[union-attr]
+    assert wanted[Card.labels.through._meta.db_table] == (
+        "card_id",
+        Card._meta.db_table,
+        "label_id",
+        Label._meta.db_table,
+    )
+    assert wanted[Board.members.through._meta.db_table] == (
+        "board_id",
+        Board._meta.db_table,
+        "user_id",
+        User._meta.db_table,
+    )
+
+
+def test_migrate_left_the_triggers_in_step(transactional_db: None) -> None:
+    assert triggers.status().in_step
+    assert check_capture(databases=[DEFAULT_DB_ALIAS]) == []
+
+
+def test_a_missing_trigger_is_reported_and_reinstalled(outbox: None) -> None:
+    table = Card._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {triggers.TRIGGER} ON {table}")
+    assert triggers.status().missing == {table: ("id", table)}
+    (warning,) = check_capture(databases=[DEFAULT_DB_ALIAS])
+    assert warning.id == "rxgraphql.W002"
+    assert table in warning.msg
+    with pytest.raises(CommandError, match="not in step"):
+        call_command("rxgraphql_capture", "--check", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("rxgraphql_capture", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert triggers.status().in_step
+
+
+def test_a_trigger_no_channel_needs_is_dropped(outbox: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE rx_unrelated (id int PRIMARY KEY)")
+        cursor.execute(
+            f"CREATE TRIGGER {triggers.TRIGGER} AFTER INSERT ON rx_unrelated "
+            f"FOR EACH ROW EXECUTE FUNCTION {triggers.FUNCTION}('id', 'rx_unrelated')"
+        )
+    try:
+        assert triggers.status().extra == ("rx_unrelated",)
+        triggers.sync()
+        assert triggers.status().in_step
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE rx_unrelated")
+
+
+def test_remove_drops_everything_and_sync_brings_it_back(outbox: None) -> None:
+    call_command("rxgraphql_capture", "--remove", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    found = triggers.status()
+    assert not found.outbox
+    assert found.function_current is False
+    assert not found.extra
+    Board.objects.create(title="unrecorded", owner=User.objects.create(username="u"))
+    triggers.sync()
+    assert triggers.status().in_step
+    assert outbox_rows() == []
+
+
+def test_an_update_records_the_row_and_its_changed_columns(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t")
+    clear_outbox()
+    Card.objects.filter(pk=card.pk).update(title="t2", position=3)
+    assert outbox_rows() == [(Card._meta.db_table, str(card.pk), "U", ["position", "title"])]
+
+
+def test_an_update_that_changes_nothing_records_nothing(board: Board) -> None:
+    Board.objects.filter(pk=board.pk).update(title="B")
+    board.save()
+    assert outbox_rows() == []
+
+
+def test_inserts_and_deletes_record_the_row(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    column_pk = str(column.pk)
+    column.delete()
+    assert outbox_rows() == [
+        (Column._meta.db_table, column_pk, "I", None),
+        (Column._meta.db_table, column_pk, "D", None),
+    ]
+
+
+def test_a_many_to_many_change_records_both_ends(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t")
+    label = Label.objects.create(board=board, name="l", color="#000000")
+    clear_outbox()
+    card.labels.add(label)
+    card.labels.clear()
+    assert outbox_rows() == [
+        (Card._meta.db_table, str(card.pk), "I", None),
+        (Label._meta.db_table, str(label.pk), "I", None),
+        (Card._meta.db_table, str(card.pk), "D", None),
+        (Label._meta.db_table, str(label.pk), "D", None),
+    ]
+
+
+def test_a_rolled_back_transaction_leaves_nothing_in_the_outbox(board: Board) -> None:
+    class RolledBackError(Exception):
+        pass
+
+    def write_then_fail() -> None:
+        with transaction.atomic():
+            Board.objects.filter(pk=board.pk).update(title="gone")
+            touch(board)
+            raise RolledBackError
+
+    with pytest.raises(RolledBackError):
+        write_then_fail()
+    assert outbox_rows() == []
+
+
+def test_touch_writes_the_outbox(board: Board) -> None:
+    touch(board)
+    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "T", None)]
+
+
+def _claim(conn: psycopg.Connection[tuple[object, ...]], limit: int = 100) -> list[str]:
+    return [str(row[2]) for row in conn.execute(CLAIM, [limit]).fetchall()]
+
+
+def test_two_claimers_never_take_the_same_rows_and_a_killed_claim_leaves_its_rows(board: Board) -> None:
+    for n in range(4):
+        Board.objects.filter(pk=board.pk).update(title=f"v{n}")
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with psycopg.connect(**params) as first, psycopg.connect(**params) as second:
+        taken = _claim(first, 2)
+        others = _claim(second, 100)
+        assert len(taken) == 2
+        assert len(others) == 2
+        first.close()  # dies mid-batch: its claim is rolled back
+        second.commit()
+    assert len(outbox_rows()) == 2
+
+
+def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import propagate
+
+    def unreachable(*args: object, **kwargs: object) -> int:  # a stand-in for Redis restarting
+        raise BackendUnavailableError("redis is restarting")
+
+    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
+    monkeypatch.setattr(propagate, "propagate", unreachable)
+    Board.objects.filter(pk=board.pk).update(title="kept")
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with psycopg.connect(**params) as claimer, pytest.raises(_Retry, match="redis is restarting"):
+        Propagator()._propagate_one_batch(claimer)
+    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+
+
+def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rxgraphql import propagate
+
+    seen: list[object] = []
+    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
+    monkeypatch.setattr(propagate, "propagate", lambda changes, cache, broker: seen.extend(changes) or 1)
+    Board.objects.filter(pk=board.pk).update(title="once")
+    Board.objects.filter(pk=board.pk).update(title="twice")
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS)) as claimer:
+        assert Propagator().drain(claimer) == 2
+    assert seen == [(Board, str(board.pk))]  # two outbox rows of one row: one propagation
+    assert outbox_rows() == []
