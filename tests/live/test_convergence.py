@@ -14,7 +14,6 @@ from django.db import transaction
 from pytest_django.fixtures import Settings
 
 from rxgraphql.capture import capture_mode, stop_capture
-
 from tests.support.live import Event, LiveClient, Watcher, find_record
 from tests.support.random_writes import RolledBackError, Writer, run_group
 from tests.support.rebuild import MissingRecordError
