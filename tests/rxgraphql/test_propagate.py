@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pytest
@@ -97,8 +97,8 @@ def _expected_column_cards(board_pk: int) -> dict[str, list[int]]:
 
 
 @pytest.fixture
-def board(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Board]:
-    yield _Board(make_board_world(), monkeypatch)
+def board(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> _Board:
+    return _Board(make_board_world(), monkeypatch)
 
 
 def _card(title: str) -> Card:
