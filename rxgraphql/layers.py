@@ -48,6 +48,8 @@ class Edge:
     child_fk_attname: str | None = None
     # The ORM lookup from the parent model to the child model (None for OPAQUE edges).
     query_name: str | None = None
+    # For REVERSE and MANY_TO_MANY edges: the ORM lookup from the child model back to the parent model.
+    parent_lookup: str | None = None
 
 
 @dataclass(eq=False)
@@ -97,22 +99,28 @@ def _nested_child(
     return None
 
 
-def _edge_kind(parent_model: type[models.Model], source: str) -> tuple[EdgeKind, str | None, str | None]:
-    """(kind, the child's FK attname for REVERSE edges, the ORM lookup name from the parent)."""
+_EdgeFacts = tuple[EdgeKind, str | None, str | None, str | None]
+
+
+def _edge_kind(parent_model: type[models.Model], source: str) -> _EdgeFacts:
+    """(kind, the child's FK attname for REVERSE edges, the ORM lookup from the parent, the one back)."""
     if "." in source or source == "*":
-        return EdgeKind.OPAQUE, None, None
+        return EdgeKind.OPAQUE, None, None, None
     descriptor = getattr(parent_model, source, None)
     if isinstance(descriptor, ManyToManyDescriptor):
-        query = descriptor.field.related_query_name() if descriptor.reverse else descriptor.field.name
-        return EdgeKind.MANY_TO_MANY, None, query
+        m2m = descriptor.field
+        if descriptor.reverse:
+            return EdgeKind.MANY_TO_MANY, None, m2m.related_query_name(), m2m.name
+        return EdgeKind.MANY_TO_MANY, None, m2m.name, m2m.related_query_name()
     if isinstance(descriptor, ReverseManyToOneDescriptor):
-        return EdgeKind.REVERSE, descriptor.field.attname, descriptor.field.related_query_name()
+        fk = descriptor.field
+        return EdgeKind.REVERSE, fk.attname, fk.related_query_name(), fk.name
     if isinstance(descriptor, ReverseOneToOneDescriptor):
-        field = descriptor.related.field
-        return EdgeKind.REVERSE, field.attname, field.related_query_name()
+        one = descriptor.related.field
+        return EdgeKind.REVERSE, one.attname, one.related_query_name(), one.name
     if isinstance(descriptor, ForwardManyToOneDescriptor):
-        return EdgeKind.FORWARD, None, descriptor.field.name
-    return EdgeKind.OPAQUE, None, None
+        return EdgeKind.FORWARD, None, descriptor.field.name, None
+    return EdgeKind.OPAQUE, None, None, None
 
 
 class LayerGraph:
@@ -169,7 +177,7 @@ class LayerGraph:
             )
         for name, (child, many, source, allow_null) in nested.items():
             child_layer = self._layer_for(type(child), (*path, serializer_class))
-            kind, fk_attname, query_name = _edge_kind(model, source)
+            kind, fk_attname, query_name, parent_lookup = _edge_kind(model, source)
             edge = Edge(
                 parent=layer,
                 field_name=name,
@@ -180,6 +188,7 @@ class LayerGraph:
                 source=source,
                 child_fk_attname=fk_attname,
                 query_name=query_name,
+                parent_lookup=parent_lookup,
             )
             layer.children.append(edge)
             child_layer.parents.append(edge)
@@ -203,6 +212,29 @@ class LayerGraph:
         return sorted(set(found))
 
 
+ID_LISTS_ATTR = "_rxgraphql_id_lists"
+
+
+class IdLists(list[Any]):
+    """Primary keys of a row's children, read as ids only (no child row instantiated)."""
+
+
+class IdListField(serializers.ManyRelatedField):
+    """The primary keys of a nested list: the id list the write path attached to the row when it read
+    one (see records.py), else the relation's rows as ``PrimaryKeyRelatedField(many=True)`` reads them."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        attached = getattr(instance, ID_LISTS_ATTR, None)
+        if attached is not None and self.field_name in attached:
+            return attached[self.field_name]
+        return super().get_attribute(instance)
+
+    def to_representation(self, iterable: Any) -> list[Any]:
+        if isinstance(iterable, IdLists):
+            return list(iterable)
+        return list(super().to_representation(iterable))
+
+
 def _flat_serializer(
     serializer_class: type[serializers.ModelSerializer[Any]],
     nested: dict[str, tuple[serializers.ModelSerializer[Any], bool, str, bool]],
@@ -217,7 +249,10 @@ def _flat_serializer(
         if source != name:
             kwargs["source"] = source
         if many:
-            overrides[name] = serializers.PrimaryKeyRelatedField(many=True, **kwargs)
+            child: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+                read_only=True
+            )
+            overrides[name] = IdListField(child_relation=child, **kwargs)
         else:
             overrides[name] = serializers.PrimaryKeyRelatedField(allow_null=allow_null, **kwargs)
     overrides["__module__"] = serializer_class.__module__

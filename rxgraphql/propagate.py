@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -21,8 +21,16 @@ from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
 from .membership import publish_membership
 from .ownership import OwnershipTracker
-from .records import Record, RecordKey, child_keys, consistent_reads, fetch_records, reverse_parent_keys
+from .records import (
+    Record,
+    RecordKey,
+    child_keys,
+    consistent_reads,
+    fetch_records,
+    reverse_parent_keys,
+)
 from .registry import registry
+from .relists import ListCheck
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -30,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("rxgraphql.propagate")
 
 RowChange = tuple[type[models.Model], str]
+#: The model fields a change may have altered (a save's ``update_fields``); None: any of them.
+ChangedFields = Mapping[RowChange, Collection[str] | None]
 
 
 def topic(channel_name: str, anchor: str) -> str:
@@ -65,13 +75,6 @@ class _Records:
         return self.found[key]
 
 
-def _refreshes_parent(parent: Layer, child: Layer) -> bool:
-    """Whether a save of a child row can change the parent's list of children."""
-    return any(
-        edge.child is child and edge.kind in (EdgeKind.REVERSE, EdgeKind.OPAQUE) for edge in parent.children
-    )
-
-
 def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     """The changed rows worth propagating: some channel showing the model has an active anchor (this
     process's view, no round trip) or announces its anchor rows (``Meta.auto_update``).
@@ -89,8 +92,21 @@ def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     return kept
 
 
-def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) -> int:
-    """Bring every hot anchor up to date with these changed rows; returns the number of patches."""
+def propagate(
+    changes: Iterable[RowChange],
+    cache: RecordCache,
+    broker: Broker,
+    changed_fields: ChangedFields | None = None,
+) -> int:
+    """Bring every hot anchor up to date with these changed rows; returns the number of patches.
+
+    ``changed_fields`` names, per row, the model fields its changes may have altered (the union of the
+    ``update_fields`` of its saves); a row absent from it, or mapped to None, may have changed anywhere.
+    They let a save that moves no row within or between its parents' lists re-render no parent.
+    """
+    fields_of: dict[tuple[str, str], frozenset[str] | None] = {}
+    for (model, pk), names in (changed_fields or {}).items():
+        fields_of[(model._meta.label, pk)] = None if names is None else frozenset(names)
     per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
     backlog: dict[type[ContextChannel], list[tuple[str, str]]] = defaultdict(list)
     anchor_rows: dict[type[ContextChannel], list[str]] = defaultdict(list)
@@ -108,10 +124,10 @@ def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) 
         for anchor in list(cache.heating_anchors(channel.channel_name)):
             cache.note_backlog(channel.channel_name, anchor, backlog[channel])
         if cache.shared:
-            patches += _propagate_locked(channel, dirty, cache, broker)
+            patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
             with consistent_reads(channel.layers.root.model):
-                patches += _propagate_channel(channel, dirty, cache, broker, None)
+                patches += _propagate_channel(channel, dirty, fields_of, cache, broker, None)
     # After the patches: a list subscription that adds an anchor on this message reads it up to date.
     for channel, pks in anchor_rows.items():
         publish_membership(broker, channel, pks)
@@ -126,7 +142,11 @@ class _Relock(Exception):
 
 
 def _propagate_locked(
-    channel: type[ContextChannel], dirty: set[tuple[Layer, str]], cache: RecordCache, broker: Broker
+    channel: type[ContextChannel],
+    dirty: set[tuple[Layer, str]],
+    fields_of: Mapping[tuple[str, str], frozenset[str] | None],
+    cache: RecordCache,
+    broker: Broker,
 ) -> int:
     """Propagate while holding the locks of every anchor edited, taken BEFORE the database snapshot.
 
@@ -139,7 +159,7 @@ def _propagate_locked(
         try:
             root_model = channel.layers.root.model
             with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(root_model):
-                return _propagate_channel(channel, dirty, cache, broker, locked)
+                return _propagate_channel(channel, dirty, fields_of, cache, broker, locked)
         except _Relock as wanted:
             locked |= wanted.anchors
 
@@ -147,6 +167,7 @@ def _propagate_locked(
 def _propagate_channel(
     channel: type[ContextChannel],
     dirty: set[tuple[Layer, str]],
+    fields_of: Mapping[tuple[str, str], frozenset[str] | None],
     cache: RecordCache,
     broker: Broker,
     locked: set[str] | None,
@@ -174,13 +195,14 @@ def _propagate_channel(
         anchors.update(holders.get(key, ()))
     if locked is not None and not anchors <= locked:
         raise _Relock(anchors)
+    fields = {(layer.type_name, pk): fields_of.get((layer.model._meta.label, pk)) for layer, pk in dirty}
     patches = 0
     for anchor in sorted(anchors):
         with cache.edit(channel.channel_name, anchor) as edit:
             if edit is None:
                 continue
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
-            _apply(tracker or edit, dirty_keys, new_parents, records)
+            _apply(tracker or edit, dirty_keys, new_parents, records, fields)
             patch = edit.commit()
             if patch is not None and tracker is not None:
                 tracker.annotate(patch)
@@ -219,19 +241,19 @@ def _apply(
     dirty_keys: set[RecordKey],
     new_parents: dict[RecordKey, set[RecordKey]],
     records: _Records,
+    fields: Mapping[RecordKey, frozenset[str] | None],
 ) -> None:
     layers = records.layers
     refresh: set[RecordKey] = set()
     for key in dirty_keys:
-        present = edit.get(key) is not None
-        if present:
+        check = ListCheck(layers[key[0]], key, records.rows.get(key), fields.get(key))
+        if edit.get(key) is not None:
             refresh.add(key)
-            deleted = records.get(key) is None
             for parent in edit.referrers(key):
-                if deleted or _refreshes_parent(layers[parent[0]], layers[key[0]]):
+                if check.may_change(layers[parent[0]], parent, edit.get(parent)):
                     refresh.add(parent)
         for parent in new_parents.get(key, ()):
-            if edit.get(parent) is not None:
+            if check.may_change(layers[parent[0]], parent, edit.get(parent)):
                 refresh.add(parent)
     records.load(refresh)
     orphans: list[RecordKey] = []

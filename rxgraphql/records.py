@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
+from django.db.models.lookups import Lookup
 from rest_framework import serializers
 
-from .layers import EdgeKind, Layer
+from .layers import ID_LISTS_ATTR, Edge, EdgeKind, IdLists, Layer
 
 Record = dict[str, Any]
 RecordKey = tuple[str, str]
@@ -35,20 +36,122 @@ def child_keys(record: Record, layer: Layer) -> Iterator[RecordKey]:
             yield (edge.child.type_name, str(value))
 
 
-def _queryset(layer: Layer) -> models.QuerySet[Any]:
-    """The layer's rows with the relations its flat serializer reads fetched in bulk."""
-    qs = layer.model._default_manager.all()
-    prefetch = [
-        edge.source
+def renders_from_own_row(layer: Layer) -> bool:
+    """Whether the layer's flat record depends only on its row's columns and its children's id lists.
+
+    Such a layer needs no child row to render (its id lists are read as ids) and its record changes only
+    when its row or one of its lists does. A method field, a property, a dotted source, a related field
+    other than a primary key or an overridden ``to_representation`` may read anything: those layers are
+    rendered with their nested relations prefetched, and re-rendered whenever a child changes.
+    """
+    return _renders_from_own_row(layer)
+
+
+@functools.cache
+def _renders_from_own_row(layer: Layer) -> bool:
+    for klass in layer.flat_serializer_class.__mro__:
+        if "to_representation" in klass.__dict__:
+            if not klass.__module__.startswith("rest_framework"):
+                return False
+            break
+    nested = {edge.field_name for edge in layer.children}
+    own = {"pk"}
+    for model_field in layer.model._meta.concrete_fields:
+        own.update((model_field.name, model_field.attname))
+    for name, field in _flat_serializer(layer).fields.items():
+        if name in nested:
+            continue
+        if isinstance(field, serializers.SerializerMethodField | serializers.ManyRelatedField):
+            return False
+        if isinstance(field, serializers.RelatedField) and not isinstance(
+            field, serializers.PrimaryKeyRelatedField
+        ):
+            return False
+        if field.source == "*" or len(field.source_attrs) != 1 or field.source_attrs[0] not in own:
+            return False
+    return True
+
+
+def _listed_edges(layer: Layer) -> list[Edge]:
+    """The nested lists whose ids are read without instantiating the children."""
+    return [
+        edge
         for edge in layer.children
-        if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
+        if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY) and edge.parent_lookup
     ]
+
+
+def _queryset(layer: Layer) -> models.QuerySet[Any]:
+    """The layer's rows with the relations its flat serializer reads fetched in bulk.
+
+    A layer rendering from its own row gets its lists as ids (``attach_id_lists``); the others get their
+    nested relations prefetched, which their method fields may rely on.
+    """
+    qs = layer.model._default_manager.all()
+    if renders_from_own_row(layer):
+        prefetch = [edge.source for edge in layer.children if edge.many and edge.kind is EdgeKind.OPAQUE]
+    else:
+        prefetch = [
+            edge.source
+            for edge in layer.children
+            if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
+        ]
     select = [edge.source for edge in layer.children if not edge.many and edge.kind is EdgeKind.REVERSE]
     if prefetch:
         qs = qs.prefetch_related(*prefetch)
     if select:
         qs = qs.select_related(*select)
     return qs
+
+
+class _AnyOf(Lookup):
+    """``column = ANY(%s::type[])``: a set of keys bound as one array parameter (PostgreSQL)."""
+
+    lookup_name = "rx_any"
+    prepare_rhs = False
+
+    def __init__(self, lhs: Any, rhs: Any, db_type: str) -> None:
+        self.db_type = db_type
+        super().__init__(lhs, rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs_sql} = ANY(%s::{self.db_type}[])", (*lhs_params, list(self.rhs))
+
+
+def in_values(qs: models.QuerySet[Any], attname: str, values: list[Any]) -> models.QuerySet[Any]:
+    """``qs`` filtered on a column of its model taking one of ``values``: one array parameter on
+    PostgreSQL (one statement shape whatever the count), ``IN (...)`` elsewhere."""
+    model_field = qs.model._meta.get_field(attname) if attname != "pk" else qs.model._meta.pk
+    assert model_field is not None
+    connection = connections[qs.db]
+    if connection.vendor != "postgresql":
+        return qs.filter(**{f"{attname}__in": values})
+    target = getattr(model_field, "target_field", model_field)
+    prepared = [target.to_python(value) for value in values]
+    column = model_field.attname if attname != "pk" else "pk"
+    return qs.filter(_AnyOf(models.F(column), prepared, target.rel_db_type(connection)))
+
+
+def attach_id_lists(layer: Layer, rows: list[models.Model]) -> None:
+    """Read the id lists of these rows' nested lists, one statement per list, without child rows."""
+    if not rows or not renders_from_own_row(layer):
+        return
+    pks = [row.pk for row in rows]
+    lists: dict[Any, dict[str, IdLists]] = {pk: {} for pk in pks}
+    for edge in _listed_edges(layer):
+        for found in lists.values():
+            found[edge.field_name] = IdLists()
+        child_manager = edge.child.model._default_manager
+        lookup = str(edge.parent_lookup)
+        if edge.kind is EdgeKind.REVERSE and edge.child_fk_attname is not None:
+            qs = in_values(child_manager.all(), edge.child_fk_attname, pks)
+        else:
+            qs = child_manager.filter(**{f"{lookup}__in": pks})
+        for parent_pk, child_pk in qs.values_list(lookup, "pk"):
+            lists[parent_pk][edge.field_name].append(child_pk)
+    for row in rows:
+        setattr(row, ID_LISTS_ATTR, lists[row.pk])
 
 
 def serialize_rows(layer: Layer, rows: Iterable[models.Model]) -> list[Record]:
@@ -77,7 +180,8 @@ def fetch_records(layer: Layer, pks: Iterable[str]) -> dict[str, tuple[models.Mo
     wanted = list(dict.fromkeys(pks))
     if not wanted:
         return {}
-    rows = list(_queryset(layer).filter(pk__in=wanted))
+    rows = list(in_values(_queryset(layer), "pk", wanted))
+    attach_id_lists(layer, rows)
     return {str(row.pk): (row, record) for row, record in zip(rows, serialize_rows(layer, rows), strict=True)}
 
 
@@ -99,9 +203,30 @@ def consistent_reads(model: type[models.Model]) -> Iterator[None]:
     MySQL give a snapshot per transaction by default.
     """
     alias = router.db_for_read(model) or DEFAULT_DB_ALIAS
+    connection = connections[alias]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        connection.ensure_connection()
+        raw = connection.connection
+        if hasattr(raw, "read_only"):  # psycopg 3: the level travels with BEGIN, no extra round trip
+            with _begin_with(raw), transaction.atomic(using=alias):
+                yield
+            return
     with transaction.atomic(using=alias):
-        connection = connections[alias]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield
+
+
+@contextmanager
+def _begin_with(raw: Any) -> Iterator[None]:
+    """Make the next BEGIN of a psycopg 3 connection ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``."""
+    from psycopg import IsolationLevel
+
+    saved = (raw.isolation_level, raw.read_only)
+    raw.isolation_level, raw.read_only = IsolationLevel.REPEATABLE_READ, True
+    try:
+        yield
+    finally:
+        if not raw.closed:
+            raw.isolation_level, raw.read_only = saved

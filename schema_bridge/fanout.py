@@ -1,7 +1,9 @@
 """Fan-out: subscribers of one anchor with the same document share one execution per patch.
 
 Each patch is executed once per (anchor, document, variables) group and encoded once with orjson; every
-subscriber of the group gets the same payload text, framed with its own operation id.
+subscriber of the group gets the same payload text, framed with its own operation id. On a channel with
+per-user records each user has a group of their own, but a patch carrying no per-user record nor a list
+of them reads the same for everyone: it is rendered once and that text goes to every user's group.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 
 from rxgraphql.backends import Patch
 from rxgraphql.feeds import AnchorFeed, format_cursor, hub
+from rxgraphql.layers import Layer
 from rxgraphql.notices import Notice
 from rxgraphql.ownership import snapshot_owners, visible_to
 from rxgraphql.records import Record, RecordKey
@@ -142,18 +145,26 @@ class ExecutionGroup:
             return
         records, deleted = patch.records, patch.deleted
         if self.channel_cls.per_user:
+            if self.fanout.same_for_everyone(patch, self.layers):
+                self._deliver(patch, self.fanout.shared_payload(self, patch))
+                return
             owners = snapshot_owners(records, self.layers) if patch.reset else patch.owners
             records, deleted = visible_to(
                 records, deleted, self.user, owners, patch.previous_owners, self.layers
             )
             if not records and not deleted and not patch.reset:
                 return  # nothing of this patch is this user's to see
-        # A list subscription mixes the patches of several anchors: their cursors do not compare.
-        cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
-        root = event(cursor, patch.reset, True, records, deleted)
-        payload = self.render(root)
+        payload = self.render_live(patch, records, deleted)
         if records is not patch.records or deleted is not patch.deleted:
             patch = dataclasses.replace(patch, records=records, deleted=deleted)
+        self._deliver(patch, payload)
+
+    def render_live(self, patch: Patch, records: list[Record], deleted: list[RecordKey]) -> str:
+        # A list subscription mixes the patches of several anchors: their cursors do not compare.
+        cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
+        return self.render(event(cursor, patch.reset, True, records, deleted))
+
+    def _deliver(self, patch: Patch, payload: str) -> None:
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload, patch)
 
@@ -163,6 +174,31 @@ class FanOut:
 
     def __init__(self) -> None:
         self.groups: dict[tuple[Any, ...], ExecutionGroup] = {}
+        # The patch being delivered (a feed hands one patch to all its groups in a row) and what is
+        # known of it: whether every user reads it alike, and its payload per document.
+        self._patch: Patch | None = None
+        self._alike = False
+        self._payloads: dict[tuple[Any, ...], str] = {}
+
+    def _current(self, patch: Patch, layers: Mapping[str, Layer]) -> None:
+        if patch is not self._patch:
+            self._patch = patch
+            self._alike = not _carries_per_user_records(patch, layers)
+            self._payloads = {}
+
+    def same_for_everyone(self, patch: Patch, layers: Mapping[str, Layer]) -> bool:
+        """Whether the patch carries no per-user record, no list of them and no deletion of one."""
+        self._current(patch, layers)
+        return self._alike
+
+    def shared_payload(self, group: ExecutionGroup, patch: Patch) -> str:
+        """The payload of a patch every user reads alike, rendered once per document for every user."""
+        self._current(patch, group.layers)
+        document = group.key[:-1]  # the group's key without its user
+        payload = self._payloads.get(document)
+        if payload is None:
+            payload = self._payloads[document] = group.render_live(patch, patch.records, patch.deleted)
+        return payload
 
     def join(
         self,
@@ -208,6 +244,18 @@ class FanOut:
         if group.feed is not None:
             group.feed.remove(group)
             group.feed = None
+
+
+def _carries_per_user_records(patch: Patch, layers: Mapping[str, Layer]) -> bool:
+    if patch.reset or patch.previous_owners:
+        return True
+    if any(layers[type_name].user_key is not None for type_name, _ in patch.deleted):
+        return True
+    for record in patch.records:
+        layer = layers[record["__typename"]]
+        if layer.user_key is not None or any(edge.child.user_key is not None for edge in layer.children):
+            return True
+    return False
 
 
 fanout = FanOut()

@@ -40,7 +40,7 @@ def mongo_url() -> Iterator[str]:
         yield MONGO_URL
         return
     warnings.warn(
-        "MongoDB tests run against the STAND-IN (mongomock behind the wire protocol); "
+        "MongoDB tests run against the STAND-IN (an indexed in-memory engine behind the wire protocol); "
         "set RXGRAPHQL_TEST_MONGO_URL to use a real server",
         stacklevel=1,
     )

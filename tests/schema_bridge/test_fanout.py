@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 
-from schema_bridge.fanout import fanout
+from board.models import Card, Reminder
+
+from schema_bridge.fanout import ExecutionGroup, fanout
 from tests.support.live import LiveClient, find_record
 from tests.support.world import BoardWorld, make_room
 
@@ -36,23 +38,50 @@ def test_one_execution_per_patch_for_every_subscriber(
     assert all(payload == payloads[0] for payload in payloads)
 
 
-def test_per_user_channels_share_one_execution_per_user(
-    board_world: BoardWorld, ws_client: ClientFactory
-) -> None:
-    world = board_world
+def _watch_board_as_alice_and_bob(world: BoardWorld, ws_client: ClientFactory) -> list[LiveClient]:
     board = world.board_a
     watchers = [ws_client().connect(world.token(world.alice)).watch_board(board.pk) for _ in range(3)]
     watchers.append(ws_client().connect(world.token(world.bob)).watch_board(board.pk))
     for watcher in watchers:
         watcher.ready()
-    groups = [group for group in fanout.groups.values() if group.key[1] == str(board.pk)]
+    return watchers
+
+
+def _board_groups(world: BoardWorld) -> list[ExecutionGroup]:
+    return [group for group in fanout.groups.values() if group.key[1] == str(world.board_a.pk)]
+
+
+def test_per_user_channels_share_one_execution_per_user(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    """A patch carrying a per-user list (the card's reminders) is executed once per user."""
+    world = board_world
+    watchers = _watch_board_as_alice_and_bob(world, ws_client)
+    groups = _board_groups(world)
     assert sorted(len(group.sinks) for group in groups) == [1, 3]  # BoardChannel has per-user reminders
+    before = sum(group.executions for group in groups)
+    card = Card.objects.get(title="Write spec")
+    Reminder.objects.create(card=card, owner=world.alice, text="call bob")
+    for watcher in watchers:
+        assert find_record(watcher.next(), "Card", card.pk) is not None
+    assert sum(group.executions for group in groups) - before == 2
+
+
+def test_a_patch_without_per_user_records_is_rendered_once_for_every_user(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    world = board_world
+    board = world.board_a
+    watchers = _watch_board_as_alice_and_bob(world, ws_client)
+    groups = _board_groups(world)
     before = sum(group.executions for group in groups)
     board.title = "per user"
     board.save()
-    for watcher in watchers:
-        assert find_record(watcher.next(), "Board", board.pk) is not None
-    assert sum(group.executions for group in groups) - before == 2
+    events = [watcher.next() for watcher in watchers]
+    for event in events:
+        assert find_record(event, "Board", board.pk) is not None
+    assert sum(group.executions for group in groups) - before == 1
+    assert all(event == events[0] for event in events)
 
 
 def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_client: ClientFactory) -> None:

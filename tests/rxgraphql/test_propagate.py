@@ -1,0 +1,199 @@
+"""Propagation: which records a change re-renders, and that the anchor then matches the serializer.
+
+Each test heats board A into its own embedded cache, changes rows, calls ``propagate`` with or without
+the changed fields, and checks the renders (which rows were read for which layer) and the patch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from typing import Any
+
+import pytest
+from board.channels import BoardChannel
+from board.models import Card, Column, Comment
+from board.serializers import BoardSerializer
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rxgraphql import propagate as propagate_module
+from rxgraphql.backends.base import Patch
+from rxgraphql.backends.memory import MemoryBroker, MemoryRecordCache
+from rxgraphql.propagate import heat_records, propagate
+from rxgraphql.records import Record, RecordKey
+from tests.support.world import BoardWorld, make_board_world
+
+
+class _Published(MemoryBroker):
+    """A broker keeping what is published (no subscriber needed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patches: list[Patch] = []
+
+    def publish(self, topic: str, data: bytes) -> None:
+        self.patches.append(Patch.decode(data))
+
+
+class _Board:
+    """Board A heated into a cache of its own, and the rows each propagation read per layer."""
+
+    def __init__(self, world: BoardWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.world = world
+        self.cache = MemoryRecordCache()
+        self.broker = _Published()
+        self.anchor = str(world.board_a.pk)
+        self.reads: dict[str, list[str]] = defaultdict(list)
+        name = BoardChannel.channel_name
+
+        heated = heat_records(BoardChannel, self.anchor)
+        assert heated is not None
+
+        async def heat() -> None:
+            assert await self.cache.begin_heat(name, self.anchor)
+            await self.cache.finish_heat(name, self.anchor, *heated)
+
+        asyncio.run(heat())
+        real = propagate_module.fetch_records
+
+        def counting(layer: Any, pks: Collection[str]) -> Any:
+            self.reads[layer.type_name].extend(pks)
+            return real(layer, pks)
+
+        monkeypatch.setattr(propagate_module, "fetch_records", counting)
+
+    def propagate(self, rows: list[tuple[Any, str]], fields: dict[Any, Any] | None = None) -> Patch:
+        self.reads.clear()
+        self.broker.patches.clear()
+        assert propagate(rows, self.cache, self.broker, fields) == 1
+        return self.broker.patches[0]
+
+    def propagate_unchanged(self, rows: list[tuple[Any, str]], fields: dict[Any, Any] | None = None) -> None:
+        """Propagate rows whose records render as cached: no patch."""
+        self.reads.clear()
+        assert propagate(rows, self.cache, self.broker, fields) == 0
+
+    def records(self) -> dict[RecordKey, Record]:
+        anchor = self.cache._anchors[(BoardChannel.channel_name, self.anchor)]
+        return dict(anchor.records)
+
+    def column_cards(self) -> dict[str, list[int]]:
+        return {
+            pk: record["cards"] for (type_name, pk), record in self.records().items() if type_name == "Column"
+        }
+
+
+def _types(patch: Patch) -> list[str]:
+    return sorted(record["__typename"] for record in patch.records)
+
+
+def _expected_column_cards(board_pk: int) -> dict[str, list[int]]:
+    from board.models import Board
+
+    data = BoardSerializer(Board.objects.get(pk=board_pk)).data
+    return {str(column["id"]): [card["id"] for card in column["cards"]] for column in data["columns"]}
+
+
+@pytest.fixture
+def board(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> _Board:
+    return _Board(make_board_world(), monkeypatch)
+
+
+def _card(title: str) -> Card:
+    return Card.objects.get(title=title)
+
+
+Save = Callable[[Card], None]
+
+
+def test_a_title_edit_re_renders_no_parent(board: _Board) -> None:
+    card = _card("Write spec")
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    with CaptureQueriesContext(connection) as queries:
+        patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
+    assert _types(patch) == ["Card"]
+    assert patch.records[0]["title"] == "Write the spec"
+    assert dict(board.reads) == {"Card": [str(card.pk)]}
+    assert not any("board_column" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_move_re_renders_both_columns_as_id_lists(board: _Board) -> None:
+    card = _card("Write spec")
+    doing = Column.objects.get(title="Doing")
+    old = card.column_id
+    card.column = doing
+    card.save(update_fields=["column"])
+    patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["column"]})
+    assert _types(patch) == ["Card", "Column", "Column"]
+    assert sorted(board.reads["Column"]) == sorted([str(old), str(doing.pk)])
+    assert board.reads["Card"] == [str(card.pk)]  # the columns' other cards are listed by id, not read
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+
+
+def test_an_ordering_field_change_re_renders_the_column(board: _Board) -> None:
+    card = _card("Fix login")
+    card.position = -1  # now first in Todo
+    card.save(update_fields=["position"])
+    patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["position"]})
+    assert _types(patch) == ["Card", "Column"]
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+    todo = str(card.column_id)
+    assert board.column_cards()[todo][0] == card.pk
+
+
+def test_update_fields_naming_the_foreign_key_re_renders_the_parent(board: _Board) -> None:
+    card = _card("Fix login")
+    card.save(update_fields=["column"])  # the same column: the list is re-read all the same
+    board.propagate_unchanged([(Card, str(card.pk))], {(Card, str(card.pk)): ["column_id"]})
+    assert board.reads["Column"] == [str(card.column_id)]
+
+
+def test_a_save_without_update_fields_re_renders_the_parent(board: _Board) -> None:
+    card = _card("Fix login")
+    card.title = "Fix the login"
+    card.save()
+    board.propagate([(Card, str(card.pk))])
+    assert board.reads["Column"] == [str(card.column_id)]
+    board.propagate_unchanged([(Card, str(card.pk))], {(Card, str(card.pk)): None})  # None: unknown
+    assert board.reads["Column"] == [str(card.column_id)]
+
+
+def test_the_decision_is_taken_against_the_parents_lists(board: _Board) -> None:
+    """A row that moved without its move being propagated: a later title edit still fixes both lists."""
+    card = _card("Write spec")
+    doing = Column.objects.get(title="Doing")
+    Card.objects.filter(pk=card.pk).update(column=doing)  # no signal, nothing propagated
+    card.refresh_from_db()
+    card.title = "Moved quietly"
+    card.save(update_fields=["title"])
+    patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
+    assert _types(patch) == ["Card", "Column", "Column"]
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+
+
+def test_a_parent_with_a_method_field_follows_its_children(board: _Board) -> None:
+    """``CardSerializer.comment_count`` reads the prefetched comments: it stays right."""
+    card = _card("Write spec")
+    comment = Comment.objects.create(card=card, author=board.world.bob, text="Looks good")
+    patch = board.propagate([(Comment, str(comment.pk))], {(Comment, str(comment.pk)): None})
+    rendered = {record["__typename"]: record for record in patch.records}
+    assert rendered["Card"]["comment_count"] == 3
+    assert rendered["Card"]["comments"][-1] == comment.pk
+    comment.text = "Looks great"
+    comment.save(update_fields=["text"])
+    patch = board.propagate([(Comment, str(comment.pk))], {(Comment, str(comment.pk)): ["text"]})
+    assert _types(patch) == ["Comment"]  # the card rendered the same: nothing else is sent
+    assert board.reads["Card"] == [str(card.pk)]  # a parent with a method field is re-read all the same
+
+
+def test_a_deleted_child_leaves_its_parents_list(board: _Board) -> None:
+    card = _card("Fix login")
+    pk, column = str(card.pk), str(card.column_id)
+    card.delete()
+    patch = board.propagate([(Card, pk)], {(Card, pk): ["title"]})
+    assert ("Card", pk) in patch.deleted
+    assert int(pk) not in board.column_cards()[column]
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
