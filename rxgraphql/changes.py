@@ -18,11 +18,12 @@ the outbox, in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -42,7 +43,8 @@ def _concrete(model: type[models.Model]) -> type[models.Model]:
 @dataclass
 class _Pending:
     hooks: list[Any] | None = None
-    rows: dict[RowChange, None] = field(default_factory=dict)
+    #: changed rows and the fields their saves named (None: any field may have changed)
+    rows: dict[RowChange, frozenset[str] | None] = field(default_factory=dict)
     callbacks: list[tuple[tuple[str, ...], Any]] = field(default_factory=list)
 
 
@@ -69,20 +71,29 @@ def _flush(connection: BaseDatabaseWrapper) -> None:
     state.callbacks = []
     state.hooks = None
     if rows:
-        flusher.submit(rows.keys())
+        flusher.submit(rows.keys(), rows)
 
 
-def record(rows: Iterable[RowChange], using: str | None = None) -> None:
-    """Note changed rows; they are propagated after the surrounding transaction commits."""
+def merge_fields(before: frozenset[str] | None, after: frozenset[str] | None) -> frozenset[str] | None:
+    """The fields two changes of one row may have altered together (None: any)."""
+    return None if before is None or after is None else before | after
+
+
+def record(
+    rows: Iterable[RowChange], using: str | None = None, fields: frozenset[str] | None = None
+) -> None:
+    """Note changed rows (``fields``: what their saves changed, None for anything); they are propagated
+    after the surrounding transaction commits."""
     tracked = [(model, pk) for model, pk in rows if model in registry.by_model]
     if not tracked:
         return
     connection = transaction.get_connection(using or DEFAULT_DB_ALIAS)
     if not connection.in_atomic_block:
-        flusher.submit(tracked)
+        flusher.submit(tracked, dict.fromkeys(tracked, fields))
         return
     state = _pending(connection)
-    state.rows.update(dict.fromkeys(tracked))
+    for row in tracked:
+        state.rows[row] = merge_fields(state.rows[row], fields) if row in state.rows else fields
     stack = tuple(connection.savepoint_ids)
     if any(stack[: len(covered)] == covered for covered, _ in state.callbacks):
         return
@@ -117,7 +128,18 @@ def _touched(rows: list[RowChange], using: str | None) -> None:
 def _on_save(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     if kwargs.get("raw") or uses_triggers():
         return
-    record([(_concrete(sender), str(instance.pk))], kwargs.get("using"))
+    named = kwargs.get("update_fields")
+    fields = None if kwargs.get("created") or named is None else frozenset(_field_names(sender, named))
+    record([(_concrete(sender), str(instance.pk))], kwargs.get("using"), fields)
+
+
+def _field_names(model: type[models.Model], names: Iterable[str]) -> Iterator[str]:
+    """``update_fields`` may name a foreign key by its attname (``column_id``): give its field name."""
+    for name in names:
+        try:
+            yield model._meta.get_field(name).name
+        except FieldDoesNotExist:
+            yield next((f.name for f in model._meta.concrete_fields if f.attname == name), name)
 
 
 def _on_delete(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:

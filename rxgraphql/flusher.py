@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import close_old_connections, models
 
@@ -22,6 +22,7 @@ from .propagate import needed
 logger = logging.getLogger("rxgraphql.flusher")
 
 RowChange = tuple[type[models.Model], str]
+Fields = Mapping[RowChange, frozenset[str] | None]
 
 
 class Flusher:
@@ -29,14 +30,15 @@ class Flusher:
     max_retries = 300
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[list[RowChange] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[RowChange], Fields] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._idle = threading.Condition()
         self._busy = 0
 
-    def submit(self, rows: Iterable[RowChange]) -> None:
-        """Queue committed changes; a save nobody watches costs no more than this check."""
+    def submit(self, rows: Iterable[RowChange], fields: Fields | None = None) -> None:
+        """Queue committed changes (``fields``: per row, what its saves changed; absent = anything); a save
+        nobody watches costs no more than this check."""
         batch = list(rows)
         # When the view is unavailable (Redis restarting) the worker decides, and retries.
         with contextlib.suppress(Exception):
@@ -46,7 +48,7 @@ class Flusher:
         with self._idle:
             self._busy += 1
         self._ensure_thread()
-        self._queue.put(batch)
+        self._queue.put((batch, {row: (fields or {}).get(row) for row in batch}))
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -56,6 +58,7 @@ class Flusher:
 
     def _run(self) -> None:
         from .backends import get_broker, get_cache, is_unavailable
+        from .changes import merge_fields
         from .propagate import propagate
 
         failures = 0
@@ -73,11 +76,16 @@ class Flusher:
                     self._queue.put(None)
                     break
                 batches.append(more)
-            rows = list(dict.fromkeys(row for batch in batches for row in batch))
+            fields: dict[RowChange, frozenset[str] | None] = {}
+            for batch, named in batches:
+                for row in batch:
+                    change = named.get(row)
+                    fields[row] = merge_fields(fields[row], change) if row in fields else change
+            rows = list(fields)
             retry = False
             try:
                 close_old_connections()
-                propagate(rows, get_cache(), get_broker())
+                propagate(rows, get_cache(), get_broker(), fields)
                 failures = 0
             except Exception as error:
                 if is_unavailable(error) and failures < self.max_retries:
@@ -94,7 +102,7 @@ class Flusher:
                     time.sleep(min(2.0, 0.05 * 2**failures))
                     with self._idle:
                         self._busy += 1
-                    self._queue.put(rows)
+                    self._queue.put((rows, fields))
                 close_old_connections()
                 with self._idle:
                     self._busy -= len(batches)

@@ -14,6 +14,7 @@ backend is unreachable the claim is rolled back and retried, as the flusher retr
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -28,11 +29,13 @@ from .triggers import CHANNEL, OUTBOX
 logger = logging.getLogger("rxgraphql.capture")
 
 RowChange = tuple[type[models.Model], str]
+#: id, table, primary key, the columns an UPDATE changed (None for other operations)
+ClaimedRow = tuple[int, str, str, list[str] | None]
 
 CLAIM = (
     f"DELETE FROM {OUTBOX} WHERE id IN "
     f"(SELECT id FROM {OUTBOX} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, tbl, pk"
+    "RETURNING id, tbl, pk, fields"
 )
 
 
@@ -170,18 +173,13 @@ class Propagator:
         with _claimed(claimer, self.batch_size) as rows:
             if not rows:
                 return None
-            tables = models_by_table()
-            changes: dict[RowChange, None] = {}
-            for _id, table, pk in rows:
-                model = tables.get(table)
-                if model is not None:
-                    changes[(model, pk)] = None
+            changes = changed_fields(rows)
             try:
                 close_old_connections()
                 cache = get_cache()
                 wanted = needed(list(changes), cache)
                 if wanted:
-                    propagate(wanted, cache, get_broker())
+                    propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
             except Exception as error:
                 if is_unavailable(error):
                     raise _Retry(error) from error
@@ -189,16 +187,45 @@ class Propagator:
             return len(rows)
 
 
+def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | None]:
+    """Per changed row, the model fields its updates changed: None when it was inserted, deleted, linked
+    or touched (anything of it may have changed)."""
+    tables = models_by_table()
+    changes: dict[RowChange, frozenset[str] | None] = {}
+    for _id, table, pk, columns in rows:
+        model = tables.get(table)
+        if model is None:
+            continue
+        key = (model, pk)
+        names = None if columns is None else frozenset(_field_names(model, tuple(columns)))
+        if key in changes:
+            before = changes[key]
+            changes[key] = None if before is None or names is None else before | names
+        else:
+            changes[key] = names
+    return changes
+
+
+@functools.cache
+def _columns_to_fields(model: type[models.Model]) -> dict[str, str]:
+    return {str(f.column): f.name for f in model._meta.concrete_fields}
+
+
+def _field_names(model: type[models.Model], columns: tuple[str, ...]) -> list[str]:
+    by_column = _columns_to_fields(model)
+    return [by_column.get(column, column) for column in columns]
+
+
 class _Retry(Exception):
     """A backend is unreachable: roll the claim back so that the rows are propagated later."""
 
 
 @contextmanager
-def _claimed(claimer: Any, limit: int) -> Iterator[list[tuple[int, str, str]]]:
+def _claimed(claimer: Any, limit: int) -> Iterator[list[ClaimedRow]]:
     """Claimed outbox rows, deleted when the block ends and restored when it raises."""
     with claimer.transaction():
         rows = claimer.execute(CLAIM, [limit]).fetchall()
-        yield [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+        yield [(int(row[0]), str(row[1]), str(row[2]), row[3]) for row in rows]
 
 
 propagator = Propagator()

@@ -216,10 +216,36 @@ def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatc
 
     seen: list[object] = []
     monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
-    monkeypatch.setattr(propagate, "propagate", lambda changes, cache, broker: seen.extend(changes) or 1)
+    monkeypatch.setattr(
+        propagate, "propagate", lambda changes, cache, broker, fields: seen.extend(changes) or 1
+    )
     Board.objects.filter(pk=board.pk).update(title="once")
     Board.objects.filter(pk=board.pk).update(title="twice")
     with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS)) as claimer:
         assert Propagator().drain(claimer) == 2
     assert seen == [(Board, str(board.pk))]  # two outbox rows of one row: one propagation
     assert outbox_rows() == []
+
+
+def test_the_changed_columns_reach_propagation_as_field_names(board: Board) -> None:
+    from rxgraphql.capture.outbox import changed_fields
+
+    column = Column.objects.create(board=board, title="c")
+    other = Column.objects.create(board=board, title="d")
+    card = Card.objects.create(column=column, title="t")
+    clear_outbox()
+    Card.objects.filter(pk=card.pk).update(title="t2")
+    Card.objects.filter(pk=card.pk).update(column=other)
+    Column.objects.filter(pk=other.pk).update(position=4)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, tbl, pk, fields FROM {triggers.OUTBOX} ORDER BY id")
+        updates = cursor.fetchall()
+    assert changed_fields(updates) == {
+        (Card, str(card.pk)): frozenset({"title", "column"}),
+        (Column, str(other.pk)): frozenset({"position"}),
+    }
+    Column.objects.filter(pk=other.pk).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, tbl, pk, fields FROM {triggers.OUTBOX} ORDER BY id")
+        everything = cursor.fetchall()
+    assert changed_fields(everything)[(Column, str(other.pk))] is None  # deleted: anything changed

@@ -20,7 +20,7 @@ def submitted(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> lis
     """Every batch the write path hands to the flusher, instead of propagating it (signal capture)."""
     settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
     batches: list[list[Row]] = []
-    monkeypatch.setattr(changes.flusher, "submit", lambda rows: batches.append(list(rows)))
+    monkeypatch.setattr(changes.flusher, "submit", lambda rows, fields=None: batches.append(list(rows)))
     return batches
 
 
@@ -123,3 +123,22 @@ def test_touch_publishes_rows_changed_by_update(board: Board, submitted: list[li
     assert submitted == []
     touch(Card.objects.filter(column=column))
     assert sorted(submitted[0], key=lambda r: int(r[1])) == [(Card, str(c.pk)) for c in cards]
+
+
+def test_update_fields_of_the_saves_reach_the_flusher(
+    board: Board, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> None:
+    settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
+    handed: list[dict[Row, frozenset[str] | None]] = []
+    monkeypatch.setattr(changes.flusher, "submit", lambda rows, fields=None: handed.append(dict(fields or {})))
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t")
+    handed.clear()
+    card.title = "t2"
+    card.save(update_fields=["title"])
+    with transaction.atomic():
+        card.save(update_fields=["column_id"])
+        card.save(update_fields=["position"])
+    card.save()
+    key = (Card, str(card.pk))
+    assert [batch[key] for batch in handed] == [frozenset({"title"}), frozenset({"column", "position"}), None]

@@ -31,7 +31,8 @@ def _queued(monkeypatch: pytest.MonkeyPatch, view: _View, rows: list[tuple[Any, 
     monkeypatch.setattr(worker, "_ensure_thread", lambda: None)
     monkeypatch.setattr(flusher_module, "get_cache", lambda: view)
     worker.submit(rows)
-    return [worker._queue.get_nowait() for _ in range(worker._queue.qsize())]
+    queued = [worker._queue.get_nowait() for _ in range(worker._queue.qsize())]
+    return [batch for batch, _fields in queued]  # type: ignore[misc]
 
 
 def test_rows_no_active_anchor_needs_are_not_queued(monkeypatch: pytest.MonkeyPatch) -> None:
