@@ -130,7 +130,9 @@ def test_update_fields_of_the_saves_reach_the_flusher(
 ) -> None:
     settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
     handed: list[dict[Row, frozenset[str] | None]] = []
-    monkeypatch.setattr(changes.flusher, "submit", lambda rows, fields=None: handed.append(dict(fields or {})))
+    monkeypatch.setattr(
+        changes.flusher, "submit", lambda rows, fields=None: handed.append(dict(fields or {}))
+    )
     column = Column.objects.create(board=board, title="c")
     card = Card.objects.create(column=column, title="t")
     handed.clear()
