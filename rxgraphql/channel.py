@@ -23,6 +23,18 @@ from .writes import WritableLayer, writable_layers
 
 User = AbstractBaseUser | AnonymousUser
 
+#: The options a channel's ``Meta`` may set (anything else is a typo, refused like Django refuses one).
+META_OPTIONS = ("abstract", "auto_update", "cache_ttl", "recheck_on", "state", "writable")
+
+
+def _check_meta_options(cls: type, meta: type) -> None:
+    unknown = sorted(name for name in vars(meta) if not name.startswith("_") and name not in META_OPTIONS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{cls.__qualname__}.Meta has unknown option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(name) for name in unknown)}; the options are {', '.join(META_OPTIONS)}"
+        )
+
 
 @dataclass(frozen=True)
 class ChannelArgument:
@@ -107,6 +119,7 @@ class ContextChannel(ListChannelMixin, LiveChannelMixin):
         meta = cls.__dict__.get("Meta")
         if meta is None:
             raise ImproperlyConfigured(f"{cls.__qualname__} must define an inner class Meta")
+        _check_meta_options(cls, meta)
         if getattr(meta, "abstract", False):
             return
         state = getattr(meta, "state", None)
