@@ -25,4 +25,4 @@ def test_an_unknown_meta_option_names_itself_and_the_options(typo: str) -> None:
 
 def test_an_abstract_channel_is_checked_too() -> None:
     with pytest.raises(ImproperlyConfigured, match="'abstrakt'"):
-        type("Base", (ContextChannel,), {"Meta": type("Meta", (), {"abstrakt": True}), "__module__": __name__})
+        type("Base", (ContextChannel,), {"Meta": type("Meta", (), {"abstrakt": True}), "__module__": "t"})
