@@ -55,19 +55,14 @@ def board(outbox: None) -> Board:
 def test_every_layer_table_and_every_m2m_table_between_layers_is_captured() -> None:
     wanted = triggers.wanted_triggers()
     for model in (Board, Column, Card, Label, User):
-        assert wanted[model._meta.db_table] == (model._meta.pk.column, model._meta.db_table)  # type: ignore[union-attr]
-    assert wanted[Card.labels.through._meta.db_table] == (
-        "card_id",
-        Card._meta.db_table,
-        "label_id",
-        Label._meta.db_table,
-    )
-    assert wanted[Board.members.through._meta.db_table] == (
-        "board_id",
-        Board._meta.db_table,
-        "user_id",
-        User._meta.db_table,
-    )
+        table = model._meta.db_table
+        assert wanted[table].keys == [("id", table)]
+        assert wanted[table].compared == [str(f.column) for f in model._meta.concrete_fields]
+    labels = wanted[Card.labels.through._meta.db_table]
+    assert labels.keys == [("card_id", Card._meta.db_table), ("label_id", Label._meta.db_table)]
+    assert labels.compared == []
+    members = wanted[Board.members.through._meta.db_table]
+    assert members.keys == [("board_id", Board._meta.db_table), ("user_id", User._meta.db_table)]
 
 
 def test_migrate_left_the_triggers_in_step(transactional_db: None) -> None:
@@ -79,7 +74,7 @@ def test_a_missing_trigger_is_reported_and_reinstalled(outbox: None) -> None:
     table = Card._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER {triggers.TRIGGER} ON {table}")
-    assert triggers.status().missing == {table: ("id", table)}
+    assert triggers.status().missing == (table,)
     (warning,) = check_capture(databases=[DEFAULT_DB_ALIAS])
     assert warning.id == "rxgraphql.W002"
     assert table in warning.msg
@@ -93,13 +88,21 @@ def test_a_trigger_no_channel_needs_is_dropped(outbox: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE rx_unrelated (id int PRIMARY KEY)")
         cursor.execute(
+            f"CREATE FUNCTION {triggers.FUNCTION_PREFIX}rx_unrelated() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN RETURN NULL; END $$"
+        )
+        cursor.execute(
             f"CREATE TRIGGER {triggers.TRIGGER} AFTER INSERT ON rx_unrelated "
-            f"FOR EACH ROW EXECUTE FUNCTION {triggers.FUNCTION}('id', 'rx_unrelated')"
+            f"FOR EACH ROW EXECUTE FUNCTION {triggers.FUNCTION_PREFIX}rx_unrelated()"
         )
     try:
         assert triggers.status().extra == ("rx_unrelated",)
         triggers.sync()
         assert triggers.status().in_step
+        with connection.cursor() as cursor:
+            name = f"{triggers.FUNCTION_PREFIX}rx_unrelated"
+            cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = %s", [name])
+            assert cursor.fetchone() == (0,)  # its function went with it
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE rx_unrelated")
@@ -109,8 +112,11 @@ def test_remove_drops_everything_and_sync_brings_it_back(outbox: None) -> None:
     call_command("rxgraphql_capture", "--remove", stdout=open("/dev/null", "w"))  # noqa: SIM115
     found = triggers.status()
     assert not found.outbox
-    assert found.function_current is False
     assert not found.extra
+    assert set(found.missing) == set(triggers.wanted_triggers())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname LIKE 'rxgraphql\\_capture\\_%'")
+        assert cursor.fetchone() == (0,)
     Board.objects.create(title="unrecorded", owner=User.objects.create(username="u"))
     triggers.sync()
     assert triggers.status().in_step
@@ -249,3 +255,44 @@ def test_the_changed_columns_reach_propagation_as_field_names(board: Board) -> N
         cursor.execute(f"SELECT id, tbl, pk, fields FROM {triggers.OUTBOX} ORDER BY id")
         everything = cursor.fetchall()
     assert changed_fields(everything)[(Column, str(other.pk))] is None  # deleted: anything changed
+
+
+def test_a_column_added_to_a_layer_table_replaces_its_function(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = Column._meta.db_table
+    original = triggers.wanted_triggers
+
+    def with_new_column() -> dict[str, triggers.TableCapture]:
+        wanted = original()
+        wanted[table].compared.append("rx_extra")  # what a migration adding a model field does
+        return wanted
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN rx_extra int")
+    try:
+        monkeypatch.setattr(triggers, "wanted_triggers", with_new_column)
+        assert triggers.status().stale == (table,)
+        triggers.sync()
+        column = Column.objects.create(board=board, title="c")
+        clear_outbox()
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET rx_extra = 1 WHERE id = %s", [column.pk])
+        assert outbox_rows() == [(table, str(column.pk), "U", ["rx_extra"])]
+    finally:
+        monkeypatch.undo()
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} DROP COLUMN rx_extra")
+
+
+def test_a_changed_function_is_reported_stale_and_replaced(outbox: None) -> None:
+    table = Card._meta.db_table
+    function = triggers.wanted_triggers()[table].function
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN RETURN NULL; END $$"
+        )
+    assert triggers.status().stale == (table,)
+    triggers.sync()
+    assert triggers.status().in_step

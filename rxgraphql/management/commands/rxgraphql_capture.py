@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--check", action="store_true", help="only report; exit 1 when not in step")
-        group.add_argument("--remove", action="store_true", help="drop the triggers, function and outbox")
+        group.add_argument("--remove", action="store_true", help="drop the triggers, functions and outbox")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -30,7 +30,7 @@ class Command(BaseCommand):
             raise CommandError("change-capture triggers need PostgreSQL; other databases use signals")
         if options["remove"]:
             triggers.remove(using)
-            self.stdout.write("removed the capture triggers, their function and the outbox")
+            self.stdout.write("removed the capture triggers, their functions and the outbox")
             return
         found = triggers.status(using) if options["check"] else triggers.sync(using)
         for table in found.missing:
@@ -41,8 +41,6 @@ class Command(BaseCommand):
             self.stdout.write(f"not needed: {table}")
         if not found.outbox:
             self.stdout.write(f"missing: the outbox table {triggers.OUTBOX}")
-        if not found.function_current:
-            self.stdout.write(f"missing or changed: the function {triggers.FUNCTION}()")
         if options["check"]:
             if not found.in_step:
                 raise CommandError("the capture triggers are not in step with the channels")
