@@ -189,7 +189,7 @@ def _propagate_channel(
             for parent in reverse_parent_keys(layers[key[0]], row):
                 new_parents[key].add(parent)
     candidates = dirty_keys | {p for parents in new_parents.values() for p in parents}
-    holders = cache.anchors_containing(channel.channel_name, candidates)
+    holders = cache.anchors_containing(channel.channel_name, candidates, preload=locked is not None)
     anchors: set[str] = set()
     for key in candidates:
         anchors.update(holders.get(key, ()))
@@ -245,6 +245,9 @@ def _apply(
 ) -> None:
     layers = records.layers
     refresh: set[RecordKey] = set()
+    edit.preload([*dirty_keys, *(p for parents in new_parents.values() for p in parents)])
+    edit.preload_referrers(dirty_keys)
+    edit.preload(r for key in dirty_keys if edit.get(key) is not None for r in edit.referrers(key))
     for key in dirty_keys:
         check = ListCheck(layers[key[0]], key, records.rows.get(key), fields.get(key))
         if edit.get(key) is not None:
@@ -276,6 +279,8 @@ def _apply(
 
 def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
     """Bring in every referenced record the anchor lacks, with its subtree."""
+    refs = list(refs)
+    edit.preload(refs)
     frontier = [key for key in refs if edit.get(key) is None]
     while frontier:
         records.load(frontier)
@@ -288,12 +293,15 @@ def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records
                 continue
             refs_of = list(child_keys(record, records.layers[key[0]]))
             edit.put(key, record, refs_of)
-            following.extend(r for r in refs_of if edit.get(r) is None)
-        frontier = following
+            following.extend(refs_of)
+        edit.preload(following)
+        frontier = [key for key in following if edit.get(key) is None]
 
 
 def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:
     """Delete the records no longer referenced by anything in the anchor (layers form no cycle)."""
+    edit.preload(orphans)
+    edit.preload_referrers(orphans)
     while orphans:
         key = orphans.pop()
         if key == edit.root:
@@ -302,7 +310,10 @@ def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[st
         if record is None or edit.referrers(key):
             continue
         edit.remove(key)
-        orphans.extend(child_keys(record, layers[key[0]]))
+        children = list(child_keys(record, layers[key[0]]))
+        edit.preload(children)
+        edit.preload_referrers(children)
+        orphans.extend(children)
 
 
 def heat_records(

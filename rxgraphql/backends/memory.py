@@ -58,6 +58,12 @@ class _MemoryEdit:
     def referrers(self, key: RecordKey) -> Collection[RecordKey]:
         return self._anchor.referrers.get(key, set())
 
+    def preload(self, keys: Iterable[RecordKey]) -> None:
+        """Everything is in memory already."""
+
+    def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
+        """Everything is in memory already."""
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
         a = self._anchor
         new_refs = tuple(refs)
@@ -152,7 +158,7 @@ class MemoryRecordCache:
             return True
 
     def anchors_containing(
-        self, channel: str, keys: Iterable[RecordKey]
+        self, channel: str, keys: Iterable[RecordKey], preload: bool = False
     ) -> Mapping[RecordKey, Collection[str]]:
         with self._lock:
             index = self._index.get(channel)

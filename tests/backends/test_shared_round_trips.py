@@ -1,0 +1,99 @@
+"""On the shared backends one anchor edit costs a constant number of round trips, whatever the lists' length.
+
+A card of a short column and a card of a long one are edited the same way (a save of unknown fields, so the
+column is re-rendered and its whole list checked); MongoDB operations and Redis commands are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from board.channels import BoardChannel
+from board.models import Board, Card, Column
+from django.contrib.auth.models import User
+
+from rxgraphql.backends.base import Broker, RecordCache
+from rxgraphql.propagate import heat_records, propagate
+from tests.backends.conftest import make_shared
+from tests.backends.test_django_shared import CommandCounter
+from tests.support.redis_server import RedisServer
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def shared(
+    transactional_db: None, redis_server: RedisServer, mongo_url: str
+) -> Iterator[tuple[RecordCache, Broker, CommandCounter]]:
+    redis_server.client().flushall()
+    counter = CommandCounter()
+    database = f"rxtest_{uuid.uuid4().hex[:8]}"
+    options = {"event_listeners": [counter]}
+    made: Any = make_shared(redis_server.url, mongo_url, database, client_options=options)
+    cache, broker = made
+    try:
+        yield cache, broker, counter
+    finally:
+        cache.store.sync_db().client.drop_database(database)
+        cache.node.close()
+        cache.store.close()
+
+
+def _board(owner: User, cards: int) -> tuple[Board, Card]:
+    board = Board.objects.create(title=f"{cards} cards", owner=owner)
+    column = Column.objects.create(board=board, title="Todo", position=0)
+    Card.objects.bulk_create(Card(column=column, title=f"card {n}", position=n) for n in range(cards))
+    return board, Card.objects.filter(column=column).first()  # type: ignore[return-value]
+
+
+def _heat(cache: RecordCache, board: Board) -> None:
+    heated = heat_records(BoardChannel, str(board.pk))
+    assert heated is not None
+
+    async def heat() -> None:
+        assert await cache.begin_heat(BoardChannel.channel_name, str(board.pk))
+        await cache.finish_heat(BoardChannel.channel_name, str(board.pk), *heated)
+
+    asyncio.run(heat())
+
+
+def _edit_costs(
+    cache: RecordCache, broker: Broker, counter: CommandCounter, redis_server: RedisServer, card: Card
+) -> tuple[Counter[str], dict[str, int]]:
+    card.title = f"{card.title}, edited"
+    card.save()
+    counter.commands.clear()
+    before = redis_server.command_calls()
+    assert propagate([(Card, str(card.pk))], cache, broker) == 1
+    after = redis_server.command_calls()
+    redis = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    redis.pop("info", None)
+    return Counter(counter.commands), redis
+
+
+def test_an_edit_costs_the_same_round_trips_for_a_short_and_a_long_list(
+    shared: tuple[RecordCache, Broker, CommandCounter], redis_server: RedisServer
+) -> None:
+    cache, broker, counter = shared
+    owner = User.objects.create(username="owner")
+    short_board, short_card = _board(owner, 3)
+    long_board, long_card = _board(owner, 60)
+    _heat(cache, short_board)
+    _heat(cache, long_board)
+    _edit_costs(cache, broker, counter, redis_server, short_card)  # loads the view and the scripts
+    short = _edit_costs(cache, broker, counter, redis_server, short_card)
+    long = _edit_costs(cache, broker, counter, redis_server, long_card)
+    assert short == long
+    mongo, redis = long
+    # Which anchors hold the card (before the lock), the records and their referrers (after it), the
+    # column's list, the bulk write.
+    assert sum(mongo.values()) <= 4, mongo
+    # The lock, the anchor's state, the version, its committed mark, the publish, the unlock (commands
+    # run by the scripts count apart in Redis's statistics).
+    round_trips = {name: redis.get(name, 0) for name in ("set", "hmget", "hincrby", "evalsha", "publish")}
+    assert sum(round_trips.values()) <= 6, redis
