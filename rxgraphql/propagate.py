@@ -9,9 +9,12 @@ reachable from the anchor's root.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -316,11 +319,35 @@ def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[st
         orphans.extend(children)
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
+    full collections over the whole heap (the renders leave no cycles; collection resumes afterwards)."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with consistent_reads(channel.layers.root.model):
+    with paused_gc(), consistent_reads(channel.layers.root.model):
         return _heat_records(channel, anchor_pk)
 
 

@@ -197,17 +197,35 @@ class MemoryRecordCache:
         root: RecordKey,
         records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
     ) -> list[tuple[str, str]]:
+        # Indexing a large anchor takes a while: not on the event loop.
+        return await asyncio.to_thread(self._finish_heat, channel, anchor, root, records)
+
+    def _finish_heat(
+        self,
+        channel: str,
+        anchor: str,
+        root: RecordKey,
+        records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
+    ) -> list[tuple[str, str]]:
+        # Built outside the lock, which snapshots of other anchors (on the event loop) also take.
+        built = _Anchor(channel, anchor)
+        for key, record, refs in records:
+            new_refs = tuple(refs)
+            built.records[key] = record
+            built.refs[key] = new_refs
+            for ref in new_refs:
+                built.referrers[ref].add(key)
         with self._lock:
             a = self._get(channel, anchor)
             self._drop_records(a)
             a.epoch = uuid.uuid4().hex[:12]
             a.version = 1
             a.root = root
-            edit = _MemoryEdit(self, a)
-            for key, record, refs in records:
-                edit.put(key, record, refs)
+            a.records, a.refs, a.referrers = built.records, built.refs, built.referrers
+            a.versions = dict.fromkeys(a.records, a.version)
+            index = self._index[channel]
             for key in a.records:
-                a.versions[key] = a.version
+                index[key].add(anchor)
             a.state = AnchorState.HOT
             backlog, a.backlog = a.backlog, []
             self._wake(a, AnchorState.HOT)

@@ -345,9 +345,14 @@ class MongoStore:
         records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
     ) -> None:
         """Store a heated anchor at one version, then drop what former epochs left behind."""
-        write = _Write(self, anchor, epoch, version)
-        for key, record, refs in records:
-            write.put(key, record, refs)
+
+        def encoded() -> _Write:
+            write = _Write(self, anchor, epoch, version)
+            for key, record, refs in records:
+                write.put(key, record, refs)
+            return write
+
+        write = await asyncio.to_thread(encoded)  # encoding a large anchor is not for the event loop
         chunks = await self.achunks(channel)
         main = await self.arecords(channel)
         if write.chunks:
