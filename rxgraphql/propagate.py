@@ -30,6 +30,8 @@ from .records import (
     child_keys,
     consistent_reads,
     fetch_records,
+    prefetched_children,
+    render_rows,
     reverse_parent_keys,
 )
 from .registry import registry
@@ -50,12 +52,18 @@ def topic(channel_name: str, anchor: str) -> str:
 
 
 class _Records:
-    """Rendered records of one batch, read from the database at most once per key."""
+    """Rendered records of one batch, read from the database at most once per key.
 
-    def __init__(self, layers: dict[str, Layer]) -> None:
+    ``heating``: a level's rows come from what its parents' read prefetched when they can, so that
+    every row of the anchor is read once.
+    """
+
+    def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
         self.layers = layers
         self.found: dict[RecordKey, Record | None] = {}
         self.rows: dict[RecordKey, models.Model] = {}
+        self.heating = heating
+        self.prefetched: dict[RecordKey, models.Model] = {}
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         wanted: dict[str, list[str]] = defaultdict(list)
@@ -64,7 +72,7 @@ class _Records:
                 wanted[key[0]].append(key[1])
         for type_name, pks in wanted.items():
             layer = self.layers[type_name]
-            fetched = fetch_records(layer, pks)
+            fetched = self._heat_level(layer, pks) if self.heating else fetch_records(layer, pks)
             for pk in pks:
                 hit = fetched.get(pk)
                 key = (type_name, pk)
@@ -72,6 +80,17 @@ class _Records:
                     self.found[key] = None
                 else:
                     self.rows[key], self.found[key] = hit
+
+    def _heat_level(self, layer: Layer, pks: list[str]) -> dict[str, tuple[models.Model, Record]]:
+        ready = [row for pk in pks if (row := self.prefetched.pop((layer.type_name, pk), None)) is not None]
+        fetched = render_rows(layer, ready)
+        missing = [pk for pk in pks if pk not in fetched]
+        if missing:
+            fetched.update(fetch_records(layer, missing, nested=True))
+        rows = [row for row, _ in fetched.values()]
+        for key, child in prefetched_children(layer, rows):
+            self.prefetched.setdefault(key, child)
+        return fetched
 
     def get(self, key: RecordKey) -> Record | None:
         self.load([key])
@@ -355,7 +374,7 @@ def _heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     layers = {layer.type_name: layer for layer in channel.layers}
-    records = _Records(layers)
+    records = _Records(layers, heating=True)
     root_key = (channel.layers.root.type_name, anchor_pk)
     if records.get(root_key) is None:
         return None
