@@ -226,11 +226,11 @@ def _propagate_channel(
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
             _apply(tracker or edit, dirty_keys, new_parents, records, fields)
             patch = edit.commit()
-            if patch is not None and tracker is not None:
-                tracker.annotate(patch)
-        if patch is not None:
-            broker.publish(topic(channel.channel_name, anchor), patch.encode())
-            patches += 1
+            if patch is not None:
+                if tracker is not None:
+                    tracker.annotate(patch)
+                broker.publish(topic(channel.channel_name, anchor), patch.encode())
+                patches += 1
     return patches
 
 

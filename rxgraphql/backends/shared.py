@@ -160,7 +160,8 @@ class _SharedEdit:
             # anchor any more. Drop it; its watchers catch up, heating it again with a new epoch.
             self._cache.drop(self.channel, self.anchor)
             raise
-        node.scripts.committed(keys=[state_key(self.channel, self.anchor)], args=[version])
+        # Sent with the publish of the patch that follows (RedisBroker.publish), or when the edit ends.
+        node.defer(node.scripts.committed, [state_key(self.channel, self.anchor)], [version])
         for key, value in changed.items():
             self._loaded[key] = None if value is None else (value[0], value[1], False)
         return Patch(
@@ -237,15 +238,25 @@ class SharedRecordCache:
     @contextmanager
     def lock(self, channel: str, anchors: Collection[str]) -> Iterator[None]:
         self._local.gathered = None
+        states: dict[str, list[Any]] = {}
         try:
-            with self.node.locked(channel, anchors):
+            with self.node.locked(channel, anchors, states):
+                self._local.states = (channel, states)
                 yield
         finally:
-            self._local.gathered = None  # read under these locks: stale once they are released
+            # Read under these locks: stale once they are released.
+            self._local.gathered = None
+            self._local.states = None
 
     @contextmanager
     def edit(self, channel: str, anchor: str) -> Iterator[_SharedEdit | None]:
-        state, epoch, root = self.node.client.hmget(state_key(channel, anchor), ["state", "epoch", "root"])
+        locked = getattr(self._local, "states", None)
+        if locked is not None and locked[0] == channel and anchor in locked[1]:
+            state, epoch, root = locked[1][anchor]  # read with the lock
+        else:
+            state, epoch, root = self.node.client.hmget(
+                state_key(channel, anchor), ["state", "epoch", "root"]
+            )
         if state is None or text(state) != "hot" or epoch is None or root is None:
             yield None
             return
@@ -253,7 +264,10 @@ class SharedRecordCache:
         gathered = getattr(self._local, "gathered", None)
         if gathered is not None and gathered[0] == channel:
             edit.seed(gathered[2], gathered[1])
-        yield edit
+        try:
+            yield edit
+        finally:
+            self.node.flush_deferred()  # a committed mark no publish carried
 
     def drop(self, channel: str, anchor: str) -> None:
         try:
