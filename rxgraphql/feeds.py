@@ -1,7 +1,12 @@
 """The subscription side of a process: heating anchors, snapshots, and one broker subscription per anchor.
 
 Listeners (the GraphQL fan-out groups) register with an anchor's feed before they read the snapshot, so
-no patch committed in between is missed; the feed decodes each patch once for all of them.
+no patch committed in between is missed; the feed decodes each patch once for all of them. Patches of an
+anchor that arrive faster than the loop fans them out are merged (see coalesce.py): one render and one
+send carry them all, so a burst of saves costs the subscribers what one save costs.
+
+Heating renders in a worker thread and the cache insert runs off the loop too (see the caches'
+``finish_heat``), so a large anchor never freezes the other sockets of the worker.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from django.apps import apps
 
 from .backends import Patch, Snapshot, get_broker, get_cache
 from .backends.base import Unsubscribe
+from .coalesce import merge_patches
 from .conf import rx_settings
 from .flusher import flusher
 from .notices import Notice, SystemFeed
 from .propagate import heat_records, topic
+from .records import Record, RecordKey
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -42,8 +49,13 @@ class AnchorFeed:
     snapshot's read can be missed. After a broker outage the feed catches its listeners up from the cache.
     """
 
+    #: Merge the patches queued while the loop was busy into one delivery.
+    coalesce = True
+
     def __init__(self, channel: type[ContextChannel], anchor: str, on_empty: Callable[[], None]) -> None:
         self.channel = channel
+        self._pending: list[Patch] = []
+        self._layers = {layer.type_name: layer for layer in channel.layers}
         self.anchor = anchor
         self.listeners: set[Listener] = set()
         self.epoch = ""
@@ -70,6 +82,7 @@ class AnchorFeed:
     def _on_message(self, data: bytes) -> None:
         notice = Notice.decode(data)
         if notice is not None:
+            self._drain()  # the patches before it stay before it
             self.notify(notice)
             return
         try:
@@ -77,7 +90,22 @@ class AnchorFeed:
         except Exception:
             logger.exception("undecodable patch on %s", self.anchor)
             return
-        self._dispatch(patch)
+        if not self.coalesce:
+            self._dispatch(patch)
+            return
+        # Delivered once the loop has run what is ready: the messages already waiting join this one.
+        self._pending.append(patch)
+        if len(self._pending) == 1:
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _key_of(self, record: Record) -> RecordKey:
+        layer = self._layers[record["__typename"]]
+        return (layer.type_name, str(record[layer.pk_field]))
+
+    def _drain(self) -> None:
+        pending, self._pending = self._pending, []
+        for patch in merge_patches(pending, self._key_of):
+            self._dispatch(patch)
 
     def _dispatch(self, patch: Patch) -> None:
         # The listeners drop what they already have; the feed only keeps the cursor catch-ups start from.
@@ -140,6 +168,7 @@ class AnchorFeed:
             return
         if not found.reset and not found.records and not found.deleted:
             return
+        self._drain()
         self._dispatch(
             Patch(
                 channel=self.channel.channel_name,

@@ -53,6 +53,12 @@ class OwnershipTracker:
     def referrers(self, key: RecordKey) -> Collection[RecordKey]:
         return self.edit.referrers(key)
 
+    def preload(self, keys: Iterable[RecordKey]) -> None:
+        self.edit.preload(keys)
+
+    def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
+        self.edit.preload_referrers(keys)
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
         self._remember(key, record)
         self.edit.put(key, record, refs)

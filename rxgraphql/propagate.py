@@ -9,9 +9,12 @@ reachable from the anchor's root.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -27,6 +30,8 @@ from .records import (
     child_keys,
     consistent_reads,
     fetch_records,
+    prefetched_children,
+    render_rows,
     reverse_parent_keys,
 )
 from .registry import registry
@@ -47,12 +52,18 @@ def topic(channel_name: str, anchor: str) -> str:
 
 
 class _Records:
-    """Rendered records of one batch, read from the database at most once per key."""
+    """Rendered records of one batch, read from the database at most once per key.
 
-    def __init__(self, layers: dict[str, Layer]) -> None:
+    ``heating``: a level's rows come from what its parents' read prefetched when they can, so that
+    every row of the anchor is read once.
+    """
+
+    def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
         self.layers = layers
         self.found: dict[RecordKey, Record | None] = {}
         self.rows: dict[RecordKey, models.Model] = {}
+        self.heating = heating
+        self.prefetched: dict[RecordKey, models.Model] = {}
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         wanted: dict[str, list[str]] = defaultdict(list)
@@ -61,7 +72,7 @@ class _Records:
                 wanted[key[0]].append(key[1])
         for type_name, pks in wanted.items():
             layer = self.layers[type_name]
-            fetched = fetch_records(layer, pks)
+            fetched = self._heat_level(layer, pks) if self.heating else fetch_records(layer, pks)
             for pk in pks:
                 hit = fetched.get(pk)
                 key = (type_name, pk)
@@ -69,6 +80,17 @@ class _Records:
                     self.found[key] = None
                 else:
                     self.rows[key], self.found[key] = hit
+
+    def _heat_level(self, layer: Layer, pks: list[str]) -> dict[str, tuple[models.Model, Record]]:
+        ready = [row for pk in pks if (row := self.prefetched.pop((layer.type_name, pk), None)) is not None]
+        fetched = render_rows(layer, ready)
+        missing = [pk for pk in pks if pk not in fetched]
+        if missing:
+            fetched.update(fetch_records(layer, missing, nested=True))
+        rows = [row for row, _ in fetched.values()]
+        for key, child in prefetched_children(layer, rows):
+            self.prefetched.setdefault(key, child)
+        return fetched
 
     def get(self, key: RecordKey) -> Record | None:
         self.load([key])
@@ -189,7 +211,7 @@ def _propagate_channel(
             for parent in reverse_parent_keys(layers[key[0]], row):
                 new_parents[key].add(parent)
     candidates = dirty_keys | {p for parents in new_parents.values() for p in parents}
-    holders = cache.anchors_containing(channel.channel_name, candidates)
+    holders = cache.anchors_containing(channel.channel_name, candidates, preload=locked is not None)
     anchors: set[str] = set()
     for key in candidates:
         anchors.update(holders.get(key, ()))
@@ -204,11 +226,11 @@ def _propagate_channel(
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
             _apply(tracker or edit, dirty_keys, new_parents, records, fields)
             patch = edit.commit()
-            if patch is not None and tracker is not None:
-                tracker.annotate(patch)
-        if patch is not None:
-            broker.publish(topic(channel.channel_name, anchor), patch.encode())
-            patches += 1
+            if patch is not None:
+                if tracker is not None:
+                    tracker.annotate(patch)
+                broker.publish(topic(channel.channel_name, anchor), patch.encode())
+                patches += 1
     return patches
 
 
@@ -245,6 +267,9 @@ def _apply(
 ) -> None:
     layers = records.layers
     refresh: set[RecordKey] = set()
+    edit.preload([*dirty_keys, *(p for parents in new_parents.values() for p in parents)])
+    edit.preload_referrers(dirty_keys)
+    edit.preload(r for key in dirty_keys if edit.get(key) is not None for r in edit.referrers(key))
     for key in dirty_keys:
         check = ListCheck(layers[key[0]], key, records.rows.get(key), fields.get(key))
         if edit.get(key) is not None:
@@ -276,6 +301,8 @@ def _apply(
 
 def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
     """Bring in every referenced record the anchor lacks, with its subtree."""
+    refs = list(refs)
+    edit.preload(refs)
     frontier = [key for key in refs if edit.get(key) is None]
     while frontier:
         records.load(frontier)
@@ -288,12 +315,15 @@ def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records
                 continue
             refs_of = list(child_keys(record, records.layers[key[0]]))
             edit.put(key, record, refs_of)
-            following.extend(r for r in refs_of if edit.get(r) is None)
-        frontier = following
+            following.extend(refs_of)
+        edit.preload(following)
+        frontier = [key for key in following if edit.get(key) is None]
 
 
 def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:
     """Delete the records no longer referenced by anything in the anchor (layers form no cycle)."""
+    edit.preload(orphans)
+    edit.preload_referrers(orphans)
     while orphans:
         key = orphans.pop()
         if key == edit.root:
@@ -302,14 +332,41 @@ def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[st
         if record is None or edit.referrers(key):
             continue
         edit.remove(key)
-        orphans.extend(child_keys(record, layers[key[0]]))
+        children = list(child_keys(record, layers[key[0]]))
+        edit.preload(children)
+        edit.preload_referrers(children)
+        orphans.extend(children)
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
+    full collections over the whole heap (the renders leave no cycles; collection resumes afterwards)."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with consistent_reads(channel.layers.root.model):
+    with paused_gc(), consistent_reads(channel.layers.root.model):
         return _heat_records(channel, anchor_pk)
 
 
@@ -317,7 +374,7 @@ def _heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     layers = {layer.type_name: layer for layer in channel.layers}
-    records = _Records(layers)
+    records = _Records(layers, heating=True)
     root_key = (channel.layers.root.type_name, anchor_pk)
     if records.get(root_key) is None:
         return None

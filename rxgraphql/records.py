@@ -81,21 +81,31 @@ def _listed_edges(layer: Layer) -> list[Edge]:
     ]
 
 
-def _queryset(layer: Layer) -> models.QuerySet[Any]:
+def prefetched_edges(layer: Layer) -> list[Edge]:
+    """The nested lists read as rows (prefetched) rather than as ids."""
+    if renders_from_own_row(layer):
+        return []
+    return [
+        edge
+        for edge in layer.children
+        if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
+    ]
+
+
+def _queryset(layer: Layer, nested: bool = False) -> models.QuerySet[Any]:
     """The layer's rows with the relations its flat serializer reads fetched in bulk.
 
     A layer rendering from its own row gets its lists as ids (``attach_id_lists``); the others get their
-    nested relations prefetched, which their method fields may rely on.
+    nested relations prefetched, which their method fields may rely on. ``nested`` (heating): the
+    prefetched children come ready to be rendered by their own layer, so that level reads no row again.
     """
     qs = layer.model._default_manager.all()
-    if renders_from_own_row(layer):
-        prefetch = [edge.source for edge in layer.children if edge.many and edge.kind is EdgeKind.OPAQUE]
-    else:
-        prefetch = [
-            edge.source
-            for edge in layer.children
-            if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY)
-        ]
+    prefetch: list[str | models.Prefetch[Any]] = []
+    for edge in prefetched_edges(layer):
+        if nested:
+            prefetch.append(models.Prefetch(edge.source, queryset=_queryset(edge.child, nested=True)))
+        else:
+            prefetch.append(edge.source)
     select = [edge.source for edge in layer.children if not edge.many and edge.kind is EdgeKind.REVERSE]
     if prefetch:
         qs = qs.prefetch_related(*prefetch)
@@ -175,14 +185,32 @@ def _flat_serializer(layer: Layer) -> serializers.ModelSerializer[Any]:
     return serializer
 
 
-def fetch_records(layer: Layer, pks: Iterable[str]) -> dict[str, tuple[models.Model, Record]]:
+def fetch_records(
+    layer: Layer, pks: Iterable[str], nested: bool = False
+) -> dict[str, tuple[models.Model, Record]]:
     """Read and render the rows with these primary keys; rows that are gone are absent."""
     wanted = list(dict.fromkeys(pks))
     if not wanted:
         return {}
-    rows = list(in_values(_queryset(layer), "pk", wanted))
+    return render_rows(layer, list(in_values(_queryset(layer, nested), "pk", wanted)))
+
+
+def render_rows(layer: Layer, rows: list[models.Model]) -> dict[str, tuple[models.Model, Record]]:
+    """Render rows read by the layer's queryset (or prefetched with it): their id lists, then records."""
     attach_id_lists(layer, rows)
     return {str(row.pk): (row, record) for row, record in zip(rows, serialize_rows(layer, rows), strict=True)}
+
+
+def prefetched_children(
+    layer: Layer, rows: Iterable[models.Model]
+) -> Iterator[tuple[RecordKey, models.Model]]:
+    """The child rows a ``nested`` read prefetched with these rows, keyed as their records."""
+    for edge in prefetched_edges(layer):
+        if edge.kind is EdgeKind.OPAQUE:
+            continue
+        for row in rows:
+            for child in getattr(row, edge.source).all():
+                yield (edge.child.type_name, str(child.pk)), child
 
 
 def reverse_parent_keys(layer: Layer, row: models.Model) -> Iterator[RecordKey]:

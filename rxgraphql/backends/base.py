@@ -99,6 +99,14 @@ class AnchorEdit(Protocol):
 
     def referrers(self, key: RecordKey) -> Collection[RecordKey]: ...
 
+    def preload(self, keys: Iterable[RecordKey]) -> None:
+        """Read these records in one go before ``get`` asks for them one by one (a hint)."""
+        ...
+
+    def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
+        """Read the referrers of these records in one go before ``referrers`` asks (a hint)."""
+        ...
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None: ...
 
     def remove(self, key: RecordKey) -> None: ...
@@ -135,8 +143,11 @@ class RecordCache(Protocol):
         ...
 
     def anchors_containing(
-        self, channel: str, keys: Iterable[RecordKey]
-    ) -> Mapping[RecordKey, Collection[str]]: ...
+        self, channel: str, keys: Iterable[RecordKey], preload: bool = False
+    ) -> Mapping[RecordKey, Collection[str]]:
+        """The active anchors holding each key. ``preload``: the caller holds the locks of the anchors it
+        will edit; the records of these keys and of their referrers may be read now for those edits."""
+        ...
 
     def lock(self, channel: str, anchors: Collection[str]) -> AbstractContextManager[None]:
         """Hold the write locks of these anchors (all or none); a no-op when the cache is not shared."""

@@ -58,6 +58,12 @@ class _MemoryEdit:
     def referrers(self, key: RecordKey) -> Collection[RecordKey]:
         return self._anchor.referrers.get(key, set())
 
+    def preload(self, keys: Iterable[RecordKey]) -> None:
+        """Everything is in memory already."""
+
+    def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
+        """Everything is in memory already."""
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
         a = self._anchor
         new_refs = tuple(refs)
@@ -152,7 +158,7 @@ class MemoryRecordCache:
             return True
 
     def anchors_containing(
-        self, channel: str, keys: Iterable[RecordKey]
+        self, channel: str, keys: Iterable[RecordKey], preload: bool = False
     ) -> Mapping[RecordKey, Collection[str]]:
         with self._lock:
             index = self._index.get(channel)
@@ -191,17 +197,35 @@ class MemoryRecordCache:
         root: RecordKey,
         records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
     ) -> list[tuple[str, str]]:
+        # Indexing a large anchor takes a while: not on the event loop.
+        return await asyncio.to_thread(self._finish_heat, channel, anchor, root, records)
+
+    def _finish_heat(
+        self,
+        channel: str,
+        anchor: str,
+        root: RecordKey,
+        records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
+    ) -> list[tuple[str, str]]:
+        # Built outside the lock, which snapshots of other anchors (on the event loop) also take.
+        built = _Anchor(channel, anchor)
+        for key, record, refs in records:
+            new_refs = tuple(refs)
+            built.records[key] = record
+            built.refs[key] = new_refs
+            for ref in new_refs:
+                built.referrers[ref].add(key)
         with self._lock:
             a = self._get(channel, anchor)
             self._drop_records(a)
             a.epoch = uuid.uuid4().hex[:12]
             a.version = 1
             a.root = root
-            edit = _MemoryEdit(self, a)
-            for key, record, refs in records:
-                edit.put(key, record, refs)
+            a.records, a.refs, a.referrers = built.records, built.refs, built.referrers
+            a.versions = dict.fromkeys(a.records, a.version)
+            index = self._index[channel]
             for key in a.records:
-                a.versions[key] = a.version
+                index[key].add(anchor)
             a.state = AnchorState.HOT
             backlog, a.backlog = a.backlog, []
             self._wake(a, AnchorState.HOT)

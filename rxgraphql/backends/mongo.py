@@ -188,6 +188,7 @@ class MongoStore:
         records.create_index([("a", ASCENDING), ("v", ASCENDING)], name="anchor_version")
         records.create_index([("a", ASCENDING), ("refs", ASCENDING)], name="anchor_refs")
         records.create_index([("t", ASCENDING), ("i", ASCENDING)], name="key")
+        records.create_index([("refs", ASCENDING)], name="refs")
         db[name + ".chunks"].create_index(
             [("a", ASCENDING), ("t", ASCENDING), ("i", ASCENDING), ("v", ASCENDING), ("k", ASCENDING)],
             name="chunk_key",
@@ -207,32 +208,73 @@ class MongoStore:
     # ---- the write path (synchronous) ----------------------------------------------------------
 
     def anchors_containing(self, channel: str, keys: Iterable[RecordKey]) -> dict[RecordKey, set[str]]:
-        by_type: dict[str, list[str]] = defaultdict(list)
-        for type_name, pk in keys:
-            by_type[type_name].append(pk)
-        if not by_type:
+        branches = _key_branches(keys)
+        if not branches:
             return {}
-        query = {"$or": [{"t": t, "i": {"$in": pks}} for t, pks in by_type.items()], "d": False}
+        query = {"$or": branches, "d": False}
         found: dict[RecordKey, set[str]] = defaultdict(set)
         for doc in self.records(channel).find(query, {"a": 1, "t": 1, "i": 1, "_id": 0}):
             found[(doc["t"], doc["i"])].add(doc["a"])
         return found
 
+    def gather(self, channel: str, keys: Iterable[RecordKey]) -> list[dict[str, Any]]:
+        """In one query, the live documents of these keys and of the records referring to them, in every
+        anchor (what the write path's edits of a batch read)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+        query = {
+            "$or": [*_key_branches(wanted), {"refs": {"$in": [encode_ref(k) for k in wanted]}}],
+            "d": False,
+        }
+        return list(self.records(channel).find(query))
+
+    def decode(self, channel: str, doc: Mapping[str, Any]) -> tuple[Record, list[RecordKey], bool]:
+        """A live document as (record, refs, chunked)."""
+        data = doc["r"] if not doc.get("n") else self._join_sync(channel, doc)
+        return orjson.loads(data), [decode_ref(r) for r in doc.get("refs", ())], bool(doc.get("n"))
+
     def load(
         self, channel: str, anchor: str, epoch: str, key: RecordKey
     ) -> tuple[Record, list[RecordKey], bool] | None:
         """A live record of the anchor: (record, refs, chunked), None when absent."""
-        doc = self.records(channel).find_one({"a": anchor, "t": key[0], "i": key[1]})
-        if doc is None or doc.get("d") or doc.get("e") != epoch:
-            return None
-        data = doc["r"] if not doc.get("n") else self._join_sync(channel, doc)
-        return orjson.loads(data), [decode_ref(r) for r in doc.get("refs", ())], bool(doc.get("n"))
+        return self.load_many(channel, anchor, epoch, [key])[key]
+
+    def load_many(
+        self, channel: str, anchor: str, epoch: str, keys: Iterable[RecordKey]
+    ) -> dict[RecordKey, tuple[Record, list[RecordKey], bool] | None]:
+        """Live records of the anchor in one query (``$in`` per type); None for those absent."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[RecordKey, tuple[Record, list[RecordKey], bool] | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
+        branches = _key_branches(wanted)
+        query = {"a": anchor, **(branches[0] if len(branches) == 1 else {"$or": branches})}
+        for doc in self.records(channel).find(query):
+            if not doc.get("d") and doc.get("e") == epoch:
+                found[(doc["t"], doc["i"])] = self.decode(channel, doc)
+        return found
 
     def referrers(self, channel: str, anchor: str, epoch: str, key: RecordKey) -> set[RecordKey]:
+        return self.referrers_many(channel, anchor, epoch, [key])[key]
+
+    def referrers_many(
+        self, channel: str, anchor: str, epoch: str, keys: Iterable[RecordKey]
+    ) -> dict[RecordKey, set[RecordKey]]:
+        """The records of the anchor referring to each of these keys, in one query."""
+        wanted = {encode_ref(key): key for key in keys}
+        found: dict[RecordKey, set[RecordKey]] = {key: set() for key in wanted.values()}
+        if not wanted:
+            return found
         cursor = self.records(channel).find(
-            {"a": anchor, "refs": encode_ref(key), "d": False, "e": epoch}, {"t": 1, "i": 1, "_id": 0}
+            {"a": anchor, "refs": {"$in": list(wanted)}, "d": False, "e": epoch},
+            {"t": 1, "i": 1, "refs": 1, "_id": 0},
         )
-        return {(doc["t"], doc["i"]) for doc in cursor}
+        for doc in cursor:
+            for ref in doc.get("refs", ()):
+                if ref in wanted:
+                    found[wanted[ref]].add((doc["t"], doc["i"]))
+        return found
 
     def write(
         self,
@@ -303,9 +345,14 @@ class MongoStore:
         records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
     ) -> None:
         """Store a heated anchor at one version, then drop what former epochs left behind."""
-        write = _Write(self, anchor, epoch, version)
-        for key, record, refs in records:
-            write.put(key, record, refs)
+
+        def encoded() -> _Write:
+            write = _Write(self, anchor, epoch, version)
+            for key, record, refs in records:
+                write.put(key, record, refs)
+            return write
+
+        write = await asyncio.to_thread(encoded)  # encoding a large anchor is not for the event loop
         chunks = await self.achunks(channel)
         main = await self.arecords(channel)
         if write.chunks:
@@ -362,6 +409,14 @@ class MongoStore:
             if self._sync is not None and self._sync[0] == os.getpid():
                 self._sync[1].close()
             self._sync = None
+
+
+def _key_branches(keys: Iterable[RecordKey]) -> list[dict[str, Any]]:
+    """One ``{t: type, i: {$in: ids}}`` filter per type."""
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for type_name, pk in dict.fromkeys(keys):
+        by_type[type_name].append(pk)
+    return [{"t": t, "i": {"$in": pks}} for t, pks in by_type.items()]
 
 
 def _joined(parts: list[dict[str, Any]], doc: Mapping[str, Any]) -> bytes:

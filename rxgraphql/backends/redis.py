@@ -46,6 +46,7 @@ from .redis_keys import (
     active_key,
     as_text,
     lock_key,
+    state_key,
     unavailable,
 )
 from .redis_pubsub import LoopSide
@@ -79,6 +80,7 @@ class RedisNode:
         self._sides: dict[asyncio.AbstractEventLoop, LoopSide] = {}
         self._reconnect_hooks: list[Callable[[], None]] = []
         self._seen_own: dict[str, threading.Event] = {}
+        self._thread_local = threading.local()
         self.on_idle: Callable[[str, str], Any] | None = None
 
     # ---- per loop ------------------------------------------------------------------------------
@@ -253,7 +255,11 @@ class RedisNode:
     # ---- locks of the write path --------------------------------------------------------------
 
     @contextmanager
-    def locked(self, channel: str, anchors: Collection[str]) -> Iterator[None]:
+    def locked(
+        self, channel: str, anchors: Collection[str], states: dict[str, list[Any]] | None = None
+    ) -> Iterator[None]:
+        """Hold the write locks of these anchors; ``states``, when given, receives each anchor's
+        ``state``, ``epoch`` and ``root`` read in the same round trip as its lock."""
         token = uuid.uuid4().hex
         held: list[str] = []
         ttl_ms = int(self.lock_timeout * 1000)
@@ -262,19 +268,63 @@ class RedisNode:
                 key = lock_key(channel, anchor)
                 deadline = time.monotonic() + 3 * self.lock_timeout
                 pause = 0.002
-                while not self.client.set(key, token, nx=True, px=ttl_ms):
+                while True:
+                    pipe = self.client.pipeline(transaction=False)
+                    pipe.set(key, token, nx=True, px=ttl_ms)
+                    if states is not None:
+                        pipe.hmget(state_key(channel, anchor), ["state", "epoch", "root"])
+                    replies = pipe.execute()
+                    if replies[0]:
+                        break
                     if time.monotonic() > deadline:
                         raise BackendUnavailableError(f"lock {key} not acquired in time")
                     time.sleep(pause)
                     pause = min(pause * 2, 0.05)
                 held.append(key)
+                if states is not None:
+                    states[anchor] = list(replies[1])
             yield
         finally:
-            for key in held:
+            if held:
                 try:
-                    self.scripts.unlock(keys=[key], args=[token])
+                    self.run_scripts([(self.scripts.unlock, [key], [token]) for key in held])
                 except Exception:
-                    logger.warning("rxgraphql could not release %s; it expires by itself", key)
+                    logger.warning("rxgraphql could not release %s; they expire by themselves", held)
+
+    # ---- pipelines ------------------------------------------------------------------------------
+
+    def defer(self, script: Any, keys: list[Any], args: list[Any]) -> None:
+        """Run a script with the next ``publish`` of this thread (or ``flush_deferred``), one round trip."""
+        deferred: list[tuple[Any, list[Any], list[Any]]] = self._thread_local.__dict__.setdefault(
+            "deferred", []
+        )
+        deferred.append((script, keys, args))
+
+    def flush_deferred(self, topic: str | None = None, data: bytes | None = None) -> None:
+        """Run this thread's deferred scripts, then publish ``data`` when given, in one pipeline."""
+        deferred = self._thread_local.__dict__.pop("deferred", [])
+        if not deferred and topic is None:
+            return
+        self.run_scripts(deferred, None if topic is None or data is None else (topic, data))
+
+    def run_scripts(
+        self, calls: list[tuple[Any, list[Any], list[Any]]], publish: tuple[str, bytes] | None = None
+    ) -> None:
+        """Scripts (``EVALSHA``) and a publish in one pipeline; a script Redis lost is loaded and run again
+        (the write path's scripts may run twice)."""
+        pipe = self.client.pipeline(transaction=False)
+        for script, keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        if publish is not None:
+            pipe.publish(*publish)
+        replies = pipe.execute(raise_on_error=False)
+        for (script, keys, args), reply in zip(calls, replies, strict=False):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                script(keys=keys, args=args)
+            elif isinstance(reply, Exception):
+                raise reply
+        if publish is not None and isinstance(replies[-1], Exception):
+            raise replies[-1]
 
     def close(self) -> None:
         self._stop.set()
@@ -289,7 +339,8 @@ class RedisBroker:
         self.node = node
 
     def publish(self, topic: str, data: bytes) -> None:
-        self.node.client.publish(topic, data)
+        # With what the edit deferred (its committed mark): one round trip.
+        self.node.flush_deferred(topic, data)
 
     async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
         side = await self.node.ready()

@@ -24,7 +24,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,35 @@ class _SharedEdit:
         self._loaded: dict[RecordKey, tuple[Record, list[RecordKey], bool] | None] = {}
         self._referrers: dict[RecordKey, set[RecordKey]] = {}
         self._touched: dict[RecordKey, tuple[Record, list[RecordKey]] | None] = {}
+
+    def seed(self, docs: Iterable[Mapping[str, Any]], keys: Collection[RecordKey]) -> None:
+        """Take what a ``gather`` of these keys read (under the lock): their documents and referrers."""
+        mine = [doc for doc in docs if doc.get("a") == self.anchor and doc.get("e") == self.epoch]
+        by_key = {(doc["t"], doc["i"]): doc for doc in mine}
+        for key in keys:
+            if key not in self._loaded:
+                doc = by_key.get(key)
+                self._loaded[key] = None if doc is None else self._store.decode(self.channel, doc)
+        wanted = {encode_ref(key): key for key in keys if key not in self._referrers}
+        found: dict[RecordKey, set[RecordKey]] = {key: set() for key in wanted.values()}
+        for doc in mine:
+            referrer = (doc["t"], doc["i"])
+            for ref in doc.get("refs", ()):
+                if ref in wanted:
+                    found[wanted[ref]].add(referrer)
+            if referrer not in self._loaded:
+                self._loaded[referrer] = self._store.decode(self.channel, doc)
+        self._referrers.update(found)
+
+    def preload(self, keys: Iterable[RecordKey]) -> None:
+        missing = [key for key in dict.fromkeys(keys) if key not in self._loaded]
+        if missing:
+            self._loaded.update(self._store.load_many(self.channel, self.anchor, self.epoch, missing))
+
+    def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
+        missing = [key for key in dict.fromkeys(keys) if key not in self._referrers]
+        if missing:
+            self._referrers.update(self._store.referrers_many(self.channel, self.anchor, self.epoch, missing))
 
     def _base(self, key: RecordKey) -> tuple[Record, list[RecordKey], bool] | None:
         if key not in self._loaded:
@@ -131,7 +160,8 @@ class _SharedEdit:
             # anchor any more. Drop it; its watchers catch up, heating it again with a new epoch.
             self._cache.drop(self.channel, self.anchor)
             raise
-        node.scripts.committed(keys=[state_key(self.channel, self.anchor)], args=[version])
+        # Sent with the publish of the patch that follows (RedisBroker.publish), or when the edit ends.
+        node.defer(node.scripts.committed, [state_key(self.channel, self.anchor)], [version])
         for key, value in changed.items():
             self._loaded[key] = None if value is None else (value[0], value[1], False)
         return Patch(
@@ -162,6 +192,8 @@ class SharedRecordCache:
         self.heat_lease = heat_lease
         self._heats: dict[tuple[str, str], _Heat] = {}
         self._lock = threading.Lock()
+        # What the write path's thread gathered under the locks it holds (see anchors_containing).
+        self._local = threading.local()
         node.on_idle = self._on_idle
 
     # ---- write path ----------------------------------------------------------------------------
@@ -183,24 +215,59 @@ class SharedRecordCache:
         )
 
     def anchors_containing(
-        self, channel: str, keys: Iterable[RecordKey]
+        self, channel: str, keys: Iterable[RecordKey], preload: bool = False
     ) -> Mapping[RecordKey, Collection[str]]:
         active = set(self.node.view(channel))
         if not active:
             return {}
-        found = self.store.anchors_containing(channel, keys)
-        return {key: anchors & active for key, anchors in found.items() if anchors & active}
+        if not preload:
+            found = self.store.anchors_containing(channel, keys)
+            return {key: anchors & active for key, anchors in found.items() if anchors & active}
+        # One query reads the holders, and for the edits that follow under the same locks, the records
+        # of these keys and of their referrers.
+        wanted = set(keys)
+        docs = self.store.gather(channel, wanted)
+        self._local.gathered = (channel, wanted, docs)
+        holders: dict[RecordKey, set[str]] = {}
+        for doc in docs:
+            key = (doc["t"], doc["i"])
+            if key in wanted and doc["a"] in active:
+                holders.setdefault(key, set()).add(doc["a"])
+        return holders
 
-    def lock(self, channel: str, anchors: Collection[str]) -> AbstractContextManager[None]:
-        return self.node.locked(channel, anchors)
+    @contextmanager
+    def lock(self, channel: str, anchors: Collection[str]) -> Iterator[None]:
+        self._local.gathered = None
+        states: dict[str, list[Any]] = {}
+        try:
+            with self.node.locked(channel, anchors, states):
+                self._local.states = (channel, states)
+                yield
+        finally:
+            # Read under these locks: stale once they are released.
+            self._local.gathered = None
+            self._local.states = None
 
     @contextmanager
     def edit(self, channel: str, anchor: str) -> Iterator[_SharedEdit | None]:
-        state, epoch, root = self.node.client.hmget(state_key(channel, anchor), ["state", "epoch", "root"])
+        locked = getattr(self._local, "states", None)
+        if locked is not None and locked[0] == channel and anchor in locked[1]:
+            state, epoch, root = locked[1][anchor]  # read with the lock
+        else:
+            state, epoch, root = self.node.client.hmget(
+                state_key(channel, anchor), ["state", "epoch", "root"]
+            )
         if state is None or text(state) != "hot" or epoch is None or root is None:
             yield None
             return
-        yield _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
+        edit = _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
+        gathered = getattr(self._local, "gathered", None)
+        if gathered is not None and gathered[0] == channel:
+            edit.seed(gathered[2], gathered[1])
+        try:
+            yield edit
+        finally:
+            self.node.flush_deferred()  # a committed mark no publish carried
 
     def drop(self, channel: str, anchor: str) -> None:
         try:

@@ -11,6 +11,7 @@ import os
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def mongo_url() -> Iterator[str]:
         server.shutdown()
 
 
-def make_shared(redis_url: str, mongo_url: str, database: str, **store_options: int) -> object:
+def make_shared(redis_url: str, mongo_url: str, database: str, **store_options: Any) -> object:
     from rxgraphql.backends.mongo import MongoStore
     from rxgraphql.backends.redis import RedisBroker, RedisNode
     from rxgraphql.backends.shared import SharedRecordCache
