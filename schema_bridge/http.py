@@ -1,7 +1,9 @@
 """GraphQL over HTTP (queries, mutations, GraphiQL) with DRF token or Django session authentication.
 
 A session cookie only counts when the request comes from an allowed origin, so a cross-site page cannot
-run mutations with a visitor's session; tokens are sent explicitly and need no such check.
+run mutations with a visitor's session; tokens are sent explicitly and need no such check. JSON bodies are
+read by orjson (malformed or too deeply nested: 400), and documents are prepared off the event loop
+within the limits of ``limits.py`` before strawberry runs them.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
 from .context import RxContext
+from .documents import current_document, prepare_async
 from .origins import origin_allowed
 from .schema import get_schema
 
@@ -42,6 +47,33 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson raises JSONDecodeError (a json.JSONDecodeError: strawberry answers 400) for malformed
+        # JSON and for nesting deeper than 1024 levels, where the json module would recurse.
+        return orjson.loads(data)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: RxContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        prepared = await prepare_async(self.schema._schema, request_data.query)
+        if prepared.document is None:
+            return ExecutionResult(data=None, errors=list(prepared.errors))
+        current_document.set(prepared)
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
 
     @property
     def graphql_ide_html(self) -> str:
