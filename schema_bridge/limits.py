@@ -111,16 +111,16 @@ def check_document(document: DocumentNode, conf: RxSettings) -> LimitError | Non
         measure = measurer.selection_set(definition.selection_set)
         if measure.depth > conf.max_depth:
             return LimitError(
-                "MAX_DEPTH", f"The operation is {measure.depth} fields deep; the limit is {conf.max_depth}"
+                "MAX_DEPTH", f"The operation is {measure.depth} fields deep; the limit is {conf.max_depth} (MAX_DEPTH)"
             )
         if measure.aliases > conf.max_aliases:
             return LimitError(
                 "MAX_ALIASES",
-                f"The operation has {measure.aliases} aliases; the limit is {conf.max_aliases}",
+                f"The operation has {measure.aliases} aliases; the limit is {conf.max_aliases} (MAX_ALIASES)",
             )
         if measure.fields > conf.max_fields:
             return LimitError(
                 "MAX_FIELDS",
-                f"The operation selects {measure.fields} fields; the limit is {conf.max_fields}",
+                f"The operation selects {measure.fields} fields; the limit is {conf.max_fields} (MAX_FIELDS)",
             )
     return None
