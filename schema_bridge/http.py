@@ -28,7 +28,7 @@ from rxgraphql.conf import rx_settings
 
 from .context import RxContext
 from .documents import current_document, prepare_async
-from .origins import origin_allowed
+from .origins import origin_allowed, request_scheme
 from .schema import get_schema
 
 
@@ -36,7 +36,9 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RxContext:
         authorization = request.headers.get("authorization")
         session_key = None
-        if not authorization and origin_allowed(request.headers.get("origin"), request.headers.get("host")):
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        scheme = request_scheme(request.scope, headers)
+        if not authorization and origin_allowed(headers.get("origin"), headers.get("host"), scheme):
             morsel = SimpleCookie(request.headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
             session_key = morsel.value if morsel else None
         try:

@@ -34,7 +34,7 @@ from .context import RxContext
 from .documents import current_document, operation, prepare_async, single_root_field
 from .limits import LimitError
 from .list_subscription import run_list_subscription
-from .origins import origin_allowed
+from .origins import origin_allowed, request_scheme
 from .schema import SchemaIndex, get_schema_index
 from .subscription import run_channel_subscription
 
@@ -211,7 +211,8 @@ class Connection:
 
     async def serve(self, receive: Receive) -> None:
         offered = self.scope.get("subprotocols") or []
-        if not origin_allowed(self.headers.get("origin"), self.headers.get("host")):
+        scheme = request_scheme(self.scope, self.headers)
+        if not origin_allowed(self.headers.get("origin"), self.headers.get("host"), scheme):
             await self._send({"type": "websocket.close", "code": CloseCode.FORBIDDEN})
             return
         if PROTOCOL not in offered:
