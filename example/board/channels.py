@@ -27,6 +27,7 @@ class BoardChannel(ContextChannel):
     class Meta:
         state = BoardSerializer()
         writable = {CardSerializer: [SAVE, CREATE, DELETE], CommentSerializer: [CREATE, DELETE]}
+        recheck_on = [Board.members.through]  # a member removed stops receiving at once
 
     def _own_labels(self, labels: list[Label]) -> bool:
         return all(label.board_id == self.kwargs["board_id"] for label in labels)
