@@ -12,6 +12,7 @@ import orjson
 
 from rxgraphql.conf import rx_settings
 
+from .daphne_close import allow_registered_close_codes
 from .http import graphql_http_app
 from .threads import install_sync_pool
 from .websocket import Receive, Send, graphql_websocket
@@ -21,6 +22,7 @@ class GraphQLEndpoint:
     def __init__(self) -> None:
         self.http = graphql_http_app()
         install_sync_pool(rx_settings().sync_threads)
+        allow_registered_close_codes()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
