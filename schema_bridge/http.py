@@ -64,7 +64,7 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        prepared = await prepare_async(self.schema._schema, request_data.query)
+        prepared = await prepare_async(get_schema()._schema, request_data.query)
         if prepared.document is None:
             return ExecutionResult(data=None, errors=list(prepared.errors))
         current_document.set(prepared)

@@ -96,9 +96,7 @@ def check_text(query: str, conf: RxSettings) -> LimitError | None:
 def parse_limit_error(error: GraphQLError, conf: RxSettings) -> LimitError | None:
     """graphql-core's token limit as our limit error (it raises a plain syntax error)."""
     if "tokens. parsing aborted" in error.message.lower():
-        return LimitError(
-            "MAX_TOKENS", f"The document has more than {conf.max_tokens} tokens (MAX_TOKENS)"
-        )
+        return LimitError("MAX_TOKENS", f"The document has more than {conf.max_tokens} tokens (MAX_TOKENS)")
     return None
 
 
@@ -111,7 +109,8 @@ def check_document(document: DocumentNode, conf: RxSettings) -> LimitError | Non
         measure = measurer.selection_set(definition.selection_set)
         if measure.depth > conf.max_depth:
             return LimitError(
-                "MAX_DEPTH", f"The operation is {measure.depth} fields deep; the limit is {conf.max_depth} (MAX_DEPTH)"
+                "MAX_DEPTH",
+                f"The operation is {measure.depth} fields deep; the limit is {conf.max_depth} (MAX_DEPTH)",
             )
         if measure.aliases > conf.max_aliases:
             return LimitError(

@@ -362,7 +362,11 @@ async def run_list_subscription(
         await channel.on_connect(since if isinstance(since, str) else None)
         await subscription.start()
         await watch_access(guard, lambda: None)  # live until access is lost, the client completes or leaves
-        refuse(connection, op_id, ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"))
+        refuse(
+            connection,
+            op_id,
+            ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"),
+        )
     finally:
         guards.remove(guard)
         if channel_cls.auto_update:

@@ -9,6 +9,7 @@ name for the server itself, never any origin.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ def normalize(origin: str) -> str | None:
     return f"{scheme}://{host}:{port or DEFAULT_PORTS[scheme]}"
 
 
-def request_scheme(scope: dict[str, Any], headers: dict[str, str]) -> str:
+def request_scheme(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str:
     """``http`` or ``https`` as the browser sees it (``SECURE_PROXY_SSL_HEADER`` honoured, like Django)."""
     proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
     if proxy:

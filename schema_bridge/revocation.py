@@ -16,6 +16,7 @@ On loss the operation gets a GraphQL error with code ``FORBIDDEN`` and ``complet
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable
@@ -76,10 +77,8 @@ class Guard:
     async def run(self) -> None:
         interval = rx_settings().permission_recheck_interval
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval if interval > 0 else None)
-            except TimeoutError:
-                pass
             self.wake.clear()
             asked = self.requested
             if not await self.allowed():
@@ -113,7 +112,11 @@ class Guards:
         chosen = list(guards)
         if chosen:
             # After the commit, so the re-check reads what was committed.
-            transaction.on_commit(lambda: [guard.trigger() for guard in chosen])
+            def trigger_all() -> None:
+                for guard in chosen:
+                    guard.trigger()
+
+            transaction.on_commit(trigger_all)
 
     def _of_channels(self, model: type[models.Model]) -> list[Guard]:
         with self.lock:
@@ -129,7 +132,10 @@ class Guards:
             found = list(self.by_user.get(user_pk, ())) if user_pk is not None else []
             if session_key is not None:
                 found += [
-                    guard for guards in self.by_user.values() for guard in guards if guard.session_key == session_key
+                    guard
+                    for guards in self.by_user.values()
+                    for guard in guards
+                    if guard.session_key == session_key
                 ]
             return found
 
@@ -141,10 +147,14 @@ class Guards:
                 self.connected = True
                 user_model = apps.get_model(*_user_model_label())
                 post_save.connect(self._user_saved, sender=user_model, dispatch_uid="rxgraphql-revoke-user")
-                post_delete.connect(self._user_saved, sender=user_model, dispatch_uid="rxgraphql-revoke-user-del")
+                post_delete.connect(
+                    self._user_saved, sender=user_model, dispatch_uid="rxgraphql-revoke-user-del"
+                )
                 if apps.is_installed("rest_framework.authtoken"):
                     token_model = apps.get_model("authtoken", "Token")
-                    post_delete.connect(self._token_deleted, sender=token_model, dispatch_uid="rxgraphql-revoke-token")
+                    post_delete.connect(
+                        self._token_deleted, sender=token_model, dispatch_uid="rxgraphql-revoke-token"
+                    )
                 if apps.is_installed("django.contrib.sessions"):
                     session_model = apps.get_model("sessions", "Session")
                     post_delete.connect(

@@ -202,7 +202,11 @@ async def run_channel_subscription(
         sink.go_live(snapshot.epoch, snapshot.version)
         sink.guard = guard
         await watch_access(guard, sink.release)
-        refuse(connection, op_id, ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"))
+        refuse(
+            connection,
+            op_id,
+            ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"),
+        )
     finally:
         guards.remove(guard)
         fanout.leave(group, sink)

@@ -117,7 +117,9 @@ _LOCAL_GRAPHIQL = FRONTEND_DIST / "graphiql.html"
 RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
+    # The demo keeps GraphiQL and introspection on even with DEBUG off; both follow DEBUG when unset.
     "GRAPHIQL": True,
+    "INTROSPECTION": True,
     # GraphiQL bundled from npm (no CDN) once the frontend is built; strawberry's CDN page otherwise.
     "GRAPHIQL_HTML": str(_LOCAL_GRAPHIQL) if _LOCAL_GRAPHIQL.exists() else None,
     "FRONTEND_DIR": os.environ.get(

@@ -62,7 +62,9 @@ def test_a_client_that_stops_reading_is_closed_with_1013(
     async def scenario() -> tuple[int | None, list[str]]:
         max_queue = None if stall == "application" else 1
         async with connect(ws_url, subprotocols=[PROTOCOL], max_queue=max_queue, max_size=None) as slow:
-            await slow.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Token {token}"}}))
+            await slow.send(
+                json.dumps({"type": "connection_init", "payload": {"authorization": f"Token {token}"}})
+            )
             assert json.loads(await slow.recv()) == {"type": "connection_ack"}
             subscribe = {"query": BOARD_SUBSCRIPTION, "variables": {"boardId": board}}
             await slow.send(json.dumps({"id": "s", "type": "subscribe", "payload": subscribe}))
@@ -73,7 +75,9 @@ def test_a_client_that_stops_reading_is_closed_with_1013(
             seen: list[str] = []
             for number in range(SAVES):
                 description = f"{number}:" + "x" * PAD
-                result = await writer.execute(SAVE, {"b": board, "id": card, "data": {"description": description}})
+                result = await writer.execute(
+                    SAVE, {"b": board, "id": card, "data": {"description": description}}
+                )
                 assert result["data"]["r"]["ok"] is True, result
                 while True:
                     event = await watching.next_event()

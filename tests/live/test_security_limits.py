@@ -21,7 +21,6 @@ from websockets.typing import Subprotocol
 
 from tests.support.live import LiveClient
 from tests.support.live_server import LiveServer
-from tests.support.rebuild import BOARD_NESTED_QUERY
 from tests.support.world import BoardWorld
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -55,14 +54,18 @@ def _alive(server: LiveServer) -> None:
     assert response.json() == {"data": {"me": None}}
 
 
-def test_documents_beyond_each_limit_are_refused_over_http(board_world: BoardWorld, rx_server: LiveServer) -> None:
+def test_documents_beyond_each_limit_are_refused_over_http(
+    board_world: BoardWorld, rx_server: LiveServer
+) -> None:
     board = str(board_world.board_a.pk)
     deep = "{ __schema { types { fields { type " + "{ ofType " * 25 + "{ name }" + " }" * 25 + " } } } }"
     cases = {
         "MAX_DOCUMENT_BYTES": "{ " + "me " * 300_000 + "}",  # 878 KiB, the size of the reported attack
         "MAX_TOKENS": "{ " + "me " * 6_000 + "}",
         "MAX_DEPTH": deep,
-        "MAX_ALIASES": "{ " + " ".join(f"b{i}: boardChannel(boardId: {board}) {{ id }}" for i in range(300)) + " }",
+        "MAX_ALIASES": "{ "
+        + " ".join(f"b{i}: boardChannel(boardId: {board}) {{ id }}" for i in range(300))
+        + " }",
         "MAX_FIELDS": "{ " + "me " * 1_500 + "}",
     }
     for limit, query in cases.items():
@@ -73,12 +76,13 @@ def test_documents_beyond_each_limit_are_refused_over_http(board_world: BoardWor
     _alive(rx_server)
 
 
-def test_aliased_writes_beyond_the_limit_change_nothing(board_world: BoardWorld, rx_server: LiveServer) -> None:
+def test_aliased_writes_beyond_the_limit_change_nothing(
+    board_world: BoardWorld, rx_server: LiveServer
+) -> None:
     card = Card.objects.get(title="Ship")
+    target = f"boardId: {board_world.board_a.pk}, id: {card.pk}"
     saves = " ".join(
-        f'w{i}: boardChannelSaveCard(boardId: {board_world.board_a.pk}, id: {card.pk}, data: {{title: "w{i}"}}) '
-        "{ code }"
-        for i in range(30)
+        f'w{i}: boardChannelSaveCard({target}, data: {{title: "w{i}"}}) {{ code }}' for i in range(30)
     )
     response = _post(rx_server, {"query": f"mutation {{ {saves} }}"}, board_world.token(board_world.bob))
     assert _limit_of(response.json()) == "MAX_ALIASES"
@@ -112,7 +116,12 @@ def test_request_body_beyond_the_limit_is_a_413(rx_server: LiveServer) -> None:
 
 
 def test_malformed_and_deeply_nested_json_is_a_400(rx_server: LiveServer) -> None:
-    for body in ("{", '{"query": "{ me }"', "[" * 100_000, '{"query": "{ me }", "variables": ' + "[" * 50_000):
+    for body in (
+        "{",
+        '{"query": "{ me }"',
+        "[" * 100_000,
+        '{"query": "{ me }", "variables": ' + "[" * 50_000,
+    ):
         response = _post(rx_server, body)
         assert response.status_code == 400, (body[:20], response.status_code)
     _alive(rx_server)

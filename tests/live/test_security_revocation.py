@@ -73,7 +73,9 @@ def test_a_deleted_token_stops_the_stream_and_the_sockets_writes(
     Token.objects.filter(user=world.bob).delete()
     _forbidden_then_complete(bob)
     card = Card.objects.get(title="Ship")
-    refused = bob_socket.execute(SAVE, {"b": str(world.board_a.pk), "id": str(card.pk), "data": {"title": "x"}})
+    refused = bob_socket.execute(
+        SAVE, {"b": str(world.board_a.pk), "id": str(card.pk), "data": {"title": "x"}}
+    )
     assert refused["data"] is None
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     card.refresh_from_db()
@@ -91,7 +93,7 @@ def test_access_lost_without_a_signal_is_found_within_the_interval(
     # Raw SQL sends no signal: as if another process had made the change.
     table = Board.members.through._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE user_id = %s", [world.bob.pk])  # noqa: S608
+        cursor.execute(f"DELETE FROM {table} WHERE user_id = %s", [world.bob.pk])
     _forbidden_then_complete(bob)
 
 

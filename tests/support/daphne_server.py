@@ -52,8 +52,16 @@ class DaphneServer:
         )
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                 "tests.support.daphne_app:application"],
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "tests.support.daphne_app:application",
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
