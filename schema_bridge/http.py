@@ -77,6 +77,11 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
             request_data=request_data,
         )
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if not rx_settings().graphiql:
+            raise HTTPException(404, "Not Found")
+        return await super().render_graphql_ide(request)
+
     @property
     def graphql_ide_html(self) -> str:
         """Strawberry's GraphiQL page (assets from a CDN), or the file ``RXGRAPHQL["GRAPHIQL_HTML"]`` names
@@ -88,6 +93,6 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 def graphql_http_app() -> GraphQLHTTP:
     return GraphQLHTTP(
         get_schema(),
-        graphql_ide="graphiql" if rx_settings().graphiql else None,
+        graphql_ide="graphiql",  # served only while RXGRAPHQL["GRAPHIQL"] (default: DEBUG) is on
         subscription_protocols=(),
     )
