@@ -1,10 +1,10 @@
 """Which browser origins may use the session cookie or open the websocket (CSRF and cross-site websocket
 hijacking protection).
 
-An origin is compared whole: scheme, host and port. Without ``RXGRAPHQL["ALLOWED_ORIGINS"]`` only the
-server's own origin is allowed: the scheme the request came in with and its ``Host`` header, itself
-checked against ``ALLOWED_HOSTS`` as Django does. ``ALLOWED_HOSTS = ["*"]`` therefore accepts any host
-name for the server itself, never any origin.
+An origin is compared whole: scheme, host and port. The server's own origin is allowed: the scheme the
+request came in with and its ``Host`` header, itself checked against ``ALLOWED_HOSTS`` as Django does;
+``ALLOWED_HOSTS = ["*"]`` therefore accepts any host name for the server itself, never any origin.
+Other origins only when ``RXGRAPHQL["ALLOWED_ORIGINS"]`` lists them.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str = "http") -
     seen = normalize(origin)
     if seen is None:
         return False  # "null" (sandboxed pages, file://) and anything malformed
-    allowed = rx_settings().allowed_origins
-    if allowed is not None:
-        return "*" in allowed or seen in {normalize(entry) for entry in allowed}
-    if not host or not _host_allowed(host):
-        return False
-    return seen == normalize(f"{scheme}://{host}")
+    allowed = rx_settings().allowed_origins or ()
+    if "*" in allowed or seen in {normalize(entry) for entry in allowed}:
+        return True
+    return bool(host) and _host_allowed(str(host)) and seen == normalize(f"{scheme}://{host}")
