@@ -188,6 +188,11 @@ class ContextChannel(ListChannelMixin, LiveChannelMixin):
         """Whether the user may delete ``instance``."""
         return False
 
+    def can_reference(self, field: str, target: Any) -> bool:
+        """Whether a write may set the nested child ``field`` to ``target``, a row this channel does not
+        show yet (a user assigned for the first time). Children it already shows need no permission."""
+        return False
+
     def get_instance_id(self, **kwargs: Any) -> Any:
         """The anchor's primary key, from the subscription arguments."""
         (value,) = kwargs.values()

@@ -138,3 +138,57 @@ def check_capture(app_configs: Any = None, databases: Any = None, **kwargs: Any)
             id="rxgraphql.W002",
         )
     ]
+LIMITS = (
+    "max_request_bytes",
+    "max_document_bytes",
+    "max_tokens",
+    "max_depth",
+    "max_aliases",
+    "max_fields",
+    "max_subscriptions",
+    "max_frame_bytes",
+    "sync_threads",
+    "send_buffer_bytes",
+    "send_queue_size",
+)
+
+
+@register("rxgraphql")
+def check_security(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``rxgraphql.E101``: a limit that is not a positive number; ``E102``: ``Meta.recheck_on`` naming
+    something else than models; ``W101``: ``ALLOWED_ORIGINS`` with ``"*"`` (any site may use the session
+    cookie of a visitor); ``W102``: GraphiQL served while introspection is off (it cannot work)."""
+    from django.db import models
+
+    from .registry import registry
+
+    config = rx_settings()
+    messages: list[CheckMessage] = []
+    for name in LIMITS:
+        if getattr(config, name) <= 0:
+            messages.append(
+                Error(f"RXGRAPHQL['{name.upper()}'] must be a positive number", id="rxgraphql.E101")
+            )
+    for channel in registry.channels.values():
+        declared = getattr(channel.__dict__.get("Meta"), "recheck_on", None) or ()
+        if not all(isinstance(m, type) and issubclass(m, models.Model) for m in declared):
+            messages.append(
+                Error(f"{channel.__qualname__}: Meta.recheck_on must list model classes", id="rxgraphql.E102")
+            )
+    if config.allowed_origins is not None and "*" in config.allowed_origins:
+        messages.append(
+            Warning(
+                "RXGRAPHQL['ALLOWED_ORIGINS'] contains '*': any web site may use a visitor's session cookie "
+                "on /graphql (websocket and HTTP).",
+                hint="List the origins (scheme://host:port) of your frontends instead.",
+                id="rxgraphql.W101",
+            )
+        )
+    if config.graphiql and not config.introspection:
+        messages.append(
+            Warning(
+                "RXGRAPHQL['GRAPHIQL'] is on but introspection is off: GraphiQL cannot load the schema.",
+                id="rxgraphql.W102",
+            )
+        )
+    return messages

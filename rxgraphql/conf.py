@@ -32,6 +32,19 @@ class RxSettings:
     send_queue_size: int
     snapshot_batch_size: int
     capture: str
+    max_request_bytes: int
+    max_document_bytes: int
+    max_tokens: int
+    max_depth: int
+    max_aliases: int
+    max_fields: int
+    max_subscriptions: int
+    max_frame_bytes: int
+    document_cache_bytes: int
+    sync_threads: int
+    send_buffer_bytes: int
+    permission_recheck_interval: float
+    introspection: bool
 
 
 def rx_settings() -> RxSettings:
@@ -58,4 +71,17 @@ def rx_settings() -> RxSettings:
         send_queue_size=int(raw.get("SEND_QUEUE_SIZE", 1000)),
         snapshot_batch_size=int(raw.get("SNAPSHOT_BATCH_SIZE", 500)),
         capture=str(raw.get("CAPTURE", "auto")),
+        max_request_bytes=int(raw.get("MAX_REQUEST_BYTES", 1_000_000)),
+        max_document_bytes=int(raw.get("MAX_DOCUMENT_BYTES", 100_000)),
+        max_tokens=int(raw.get("MAX_TOKENS", 5_000)),
+        max_depth=int(raw.get("MAX_DEPTH", 20)),
+        max_aliases=int(raw.get("MAX_ALIASES", 20)),
+        max_fields=int(raw.get("MAX_FIELDS", 1_000)),
+        max_subscriptions=int(raw.get("MAX_SUBSCRIPTIONS", 100)),
+        max_frame_bytes=int(raw.get("MAX_FRAME_BYTES", 1_000_000)),
+        document_cache_bytes=int(raw.get("DOCUMENT_CACHE_BYTES", 8_000_000)),
+        sync_threads=int(raw.get("SYNC_THREADS", 8)),
+        send_buffer_bytes=int(raw.get("SEND_BUFFER_BYTES", 4_000_000)),
+        permission_recheck_interval=float(raw.get("PERMISSION_RECHECK_INTERVAL", 30.0)),
+        introspection=bool(raw.get("INTROSPECTION", settings.DEBUG)),
     )

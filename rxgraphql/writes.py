@@ -2,9 +2,14 @@
 
 Every write runs in a thread inside one transaction: the target must be inside the subscribed anchor
 (checked against the database, never against a cache), the layer's serializer validates the data
-(database-backed validators work), the channel's ``can_save`` / ``can_create`` / ``can_delete`` decide
-(they deny by default), and a write whose foreign keys would move the record out of the anchor is
+(database-backed validators work), a nested child set by id must already be part of what the channel
+shows unless ``can_reference`` accepts it, the channel's ``can_save`` / ``can_create`` / ``can_delete``
+decide (they deny by default), and a write whose foreign keys would move the record out of the anchor is
 rolled back. Signals then publish the committed state as for any other save.
+
+Nested children are written by id only when their serializer field is writable: one declared
+``read_only=True`` is never written. The record a write answers is filtered for the writer like the
+stream (``Meta.user_key``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from rest_framework import serializers
 
-from .layers import EdgeKind, Layer, LayerGraph
+from .layers import Edge, EdgeKind, Layer, LayerGraph
+from .ownership import owner_of
 from .records import TYPENAME
 
 if TYPE_CHECKING:
@@ -41,6 +47,22 @@ class WritableLayer:
     operations: frozenset[Operation]
     serializer_class: type[serializers.ModelSerializer[Any]]
     lookups: tuple[str, ...]
+    # The nested children written by id, with the ORM lookups from the root model to their rows.
+    references: tuple[tuple[Edge, tuple[str, ...]], ...] = ()
+
+
+def writable_edges(layer: Layer) -> list[Edge]:
+    """Nested single and many-to-many children whose serializer field is not ``read_only``."""
+    declared = getattr(layer.serializer_class, "_declared_fields", {})
+    found = []
+    for edge in layer.children:
+        if edge.kind not in (EdgeKind.FORWARD, EdgeKind.MANY_TO_MANY):
+            continue
+        field = declared.get(edge.field_name)
+        if field is not None and getattr(field, "read_only", False):
+            continue
+        found.append(edge)
+    return found
 
 
 @dataclass
@@ -77,9 +99,7 @@ def _parent_keys(layer: Layer) -> dict[str, type[models.Model]]:
 def _write_serializer(layer: Layer) -> type[serializers.ModelSerializer[Any]]:
     """The layer's flat serializer with children writable by id, and the parent keys a create needs."""
     overrides: dict[str, Any] = {}
-    for edge in layer.children:
-        if edge.kind not in (EdgeKind.FORWARD, EdgeKind.MANY_TO_MANY):
-            continue
+    for edge in writable_edges(layer):
         queryset = edge.child.model._default_manager.all()
         kwargs: dict[str, Any] = {"queryset": queryset, "required": False}
         if edge.source != edge.field_name:
@@ -126,22 +146,67 @@ def writable_layers(channel_name: str, graph: LayerGraph, declared: Any) -> dict
                 f"{channel_name}: {serializer_class.__name__} is only reachable through a property or a "
                 "dotted source; writes need a relation the database can check"
             )
-        found[layer.key] = WritableLayer(layer, ops, _write_serializer(layer), lookups)
+        references = tuple((edge, tuple(graph.lookups(edge.child))) for edge in writable_edges(layer))
+        found[layer.key] = WritableLayer(layer, ops, _write_serializer(layer), lookups, references)
     return found
 
 
-def _in_anchor(channel: ContextChannel, writable: WritableLayer, anchors: Sequence[str], pk: Any) -> bool:
-    """Whether the row is inside one of the anchors (a list channel has several)."""
+def _inside(channel: ContextChannel, lookups: Sequence[str], anchors: Sequence[str], pk: Any) -> bool:
+    """Whether the row the lookups reach is inside one of the anchors (a list channel has several)."""
+    if not lookups:
+        return False
     root: type[models.Model] = type(channel).layers.root.model
     condition = Q()
-    for lookup in writable.lookups:
+    for lookup in lookups:
         condition |= Q(**{lookup: pk})
     return root._default_manager.filter(pk__in=anchors).filter(condition).exists()
 
 
-def _render(writable: WritableLayer, instance: models.Model) -> dict[str, Any]:
-    record: dict[str, Any] = dict(writable.layer.flat_serializer_class(instance).data)
-    record[TYPENAME] = writable.layer.type_name
+def _in_anchor(channel: ContextChannel, writable: WritableLayer, anchors: Sequence[str], pk: Any) -> bool:
+    return _inside(channel, writable.lookups, anchors, pk)
+
+
+def _check_references(
+    channel: ContextChannel, writable: WritableLayer, anchors: Sequence[str], data: dict[str, Any]
+) -> None:
+    """Every child set by id is already shown by the channel, or ``can_reference`` accepts it."""
+    for edge, lookups in writable.references:
+        if edge.source not in data:
+            continue
+        value = data[edge.source]
+        targets = list(value) if edge.many else [value]
+        for target in targets:
+            if target is None or _inside(channel, lookups, anchors, target.pk):
+                continue
+            if channel.can_reference(edge.field_name, target) is not True:
+                raise _Refused(
+                    WriteOutcome(403, f"'{edge.field_name}' may only point to what this channel shows")
+                )
+
+
+def _render(writable: WritableLayer, instance: models.Model, user: Any) -> dict[str, Any] | None:
+    """The saved record as the writer's stream shows it (None when it is another user's)."""
+    layer = writable.layer
+    record: dict[str, Any] = dict(layer.flat_serializer_class(instance).data)
+    record[TYPENAME] = layer.type_name
+    user_id = None if getattr(user, "pk", None) is None else str(user.pk)
+    if layer.user_key is not None and owner_of(record, layer) != user_id:
+        return None
+    for edge in layer.children:
+        if edge.child.user_key is None or edge.field_name not in record:
+            continue
+        value = record[edge.field_name]
+        ids = [pk for pk in (value if edge.many else [value]) or [] if pk is not None]
+        rows = edge.child.model._default_manager.filter(pk__in=ids)
+        own = {
+            str(row.pk)
+            for row in rows
+            if owner_of(dict(edge.child.flat_serializer_class(row).data), edge.child) == user_id
+        }
+        if edge.many:
+            record[edge.field_name] = [pk for pk in value or [] if str(pk) in own]
+        elif value is not None and str(value) not in own:
+            record[edge.field_name] = None
     return record
 
 
@@ -199,6 +264,7 @@ def _perform(
         return WriteOutcome(200)
     instance = _locked(writable, channel, anchors, pk) if operation is Operation.SAVE else None
     serializer = _validated(writable, instance, data)
+    _check_references(channel, writable, anchors, dict(serializer.validated_data))
     if instance is not None:
         allowed = channel.can_save(instance, dict(serializer.validated_data))
     else:
@@ -208,4 +274,4 @@ def _perform(
     saved = serializer.save()
     if not _in_anchor(channel, writable, anchors, saved.pk):
         raise _Refused(WriteOutcome(403, "This write would take the record out of the channel"))
-    return WriteOutcome(200, record=_render(writable, saved))
+    return WriteOutcome(200, record=_render(writable, saved, channel.user))

@@ -1,7 +1,9 @@
 """GraphQL over HTTP (queries, mutations, GraphiQL) with DRF token or Django session authentication.
 
 A session cookie only counts when the request comes from an allowed origin, so a cross-site page cannot
-run mutations with a visitor's session; tokens are sent explicitly and need no such check.
+run mutations with a visitor's session; tokens are sent explicitly and need no such check. JSON bodies are
+read by orjson (malformed or too deeply nested: 400), and documents are prepared off the event loop
+within the limits of ``limits.py`` before strawberry runs them.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
 from .context import RxContext
-from .origins import origin_allowed
+from .documents import current_document, prepare_async
+from .origins import origin_allowed, request_scheme
 from .schema import get_schema
 
 
@@ -31,7 +36,9 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RxContext:
         authorization = request.headers.get("authorization")
         session_key = None
-        if not authorization and origin_allowed(request.headers.get("origin"), request.headers.get("host")):
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        scheme = request_scheme(request.scope, headers)
+        if not authorization and origin_allowed(headers.get("origin"), headers.get("host"), scheme):
             morsel = SimpleCookie(request.headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
             session_key = morsel.value if morsel else None
         try:
@@ -42,6 +49,38 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 
     def encode_json(self, data: Any) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson raises JSONDecodeError (a json.JSONDecodeError: strawberry answers 400) for malformed
+        # JSON and for nesting deeper than 1024 levels, where the json module would recurse.
+        return orjson.loads(data)
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: RxContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        prepared = await prepare_async(get_schema()._schema, request_data.query)
+        if prepared.document is None:
+            return ExecutionResult(data=None, errors=list(prepared.errors))
+        current_document.set(prepared)
+        return await super().execute_single(
+            request=request,
+            request_adapter=request_adapter,
+            sub_response=sub_response,
+            context=context,
+            root_value=root_value,
+            request_data=request_data,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if not rx_settings().graphiql:
+            raise HTTPException(404, "Not Found")
+        return await super().render_graphql_ide(request)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -54,6 +93,6 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 def graphql_http_app() -> GraphQLHTTP:
     return GraphQLHTTP(
         get_schema(),
-        graphql_ide="graphiql" if rx_settings().graphiql else None,
+        graphql_ide="graphiql",  # served only while RXGRAPHQL["GRAPHIQL"] (default: DEBUG) is on
         subscription_protocols=(),
     )

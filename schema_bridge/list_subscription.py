@@ -36,7 +36,8 @@ from .access import ChannelError, list_anchors, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
 from .fanout import ExecutionGroup, event, fanout, transaction
-from .subscription import ChannelSink, push_events, refuse, since_variables
+from .revocation import Guard, guards
+from .subscription import ChannelSink, push_events, refuse, since_variables, watch_access
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
@@ -353,13 +354,21 @@ async def run_list_subscription(
     session = WebsocketChannelSession(channel, subscription.renderer, subscription)
     channel._session = session
     channel._list_session = subscription
+    guard = Guard(connection, channel)
+    guards.add(guard)
     try:
         if channel_cls.auto_update:
             await membership.join(channel_cls, subscription)
         await channel.on_connect(since if isinstance(since, str) else None)
         await subscription.start()
-        await asyncio.Future()  # live until the client completes the operation or leaves
+        await watch_access(guard, lambda: None)  # live until access is lost, the client completes or leaves
+        refuse(
+            connection,
+            op_id,
+            ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"),
+        )
     finally:
+        guards.remove(guard)
         if channel_cls.auto_update:
             membership.leave(channel_cls, subscription)
         subscription.close()

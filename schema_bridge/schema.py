@@ -20,6 +20,7 @@ from rxgraphql.registry import registry
 
 from .action_fields import action_fields
 from .channel_fields import ChannelFields
+from .documents import PreparedDocuments
 from .layer_types import LayerTypes
 from .scalars import SCALAR_MAP
 from .write_fields import write_fields
@@ -76,7 +77,7 @@ class SchemaIndex:
             mutation=_root_type("Mutation", conf.mutation, mutations),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),
             config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
-            extensions=[lambda: MaskErrors(should_mask_error=_should_mask)],
+            extensions=[PreparedDocuments, lambda: MaskErrors(should_mask_error=_should_mask)],
         )
 
 

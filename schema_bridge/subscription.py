@@ -1,7 +1,9 @@
 """A channel subscription on one socket: permission, snapshot in batches, then the shared live patches.
 
 The subscriber joins the anchor's execution group before the snapshot is read, buffers the live patches
-that arrive meanwhile, and forwards only those newer than the snapshot once it has been sent.
+that arrive meanwhile, and forwards only those newer than the snapshot once it has been sent. A patch that
+touches the anchor's own row is held, with any after it, until the permission was checked again (see
+revocation.py); the subscription ends with ``FORBIDDEN`` when access is lost.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
 from .fanout import fanout, transaction
+from .revocation import Guard, guards
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
@@ -45,6 +48,10 @@ class ChannelSink:
         self.notices: list[tuple[str, Notice]] = []
         user = connection.context.user if connection.context is not None else None
         self.user_id: str | None = str(user.pk) if user is not None and user.pk is not None else None
+        self.anchor_key: tuple[str, str] | None = None  # (root type, anchor): patches of it are held
+        self.guard: Guard | None = None
+        self.held = False
+        self.releasing = False
 
     def frame(self, payload: str) -> str:
         return self.prefix + payload + "}"
@@ -53,6 +60,8 @@ class ChannelSink:
         return feeds.format_cursor(self.epoch, self.version)
 
     def push_live(self, epoch: str, version: int, payload: str, patch: Patch) -> None:
+        if self.live and self.guard is not None and not self.releasing and self.touches_anchor(patch):
+            self.hold()
         if not self.live:
             self.buffer.append((epoch, version, payload, patch))
             return
@@ -63,6 +72,35 @@ class ChannelSink:
 
     def forward(self, payload: str, patch: Patch) -> None:
         self.connection.push(self.frame(payload))
+
+    def touches_anchor(self, patch: Patch) -> bool:
+        if self.anchor_key is None:
+            return False
+        type_name, anchor = self.anchor_key
+        if (type_name, anchor) in patch.deleted:
+            return True
+        return any(
+            record.get("__typename") == type_name and str(record.get(self.pk_field)) == anchor
+            for record in patch.records
+        )
+
+    pk_field = "id"
+
+    def hold(self) -> None:
+        """Keep the live patches back until the permission check the anchor's change asks for."""
+        assert self.guard is not None
+        self.live = False
+        self.held = True
+        self.guard.request()
+
+    def release(self) -> None:
+        if self.held and self.guard is not None and self.guard.passed >= self.guard.requested:
+            self.held = False
+            self.releasing = True  # the held patches were checked: let them through
+            try:
+                self.go_live(self.epoch, self.version)
+            finally:
+                self.releasing = False
 
     def push_notice(self, payload: str, notice: Notice) -> None:
         if self.live:
@@ -136,6 +174,11 @@ async def run_channel_subscription(
     )
     session = WebsocketChannelSession(channel, group, sink)
     channel._session = session
+    guard = Guard(connection, channel)
+    guards.add(guard)
+    root = channel_cls.layers.root
+    sink.anchor_key = (root.type_name, anchor)
+    sink.pk_field = root.pk_field
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
         # Per-user channels resume with a full snapshot: an incremental one could not tell whose
@@ -157,8 +200,15 @@ async def run_channel_subscription(
             roots[0] = runtime_root(channel, roots[0])
         await push_events(connection, sink.frame, group.render, roots)
         sink.go_live(snapshot.epoch, snapshot.version)
-        await asyncio.Future()  # live until the client completes the operation or leaves
+        sink.guard = guard
+        await watch_access(guard, sink.release)
+        refuse(
+            connection,
+            op_id,
+            ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"),
+        )
     finally:
+        guards.remove(guard)
         fanout.leave(group, sink)
         if connection.context.live_channels.get(live_key) is channel:
             del connection.context.live_channels[live_key]
@@ -178,6 +228,23 @@ async def push_events(
         if number:
             await asyncio.sleep(0)
         await connection.push_wait(frame(render(root)))
+
+
+async def watch_access(guard: Guard, release: Callable[[], None]) -> None:
+    """Run the guard until access is lost, releasing held patches after each check that kept it."""
+    checking = asyncio.create_task(guard.run())
+    try:
+        while True:
+            kept = asyncio.create_task(guard.checked.wait())
+            done, _ = await asyncio.wait({checking, kept}, return_when=asyncio.FIRST_COMPLETED)
+            if checking in done:
+                kept.cancel()
+                checking.result()
+                return
+            guard.checked.clear()
+            release()
+    finally:
+        checking.cancel()
 
 
 def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:

@@ -1,13 +1,21 @@
 """The ``graphql-transport-ws`` server: one connection per socket, written against raw ASGI.
 
 Channel subscriptions go through the shared fan-out; queries, mutations and the project's own
-subscriptions run through strawberry. The server pings, bounds each socket's outgoing queue, and
-disconnects a consumer too slow to drain it instead of letting it stall the others.
+subscriptions run through strawberry. The server pings, bounds what each socket may leave unread, and
+disconnects a consumer too slow to read instead of letting it stall the others or fill the memory.
+
+Sending: a frame is written at once when nothing is waiting before it, otherwise it joins the socket's
+queue, which one task drains. Some ASGI servers (daphne, so ``runserver``) never make
+``websocket.send`` wait, they buffer instead; so the bytes the client has not yet read are counted
+with pings: bytes sent after the last ping the client answered are unread as far as the server knows.
+A ping goes out whenever a quarter of ``SEND_BUFFER_BYTES`` was sent since the last one; beyond
+``SEND_BUFFER_BYTES`` unread, a live patch closes the socket with 1013, while a snapshot waits for pongs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,9 +31,10 @@ from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
 from .context import RxContext
-from .documents import operation, prepare, single_root_field
+from .documents import current_document, operation, prepare_async, single_root_field
+from .limits import LimitError
 from .list_subscription import run_list_subscription
-from .origins import origin_allowed
+from .origins import origin_allowed, request_scheme
 from .schema import SchemaIndex, get_schema_index
 from .subscription import run_channel_subscription
 
@@ -46,6 +55,7 @@ class CloseCode:
     SUBSCRIBER_EXISTS = 4409
     TOO_MANY_INIT = 4429
     GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
     TRY_AGAIN_LATER = 1013  # the client was too slow to read; it may reconnect and resume
 
 
@@ -60,47 +70,140 @@ class Connection:
         self.index = index
         self.headers = _headers(scope)
         self._send = send
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=conf.send_queue_size)
+        self._outbox: collections.deque[str] = collections.deque()
+        self._flushing: asyncio.Task[None] | None = None
+        self._buffer_limit = conf.send_buffer_bytes
+        self._queue_limit = conf.send_queue_size
+        self._sent_bytes = 0  # every frame handed to the server or queued, in bytes
+        self._acked_bytes = 0  # what the client had read when it answered its last ping
+        self._pinged_at = 0  # _sent_bytes when the last ping was queued
+        self._pings: collections.deque[int] = collections.deque()
+        self._read_more = asyncio.Event()
         self._operations: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._closing = False
         self._init_received = False
         self.acknowledged = False
         self.context: RxContext | None = None
+        self.credentials: tuple[str | None, str | None] = (None, None)
         self._pong = asyncio.Event()
         self._acked = asyncio.Event()
 
     # -- sending ---------------------------------------------------------------------------------
 
+    @property
+    def unread_bytes(self) -> int:
+        return self._sent_bytes - self._acked_bytes
+
     def push(self, frame: str) -> None:
-        """Queue a live frame; a full queue means the client is not reading: disconnect it."""
+        """Send a live frame; a client that leaves too much unread is disconnected (1013)."""
         if self._closed:
             return
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
-            asyncio.get_running_loop().create_task(
-                self.close(CloseCode.TRY_AGAIN_LATER, "Client too slow to receive")
-            )
+        if self.unread_bytes and self.unread_bytes + len(frame) > self._buffer_limit:
+            self._closed_too_slow()
+            return
+        self._write(frame)
 
     async def push_wait(self, frame: str) -> None:
-        """Queue a frame, waiting for room (a snapshot only slows down its own socket)."""
+        """Send a frame, waiting until the client has read enough (a snapshot only slows its own socket)."""
+        while not self._closed and self.unread_bytes and self.unread_bytes + len(frame) > self._buffer_limit:
+            if self._pinged_at < self._sent_bytes:
+                self._ping()
+            self._read_more.clear()
+            await self._read_more.wait()
         if not self._closed:
-            await self._outbox.put(frame)
+            self._write(frame)
 
     def push_message(self, message: dict[str, Any]) -> None:
         self.push(orjson.dumps(message).decode())
 
-    async def _writer(self) -> None:
-        while True:
-            frame = await self._outbox.get()
-            await self._send({"type": "websocket.send", "text": frame})
+    def _closed_too_slow(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        asyncio.get_running_loop().create_task(
+            self.close(CloseCode.TRY_AGAIN_LATER, "Client too slow to receive")
+        )
+
+    def _write(self, frame: str) -> None:
+        self._sent_bytes += len(frame)
+        self._enqueue(frame)
+        if self._sent_bytes - self._pinged_at >= self._buffer_limit // 4:
+            self._ping()
+
+    def _enqueue(self, frame: str) -> None:
+        if self._flushing is None:
+            self._send_now(frame)
+        elif len(self._outbox) >= self._queue_limit:
+            self._closed_too_slow()
+        else:
+            self._outbox.append(frame)
+
+    def _ping(self) -> None:
+        """Ask the client to answer once it has read everything sent so far."""
+        if self.acknowledged:
+            self._pinged_at = self._sent_bytes
+            self._pings.append(self._sent_bytes)
+            self._enqueue('{"type":"ping"}')
+
+    def _send_now(self, frame: str) -> None:
+        """Run ``websocket.send`` at once; only if the server makes it wait does a task take over."""
+        step = self._send({"type": "websocket.send", "text": frame})
+        try:
+            waiting = step.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return
+        except Exception:
+            self._closed = True
+            return
+        self._flushing = asyncio.get_running_loop().create_task(self._finish(step, waiting))
+
+    async def _finish(self, step: Any, waiting: Any) -> None:
+        """Drive a started send to its end as a task would, then send what queued up meanwhile."""
+        try:
+            while step is not None:
+                while True:
+                    if waiting is None:
+                        await asyncio.sleep(0)
+                    else:
+                        waiting._asyncio_future_blocking = False
+                        await asyncio.wait([waiting])
+                    try:
+                        waiting = step.send(None)
+                    except StopIteration:
+                        break
+                step = None
+                while step is None and self._outbox:
+                    started = self._send({"type": "websocket.send", "text": self._outbox.popleft()})
+                    try:
+                        waiting = started.send(None)  # type: ignore[attr-defined]
+                    except StopIteration:
+                        continue
+                    step = started
+        except asyncio.CancelledError:
+            if step is not None:
+                step.close()
+            raise
+        except Exception:
+            self._closed = True
+        finally:
+            self._flushing = None
+
+    def _on_pong(self) -> None:
+        self._pong.set()
+        if self._pings:
+            self._acked_bytes = self._pings.popleft()
+            self._read_more.set()
 
     async def close(self, code: int, reason: str) -> None:
         if self._closed:
             return
         self._closed = True
+        self._read_more.set()
         for task in self._operations.values():
             task.cancel()
+        if self._flushing is not None:
+            self._flushing.cancel()
         with contextlib.suppress(Exception):
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
@@ -108,7 +211,8 @@ class Connection:
 
     async def serve(self, receive: Receive) -> None:
         offered = self.scope.get("subprotocols") or []
-        if not origin_allowed(self.headers.get("origin"), self.headers.get("host")):
+        scheme = request_scheme(self.scope, self.headers)
+        if not origin_allowed(self.headers.get("origin"), self.headers.get("host"), scheme):
             await self._send({"type": "websocket.close", "code": CloseCode.FORBIDDEN})
             return
         if PROTOCOL not in offered:
@@ -122,10 +226,8 @@ class Connection:
             )
             return
         await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
-        helpers = [
-            asyncio.create_task(self._writer()),
-            asyncio.create_task(self._watchdog()),
-        ]
+        helpers = [asyncio.create_task(self._watchdog())]
+        max_frame = rx_settings().max_frame_bytes
         try:
             while not self._closed:
                 message = await receive()
@@ -134,6 +236,9 @@ class Connection:
                 if message["type"] != "websocket.receive":
                     continue
                 text = message.get("text")
+                if len(text if text is not None else message.get("bytes") or b"") > max_frame:
+                    await self.close(CloseCode.MESSAGE_TOO_BIG, "Message too big (MAX_FRAME_BYTES)")
+                    break
                 if text is None:
                     raw = message.get("bytes") or b""
                     try:
@@ -145,6 +250,8 @@ class Connection:
         finally:
             self._closed = True
             operations = list(self._operations.values())
+            if self._flushing is not None:
+                helpers.append(self._flushing)
             for task in operations + helpers:
                 task.cancel()
             await asyncio.gather(*operations, *helpers, return_exceptions=True)
@@ -159,7 +266,8 @@ class Connection:
         while not self._closed:
             await asyncio.sleep(conf.ping_interval)
             self._pong.clear()
-            self.push_message({"type": "ping"})
+            if not self._pings:
+                self._ping()
             try:
                 await asyncio.wait_for(self._pong.wait(), conf.pong_timeout)
             except TimeoutError:
@@ -180,7 +288,7 @@ class Connection:
         elif kind == "ping":
             self.push_message({"type": "pong"})
         elif kind == "pong":
-            self._pong.set()
+            self._on_pong()
         elif kind == "subscribe":
             await self._on_subscribe(message)
         elif kind == "complete":
@@ -202,8 +310,9 @@ class Connection:
             authorization = self.headers.get("authorization")
         cookies = SimpleCookie(self.headers.get("cookie", ""))
         morsel = cookies.get(settings.SESSION_COOKIE_NAME)
+        self.credentials = (authorization, morsel.value if morsel else None)
         try:
-            user = await authenticate(authorization, morsel.value if morsel else None)
+            user = await authenticate(*self.credentials)
         except BadCredentials:
             await self.close(CloseCode.FORBIDDEN, "Forbidden")
             return
@@ -223,6 +332,11 @@ class Connection:
             return
         if op_id in self._operations:
             await self.close(CloseCode.SUBSCRIBER_EXISTS, f"Subscriber for {op_id} already exists")
+            return
+        limit = rx_settings().max_subscriptions
+        if len(self._operations) >= limit:
+            message_text = f"This socket already runs {limit} operations (MAX_SUBSCRIPTIONS)"
+            self.send_errors(op_id, [LimitError("MAX_SUBSCRIPTIONS", message_text)])
             return
         task = asyncio.create_task(self._run(op_id, payload))
         self._operations[op_id] = task
@@ -244,6 +358,17 @@ class Connection:
     def send_complete(self, op_id: str) -> None:
         self.push_message({"id": op_id, "type": "complete"})
 
+    async def current_user(self) -> Any:
+        """The socket's user as its credentials stand now (None when they were revoked)."""
+        try:
+            user = await authenticate(*self.credentials)
+        except BadCredentials:
+            return None
+        assert self.context is not None
+        if user.pk != self.context.user.pk:
+            return None  # signed out, or the session now belongs to someone else
+        return user
+
     async def _run(self, op_id: str, payload: dict[str, Any]) -> None:
         try:
             await self._execute(op_id, payload)
@@ -261,7 +386,7 @@ class Connection:
         if not isinstance(variables, dict) or not isinstance(operation_name, str | None):
             self.send_errors(op_id, [GraphQLError("Invalid variables or operationName")])
             return
-        prepared = prepare(schema._schema, query)
+        prepared = await prepare_async(schema._schema, query)
         if prepared.document is None:
             self.send_errors(op_id, prepared.errors)
             return
@@ -276,6 +401,17 @@ class Connection:
             run = run_list_subscription if channel_cls.many else run_channel_subscription
             await run(self, op_id, channel_cls, str(query), prepared.document, variables, operation_name)
             return
+        if op.operation is OperationType.MUTATION:
+            user = await self.current_user()
+            if user is None:
+                refusal = GraphQLError("Your credentials were revoked", extensions={"code": "FORBIDDEN"})
+                self.push_message(
+                    {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
+                )
+                self.send_complete(op_id)
+                return
+            self.context.user = user
+        current_document.set(prepared)
         if op.operation is OperationType.SUBSCRIPTION:
             stream = await schema.subscribe(
                 str(query),

@@ -27,19 +27,35 @@ class BoardChannel(ContextChannel):
     class Meta:
         state = BoardSerializer()
         writable = {CardSerializer: [SAVE, CREATE, DELETE], CommentSerializer: [CREATE, DELETE]}
+        recheck_on = [Board.members.through]  # a member removed stops receiving at once
 
     def _own_labels(self, labels: list[Label]) -> bool:
         return all(label.board_id == self.kwargs["board_id"] for label in labels)
 
+    def _on_board(self, user: Any) -> bool:
+        return user is None or boards_for(user).filter(pk=self.kwargs["board_id"]).exists()
+
     def can_save(self, instance: Any, data: dict[str, Any]) -> bool:
-        """Members edit cards; a card only takes labels of its own board."""
-        return isinstance(instance, Card) and self._own_labels(data.get("labels", []))
+        """Members edit cards; a card only takes labels of its own board and an assignee on the board."""
+        return (
+            isinstance(instance, Card)
+            and self._own_labels(data.get("labels", []))
+            and self._on_board(data.get("assignee"))
+        )
 
     def can_create(self, model: type[Any], data: dict[str, Any]) -> bool:
         """Members add cards, and comments signed with their own name."""
         if model is Comment:
             return data.get("author") == self.user
-        return model is Card and self._own_labels(data.get("labels", []))
+        return (
+            model is Card
+            and self._own_labels(data.get("labels", []))
+            and self._on_board(data.get("assignee"))
+        )
+
+    def can_reference(self, field: str, target: Any) -> bool:
+        """A member not shown on the board yet may become an assignee or sign a comment."""
+        return field in ("assignee", "author") and self._on_board(target)
 
     def can_delete(self, instance: Any) -> bool:
         """Authors delete their comments; the board's owner deletes cards."""

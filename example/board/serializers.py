@@ -29,9 +29,9 @@ class LabelSerializer(serializers.ModelSerializer[Label]):
 
 
 class CommentSerializer(serializers.ModelSerializer[Comment]):
-    """A comment with its author embedded."""
+    """A comment with its author embedded (set by id through the channel's writes)."""
 
-    author = UserSerializer(read_only=True)
+    author = UserSerializer()
 
     class Meta:
         model = Comment
@@ -48,11 +48,15 @@ class ReminderSerializer(serializers.ModelSerializer[Reminder]):
 
 
 class CardSerializer(serializers.ModelSerializer[Card]):
-    """A card with people, labels and comments embedded."""
+    """A card with people, labels and comments embedded.
 
-    assignee = UserSerializer(read_only=True, allow_null=True)
+    The assignee and the labels can be written by id through the channel's writes; the creator and the
+    comments are read-only.
+    """
+
+    assignee = UserSerializer(allow_null=True, required=False)
     creator = UserSerializer(source="created_by", read_only=True, allow_null=True)
-    labels = LabelSerializer(many=True, read_only=True)
+    labels = LabelSerializer(many=True, required=False)
     comments = CommentSerializer(many=True, read_only=True)
     reminders = ReminderSerializer(many=True, read_only=True)
     comment_count = serializers.SerializerMethodField()

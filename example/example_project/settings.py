@@ -117,7 +117,11 @@ _LOCAL_GRAPHIQL = FRONTEND_DIST / "graphiql.html"
 RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
+    # The demo keeps GraphiQL and introspection on even with DEBUG off; both follow DEBUG when unset.
     "GRAPHIQL": True,
+    "INTROSPECTION": True,
+    # `npm run dev` (Vite on :5173) proxies /graphql with its own origin; allowed in development only.
+    "ALLOWED_ORIGINS": ["http://localhost:5173", "http://127.0.0.1:5173"] if DEBUG else None,
     # GraphiQL bundled from npm (no CDN) once the frontend is built; strawberry's CDN page otherwise.
     "GRAPHIQL_HTML": str(_LOCAL_GRAPHIQL) if _LOCAL_GRAPHIQL.exists() else None,
     "FRONTEND_DIR": os.environ.get(

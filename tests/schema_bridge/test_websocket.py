@@ -138,12 +138,8 @@ async def test_a_client_that_does_not_read_is_disconnected(settings: SettingsWra
 
     scope = {"type": "websocket", "headers": [], "subprotocols": [PROTOCOL]}
     connection = Connection(scope, send, get_schema_index())
-    writer = asyncio.create_task(connection._writer())
-    try:
-        for number in range(6):
-            connection.push(f'{{"n":{number}}}')
-            await asyncio.sleep(0)
-        message = await asyncio.wait_for(closed, 5)
-    finally:
-        writer.cancel()
+    for number in range(6):
+        connection.push(f'{{"n":{number}}}')
+        await asyncio.sleep(0)
+    message = await asyncio.wait_for(closed, 5)
     assert message["code"] == 1013

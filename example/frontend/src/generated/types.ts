@@ -112,7 +112,6 @@ export interface CardInput {
   dueAt?: string | null;
   column?: string | null;
   assignee?: string | null;
-  creator?: string | null;
   labels?: Array<string> | null;
 }
 
