@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { ChannelEvent } from "./model.js";
-import { ChannelStore } from "./store.js";
+import { ChannelStore, feedOf } from "./store.js";
 import { boardModel, card, column, event, smallBoard, snapshot, user } from "./testing/board.js";
 import type { BoardState } from "./testing/board.js";
 
@@ -9,8 +9,8 @@ function pair(): { store: ChannelStore<BoardState>; server: ChannelStore<BoardSt
   const store = new ChannelStore<BoardState>(boardModel);
   const server = new ChannelStore<BoardState>(boardModel);
   const send = (e: ChannelEvent): void => {
-    store.apply(e);
-    server.apply(e);
+    feedOf(store).apply(e);
+    feedOf(server).apply(e);
   };
   send(snapshot("e.1", smallBoard()));
   return { store, server, send };

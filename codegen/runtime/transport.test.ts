@@ -44,7 +44,7 @@ describe("connection", () => {
     connection.status.subscribe((s) => statuses.push(s));
     expect(connection.status.value).toBe("closed"); // lazy: nothing to do yet
     const store = new ChannelStore<BoardState>(boardModel);
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => connection.status.value === "connected");
     expect(server.messages("connection_init")[0]?.message.payload).toEqual({ authorization: "Token abc123" });
     expect(statuses).toEqual(["connecting", "connected"]);
@@ -53,7 +53,7 @@ describe("connection", () => {
   it("reads an async token getter at every connection; no token sends an empty payload", async () => {
     let n = 0;
     const connection = connect({ token: async () => `t${++n}` });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.activeOperations().length === 1);
     server.dropAll();
     await until(() => server.messages("connection_init").length === 2 && server.activeOperations().length === 1);
@@ -77,7 +77,7 @@ describe("connection", () => {
 
   it("answers server pings", async () => {
     const connection = connect();
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => connection.status.value === "connected");
     server.ping();
     await until(() => server.messages("pong").length === 1);
@@ -86,7 +86,7 @@ describe("connection", () => {
   it("terminates and replaces a socket whose pings go unanswered", async () => {
     server.answerPings = false;
     const connection = connect({ keepAliveMs: 30, pongTimeoutMs: 40 });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.connections >= 2, 3000, "a second socket");
     expect(server.messages("ping").length).toBeGreaterThan(0);
     server.answerPings = true;
@@ -108,7 +108,7 @@ describe("channels", () => {
     };
     const statuses: ConnectionStatus[] = [];
     connection.status.subscribe((s) => statuses.push(s));
-    const subscription = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    const subscription = connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.cursor === "e1.2");
     expect(store.state?.columns[0]?.cards[0]?.title).toBe("live");
     expect(server.operations[0]?.variables).toEqual({ boardId: "1" });
@@ -140,7 +140,7 @@ describe("channels", () => {
       }
       if (round === 3) server.next(op, data(event("e1.5", [card("3", { title: "after" })])));
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const before = store.state;
     server.dropAll();
@@ -161,7 +161,7 @@ describe("channels", () => {
       server.next(op, { data: null, errors: [{ message: "Permission denied", extensions: { code: "FORBIDDEN" } }] });
       server.complete(op);
     };
-    const subscription = connection.subscribeChannel(boardModel, QUERY, { boardId: "9" }, store);
+    const subscription = connection.subscribeChannel(store, QUERY, { boardId: "9" });
     await until(() => store.error !== null);
     expect(store.error).toBeInstanceOf(RxGraphQLError);
     expect(store.error?.code).toBe("FORBIDDEN");
@@ -174,7 +174,7 @@ describe("channels", () => {
     const connection = connect();
     const store = new ChannelStore<BoardState>(boardModel);
     server.onInit = () => ({ close: 4400, reason: "Bad request" });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.error !== null);
     expect(store.error?.code).toBe(ErrorCodes.CONNECTION_CLOSED);
     expect(store.error?.closeCode).toBe(4400);
@@ -189,7 +189,7 @@ describe("channels", () => {
       (payload as { authorization?: string }).authorization === "Token good" ? "ack" : { close: 4403, reason: "Forbidden" };
     const store = new ChannelStore<BoardState>(boardModel);
     server.onSubscribe = (op) => server.next(op, data(snapshot("e.1", smallBoard())));
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     expect(connection.lastClose.value?.code).toBe(4403);
     expect(store.error).toBeNull();
@@ -203,8 +203,8 @@ describe("channels", () => {
       const id = String(op.variables["boardId"]);
       server.next(op, data(snapshot(`e.${id}`, [board(id, { name: `board ${id}`, columns: ["c"] }), column("c", [])])));
     };
-    const subA = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, a);
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "2" }, b);
+    const subA = connection.subscribeChannel(a, QUERY, { boardId: "1" });
+    connection.subscribeChannel(b, QUERY, { boardId: "2" });
     await until(() => a.ready && b.ready);
     expect(a.state?.name).toBe("board 1");
     expect(b.state?.name).toBe("board 2");
@@ -218,9 +218,9 @@ describe("channels", () => {
 
   it("unsubscribing before the socket is up sends nothing", async () => {
     const connection = connect();
-    const sub = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    const sub = connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     sub.unsubscribe();
-    const sub2 = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    const sub2 = connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.operations.length === 1);
     await sleep(50);
     expect(server.operations).toHaveLength(1);
@@ -272,7 +272,7 @@ describe("requests", () => {
     server.onSubscribe = (op) => {
       if (op.query === QUERY) server.next(op, data(snapshot("e.1", smallBoard())));
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const first = connection.request("mutation { a }");
     const second = connection.request("mutation { b }");
@@ -328,7 +328,7 @@ describe("backoff", () => {
     server.onSubscribe = () => {
       if (mode === "drop-after-ack") setTimeout(() => server.dropAll(), 5);
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => attempts.length >= 4);
     mode = "drop-after-ack";
     const seen = attempts.length;
