@@ -189,12 +189,14 @@ export class Connection {
       },
       on: {
         connecting: (isRetry) => {
+          if (this.disposed) return;
           this.skipWait = false;
           const status = this.statusCell.value;
           if (status === "unauthorized") return; // until a connection is accepted
           this.setStatus(isRetry || status === "reconnecting" ? "reconnecting" : "connecting");
         },
         connected: () => {
+          if (this.disposed) return;
           this.rejected = false;
           this.clearUnauthorized();
           this.setStatus("connected");
