@@ -81,8 +81,7 @@ export class {name} {{
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {{
     if (!this.subscription?.active) {{
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel({field}Model, {name}Document, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, {name}Document, this.args);
     }}
     return this;
   }}

@@ -61,6 +61,7 @@ const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connecting: "Connecting…",
   connected: "Live",
   reconnecting: "Reconnecting…",
+  unauthorized: "Not signed in",
   closed: "Offline",
 };
 

@@ -94,8 +94,7 @@ export class BoardChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(boardChannelModel, BoardChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, BoardChannelDocument, this.args);
     }
     return this;
   }
@@ -176,8 +175,7 @@ export class ChatRoomChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(chatRoomChannelModel, ChatRoomChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, ChatRoomChannelDocument, this.args);
     }
     return this;
   }
@@ -267,8 +265,7 @@ export class MyBoardsChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(myBoardsChannelModel, MyBoardsChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, MyBoardsChannelDocument, this.args);
     }
     return this;
   }

@@ -57,6 +57,12 @@ export interface ChannelEvent {
   readonly anchors?: readonly string[] | null;
 }
 
+/**
+ * The state of the stream feeding a store (and of a connection): `unauthorized` after the server rejected the
+ * credentials (close code 4403); the connection keeps retrying, with a fresh token from its provider.
+ */
+export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "unauthorized" | "closed";
+
 /** The key of a record in the store: `Type:id`. Type names never contain `:`; ids may. */
 export function recordKey(type: string, id: string): string {
   return `${type}:${id}`;
