@@ -46,6 +46,9 @@ from .documents import operation
 Project = Callable[[Any], Any]
 
 
+NO_INFO: Any = None
+
+
 class Unsupported(Exception):
     """This document, or this value, needs the executor."""
 
@@ -187,7 +190,6 @@ class _Compiler:
 
         return union
 
-
     def interface_plans(
         self, kind: GraphQLInterfaceType, selection_set: SelectionSetNode
     ) -> list[tuple[GraphQLObjectType, _ObjectPlan]]:
@@ -202,7 +204,8 @@ class _Compiler:
             if value is None:
                 return None
             for member, plan in plans:
-                if member.is_type_of is not None and member.is_type_of(value, None):
+                # the ref types' is_type_of reads the value alone (layer_types.py): no resolve info
+                if member.is_type_of is not None and member.is_type_of(value, NO_INFO):
                     return plan.project(value)
             raise Unsupported
 

@@ -2,8 +2,9 @@
 
 Apollo Client (``GraphQLWsLink`` with the default ``InMemoryCache``, which normalizes every object by
 ``__typename`` and ``id``) and urql (default exchanges plus ``subscriptionExchange``) follow a board
-through random writes, including one event that deletes a ``Card`` and a ``Comment`` with the same id
-(normalized by Apollo as one ``RecordRef:<id>`` object before ``RecordRef`` had one type per layer). The events each client hands over, applied to the independent reference rebuilder, must give
+through random writes, including one event that deletes a ``Card`` and a ``Comment`` with the same
+id (normalized by Apollo as one ``RecordRef:<id>`` object before ``RecordRef`` had one type per
+layer). The events each client hands over, applied to the independent reference rebuilder, must give
 the nested state the channel's query field returns.
 """
 
@@ -146,11 +147,8 @@ def test_standard_client_keeps_every_delete(
     finally:
         node.stop()
 
-    both = [
-        e
-        for e in node.events
-        if {("Card", str(doomed_id)), ("Comment", str(doomed_id))} <= {(d["type"], d["id"]) for d in e["deleted"]}
-    ]
+    twins = {("Card", str(doomed_id)), ("Comment", str(doomed_id))}
+    both = [e for e in node.events if twins <= {(d["type"], d["id"]) for d in e["deleted"]}]
     deletes = [e["deleted"] for e in node.events if e["deleted"]]
     assert both, f"no event carried both deletes of id {doomed_id} intact: {deletes}"
     state = FlatState(BOARD_TREE)
