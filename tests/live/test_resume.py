@@ -76,7 +76,8 @@ def test_a_channel_with_per_user_records_resumes_incrementally(
     assert events[0]["reset"] is False
     assert record_keys(events[0]) == {("Card", str(card.pk)), ("Reminder", str(mine.pk))}
     shipped = find_record(events[0], "Card", card.pk)
-    assert shipped is not None and shipped["reminders"] == [str(mine.pk)]  # never bob's id
+    assert shipped is not None
+    assert shipped["reminders"] == [str(mine.pk)]  # never bob's id
     assert resumed.tree() == mine_only(board_expected(world.board_a.pk), world.alice.pk)
     assert ("Reminder", str(theirs.pk)) not in resumed.state.records
 
