@@ -11,6 +11,8 @@
 
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import type { ChannelModel, ConnectionStatus } from "./model.js";
+import { persistStore, restoreOf } from "./persist.js";
+import type { PersistentCache } from "./persist.js";
 import { ChannelStore } from "./store.js";
 import type { ChannelView as StoreView } from "./store.js";
 import { stableKey } from "./transport.js";
@@ -27,6 +29,11 @@ export interface UseChannelOptions<S> {
   /** False to hold the subscription (e.g. while an argument is not known yet). Default true. */
   readonly enabled?: boolean;
   readonly operationName?: string;
+  /**
+   * Keep the store's server state in this cache: a remount or a reload renders the last state at once
+   * and resumes with `since`. `scope` (e.g. the signed-in user's id) separates the entries of two users.
+   */
+  readonly persist?: { readonly cache: PersistentCache; readonly scope?: string };
 }
 
 /**
@@ -62,15 +69,35 @@ export function useChannel<S>(
   const latestVariables = useRef(variables);
   latestVariables.current = variables;
 
+  const cache = options.persist?.cache;
+  const scope = options.persist?.scope ?? "";
+  useEffect(() => {
+    if (cache === undefined) return undefined;
+    const persistence = persistStore(store, { cache, key: `${scope}\u0000${model.field}\u0000${varsKey}` });
+    return () => persistence.stop();
+  }, [cache, scope, store, model, varsKey]);
+
   useEffect(() => {
     if (connection === null || !enabled) return undefined;
-    const subscription = connection.subscribeChannel(
-      store,
-      query,
-      latestVariables.current,
-      operationName === undefined ? {} : { operationName },
-    );
-    return () => subscription.unsubscribe();
+    let subscription: { unsubscribe(): void } | null = null;
+    let cancelled = false;
+    const start = (): void => {
+      if (cancelled) return;
+      subscription = connection.subscribeChannel(
+        store,
+        query,
+        latestVariables.current,
+        operationName === undefined ? {} : { operationName },
+      );
+    };
+    // a state being restored from the persistent cache first, so the subscription resumes from its cursor
+    const restoring = restoreOf(store);
+    if (restoring === undefined) start();
+    else void restoring.then(start, start);
+    return () => {
+      cancelled = true;
+      subscription?.unsubscribe();
+    };
     // `varsKey` stands for `variables` (a new object at every render).
   }, [connection, store, enabled, query, varsKey, operationName]);
 

@@ -33,6 +33,8 @@ export type {
   RefInsert,
   RefRemoval,
 } from "./optimistic.js";
+export { IndexedDBCache, MemoryCache, modelVersion, persistStore } from "./persist.js";
+export type { CacheEntry, PersistentCache, Persistence, PersistOptions } from "./persist.js";
 export { Connection, fullJitterBackoff, UNAUTHORIZED_CLOSE_CODE } from "./transport.js";
 export type {
   ChannelSubscription,

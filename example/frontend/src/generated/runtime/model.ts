@@ -24,6 +24,8 @@ export interface ChannelModel {
   readonly root: string;
   readonly many?: boolean;
   readonly types: Readonly<Record<string, TypeSpec>>;
+  /** A hash of the channel's subscription document: a persisted state of another version is discarded. */
+  readonly version?: string;
 }
 
 /**
