@@ -142,7 +142,6 @@ class ExampleServer:
         )
         _manage(self.database, "shell", "-c", code)
 
-
     def revoke_token(self, username: str) -> None:
         """Delete the user's API tokens (``manage.py shell``): the next connection presents a dead token."""
         code = (
