@@ -41,12 +41,13 @@ describe("persistStore", () => {
   it("never saves an optimistic write nor a half-received snapshot", async () => {
     const cache = new MemoryCache();
     const store = new ChannelStore<BoardState>(versioned);
-    persistStore(store, { cache, key: "k" });
+    const persistence = persistStore(store, { cache, key: "k", saveDelayMs: 0 });
     feedOf(store).apply(snapshot("e1.1", smallBoard()));
     await until(() => cache.entries.get("k")?.state.cursor === "e1.1");
     store.optimistic("w", { upserts: [{ __typename: "Card", id: "1", title: "not yet" }] });
     feedOf(store).apply(event("", [card("9")], [], { reset: true, ready: false }));
-    await Promise.resolve();
+    persistence.stop();
+    await persistence.flushed();
     const saved = cache.entries.get("k")?.state;
     expect(saved?.cursor).toBe("e1.1");
     expect(saved?.records.find((r) => r.__typename === "Card" && r.id === "1")?.["title"]).toBe("card1");
