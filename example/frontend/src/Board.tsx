@@ -46,6 +46,9 @@ function useWriter(store: ChannelStore<BoardState>, onError: (message: string | 
         }
         const ids = tempId !== undefined && result.record !== null ? { [tempId]: result.record.id } : {};
         handle.commit(ids, result.cursor);
+        void handle.settled.then((status) => {
+          if (status === "unconfirmed") onError("Saved, but the change has not come back from the server yet.");
+        });
         return true;
       } catch (reason) {
         handle.rollback();
