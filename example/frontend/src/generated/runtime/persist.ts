@@ -3,7 +3,7 @@
  * with `since` instead of receiving a full snapshot.
  *
  * What is kept is a store's server state (records, cursor, a list channel's anchor order), never its
- * optimistic writes, as one entry per store written after each change (coalesced): the records and the
+ * optimistic writes, as one entry per store written after changes (coalesced, `saveDelayMs`): the records and the
  * cursor of an entry always belong together. Each entry is stamped with the channel model's `version` (a
  * hash of the channel's subscription document, so of every field of every layer, generated with the model):
  * after a schema change an entry of another version is discarded, never rendered.
@@ -105,6 +105,11 @@ export interface PersistOptions {
   readonly key: string;
   /** Entries of another version are discarded (default: the model's `version`, else ""). */
   readonly version?: string;
+  /**
+   * Changes within this many ms are saved as one write (default 200): an entry holds every record, so a
+   * busy stream is not written at every event.
+   */
+  readonly saveDelayMs?: number;
 }
 
 /** Returned by `persistStore`. */
@@ -139,11 +144,13 @@ export function persistStore<S>(store: ChannelStore<S>, options: PersistOptions)
   const feed = feedOf(store);
   let stopped = false;
   let lastSaved = "";
-  let scheduled = false;
+  let scheduled: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
+  const delay = options.saveDelayMs ?? 200;
 
   const save = (): void => {
-    scheduled = false;
+    if (scheduled !== undefined) clearTimeout(scheduled);
+    scheduled = undefined;
     if (stopped) return;
     const state = feed.stored();
     if (state === null || state.cursor === lastSaved) return;
@@ -171,9 +178,8 @@ export function persistStore<S>(store: ChannelStore<S>, options: PersistOptions)
   restoring.set(store as ChannelStore<unknown>, restored);
 
   const unsubscribe = store.subscribe(() => {
-    if (scheduled || stopped) return;
-    scheduled = true;
-    queueMicrotask(save);
+    if (scheduled !== undefined || stopped) return;
+    scheduled = setTimeout(save, delay);
   });
   void restored.then(() => {
     if (restoring.get(store as ChannelStore<unknown>) === restored) restoring.delete(store as ChannelStore<unknown>);
