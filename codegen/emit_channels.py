@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from .channels import Channel
@@ -31,7 +32,7 @@ def subscription_document(schema: Schema, channel: Channel) -> str:
     )
 
 
-def _model(channel: Channel) -> str:
+def _model(channel: Channel, document: str) -> str:
     types = []
     for layer in channel.layers:
         refs = ", ".join(
@@ -45,7 +46,9 @@ def _model(channel: Channel) -> str:
         f"export const {channel.field}Model: ChannelModel = {{\n"
         f"  field: {json.dumps(channel.field)},\n  root: {json.dumps(channel.root)},\n"
         + ("  many: true,\n" if channel.many else "")
-        + f"  types: {{\n{''.join(types)}  }},\n}};\n"
+        + f"  types: {{\n{''.join(types)}  }},\n"
+        # what a persisted state depends on: every field of every layer, as the document selects them
+        + f"  version: {json.dumps(hashlib.sha256(document.encode()).hexdigest()[:16])},\n}};\n"
     )
 
 
@@ -81,8 +84,7 @@ export class {name} {{
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {{
     if (!this.subscription?.active) {{
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel({field}Model, {name}Document, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, {name}Document, this.args);
     }}
     return this;
   }}
@@ -193,9 +195,10 @@ def _channel(schema: Schema, channel: Channel) -> str:
         f"  readonly {prop(a.name)}{'' if a.required else '?'}: {input_type(schema, a.type)};\n"
         for a in channel.arguments
     )
-    document = json.dumps(subscription_document(schema, channel))
+    text = subscription_document(schema, channel)
+    document = json.dumps(text)
     return (
-        _model(channel)
+        _model(channel, text)
         + f"\nexport const {name}Document = {document};\n\n"
         + f"export type {name}Args = {{\n{args}}};\n\n"
         + _actions(channel)

@@ -38,20 +38,21 @@ def _input(schema: Schema, named: NamedType) -> str:
 
 
 def _state(schema: Schema, channel: Channel, layer: str) -> str:
-    """``<Type>State``: the flat record with every ref replaced by the state of what it refers to."""
+    """``<Type>State``: the flat record with every ref replaced by the state of what it refers to.
+
+    A single reference is ``T | null`` even when the flat field is non-null: the runtime renders a reference
+    to a record that has not arrived, that per-user filtering withheld, or that closes a cycle as ``null``.
+    """
     refs = channel.refs[layer]
-    record = schema.types[layer]
     if not refs:
         return f"export type {layer}State = {layer};\n"
     fields = []
     for name, ref in refs.items():
-        flat = record.field(name)
-        nullable = flat is not None and not flat.type.non_null
         target = f"{ref.target}State"
         if ref.many:
             fields.append(f"  readonly {prop(name)}: ReadonlyArray<{target}>;\n")
         else:
-            fields.append(f"  readonly {prop(name)}: {target}{' | null' if nullable else ''};\n")
+            fields.append(f"  readonly {prop(name)}: {target} | null;\n")
     omitted = " | ".join(json.dumps(n) for n in refs)
     return f"export type {layer}State = Omit<{layer}, {omitted}> & {{\n" + "".join(fields) + "};\n"
 

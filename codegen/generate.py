@@ -17,7 +17,14 @@ INDEX = """\
 export * from "./types.js";
 export * from "./operations.js";
 export * from "./channels.js";
-export { ChannelStore, Connection, ErrorCodes, RxGraphQLError } from "./runtime/index.js";
+export {
+  ChannelStore,
+  Connection,
+  ErrorCodes,
+  IndexedDBCache,
+  MemoryCache,
+  RxGraphQLError,
+} from "./runtime/index.js";
 export type { ConnectionOptions, ConnectionStatus, RequestOptions } from "./runtime/index.js";
 // React hooks live in "./hooks.js", so that code without React compiles without it.
 """

@@ -14,14 +14,10 @@ from strawberry.scalars import JSON
 from rxgraphql.channel import ChannelArgument, ContextChannel
 
 from .access import ChannelError, nested_state, nested_states, open_channel
-from .layer_types import LayerTypes
+from .layer_types import LayerTypes, RecordRef
 from .python_types import mapped
 
-
-@strawberry.type(description="A record deleted from the state: its type name and id.")
-class RecordRef:
-    type: str
-    id: strawberry.ID
+__all__ = ["ChannelFields", "RecordRef"]
 
 
 def _argument_annotation(argument: ChannelArgument) -> Any:
@@ -59,6 +55,8 @@ class ChannelFields:
         self.channel_cls = channel_cls
         name = channel_cls.__name__
         members: Any = tuple(layer_types.flat_type(layer) for layer in channel_cls.layers)
+        for layer in channel_cls.layers:
+            layer_types.ref_type(layer)
         record_union: Any = Annotated[
             Union[members],  # noqa: UP007
             strawberry.union(f"{name}Record", description=f"A flat record of {name}'s state."),

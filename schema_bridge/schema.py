@@ -8,7 +8,12 @@ from typing import Any
 
 import strawberry
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    ImproperlyConfigured,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 from django.utils.module_loading import import_string
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -72,8 +77,13 @@ class SchemaIndex:
         query = _root_type("Query", conf.query, query_fields)
         if query is None:
             query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))
+        clashes = layer_types.clashes()
+        if clashes:
+            raise ImproperlyConfigured(f"GraphQL type names used twice: {', '.join(clashes)}")
         self.schema = strawberry.Schema(
             query=query,
+            # the concrete RecordRef of each layer (no field names them: they implement the interface)
+            types=list(layer_types.refs.values()),
             mutation=_root_type("Mutation", conf.mutation, mutations),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),
             config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),

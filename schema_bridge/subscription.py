@@ -18,10 +18,10 @@ from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
 from rxgraphql import feeds
-from rxgraphql.backends import Patch
+from rxgraphql.backends import Patch, Snapshot
 from rxgraphql.conf import rx_settings
 from rxgraphql.notices import Notice
-from rxgraphql.ownership import snapshot_owners, visible_to
+from rxgraphql.user_resume import UserSnapshot, user_snapshot
 
 from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
@@ -181,19 +181,17 @@ async def run_channel_subscription(
     sink.pk_field = root.pk_field
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
-        # Per-user channels resume with a full snapshot: an incremental one could not tell whose
-        # records the unchanged children of a changed parent are.
-        resume = None if channel_cls.per_user or not isinstance(since, str) else feeds.parse_cursor(since)
-        snapshot = await feeds.snapshot(channel_cls, anchor, resume)
+        resume = feeds.parse_cursor(since) if isinstance(since, str) else None
+        snapshot: Snapshot | UserSnapshot | None
+        if channel_cls.per_user:  # incremental when the changes can be split per user (user_resume.py)
+            snapshot = await user_snapshot(channel_cls, anchor, resume, sink.user_id, group.layers)
+        else:
+            snapshot = await feeds.snapshot(channel_cls, anchor, resume)
         if snapshot is None:
             refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
             return
         records = snapshot.records
         deleted = snapshot.deleted
-        if channel_cls.per_user:
-            records, deleted = visible_to(
-                records, deleted, sink.user_id, snapshot_owners(records, group.layers), {}, group.layers
-            )
         cursor = feeds.format_cursor(snapshot.epoch, snapshot.version)
         roots = transaction(records, deleted, cursor, snapshot.reset, rx_settings().snapshot_batch_size)
         if channel.runtime_state is not None:

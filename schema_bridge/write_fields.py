@@ -2,7 +2,8 @@
 
 Each takes the channel's arguments (the anchor), then ``id`` (save, delete) and ``data: <Type>Input``
 (save, create; only the fields sent are written), and answers ``<Type>WriteResult``: ``ok``, an HTTP-like
-``code`` (200, 400, 403, 404), a ``message``, DRF's field ``errors`` and the saved ``record``.
+``code`` (200, 400, 403, 404), a ``message``, DRF's field ``errors``, the saved ``record`` and the
+``cursor`` of the write's commit in the anchor's stream (see ``commit_position``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rxgraphql.writes import Operation, WritableLayer, WriteOutcome, perform_wri
 from .access import ChannelError, list_anchors, open_channel
 from .action_fields import live_channel
 from .channel_fields import _argument_annotation, _with_signature
+from .commit_position import commit_position
 from .field_types import scalar_annotation
 from .layer_types import LayerTypes
 
@@ -76,21 +78,27 @@ class WriteTypes:
                 "message": str,
                 "errors": typing.Optional[JSON],  # noqa: UP045
                 "record": record,
+                # commit position (see commit_position.py): null when not known
+                "cursor": typing.Optional[str],  # noqa: UP045
             }
-            doc = "The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found)."
+            doc = (
+                "The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found); "
+                "`cursor`: the position of its commit in the anchor's stream (null when not known)."
+            )
             self.results[name] = strawberry.type(
                 type(name, (), {"__annotations__": annotations}), name=name, description=doc
             )
         return self.results[name]
 
 
-def _outcome(outcome: WriteOutcome) -> dict[str, Any]:
+def _outcome(outcome: WriteOutcome, cursor: str | None = None) -> dict[str, Any]:
     return {
         "ok": outcome.ok,
         "code": outcome.code,
         "message": outcome.message,
         "errors": None if outcome.errors is None else _plain(outcome.errors),
         "record": outcome.record,
+        "cursor": cursor,
     }
 
 
@@ -132,7 +140,9 @@ def write_field(
         outcome = await database_sync_to_async(perform_write)(
             channel, writable, operation, anchors, kwargs.get("id"), data
         )
-        return _outcome(outcome)
+        # commit position of the write (single channels; list channels have no cursor)
+        cursor = await commit_position(channel_cls, anchor) if outcome.ok and not channel_cls.many else None
+        return _outcome(outcome, cursor)
 
     verb = operation.value.capitalize()
     name = f"{channel_cls.field_name}{verb}{writable.layer.type_name}"

@@ -24,6 +24,12 @@ export const ErrorCodes = {
   TRANSPORT_ERROR: "TRANSPORT_ERROR",
   /** The server sent an event that does not have the channel event shape. */
   BAD_EVENT: "BAD_EVENT",
+  /** The server rejected the credentials (close code 4403); the connection retries with a fresh token. */
+  UNAUTHORIZED: "UNAUTHORIZED",
+  /** A response with neither `data` nor `errors`. */
+  BAD_RESPONSE: "BAD_RESPONSE",
+  /** A store subscribed to a second, different stream while its first one is active. */
+  STORE_IN_USE: "STORE_IN_USE",
   /** A GraphQL error without `extensions.code`. */
   GRAPHQL_ERROR: "GRAPHQL_ERROR",
 } as const;

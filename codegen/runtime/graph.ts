@@ -17,6 +17,10 @@
  *   `get()`. Nodes holding a cut are re-evaluated at every rebuild, since which edge closes the cycle
  *   depends on the path the root reaches them by.
  *
+ * Which reference closes a cycle depends only on the records and the root, never on the order writes
+ * arrived in: a rebuild visits dirty children in the order a build from scratch would (field order, then
+ * list order), so an unrelated update does not move a cut.
+ *
  * Cost: a write costs the size of the record plus the number of ancestors newly marked dirty (the depth,
  * for a tree); the next read builds one object per dirty node and one array per list holding a changed
  * child. Such a list is copied with `slice()` and patched at the changed positions (found by scanning a
@@ -51,6 +55,8 @@ type Visit = Node | null | typeof CUT;
 
 export class RecordGraph {
   readonly stats: GraphStats = { recordsBuilt: 0, arraysBuilt: 0, objectsBuilt: 0, recordsWritten: 0 };
+  /** Grows with every write that changed a record, and with every change of root(s). */
+  revision = 0;
 
   private readonly records = new Map<string, FlatRecord>();
   /** child key -> keys of present records referencing it (the child itself may be absent). */
@@ -117,6 +123,7 @@ export class RecordGraph {
     if (key === this.rootKey) return;
     this.rootKey = key;
     this.rootValid = false;
+    this.revision++;
   }
 
   /** The keys of the roots of a list (`build()` then returns an array), or null before there is one. */
@@ -132,6 +139,25 @@ export class RecordGraph {
     const current = this.rootKeys;
     if (keys === current || (keys !== null && current !== null && shallowEqualArrays(keys, current))) return;
     this.rootKeys = keys;
+    this.rootValid = false;
+    this.revision++;
+  }
+
+  /**
+   * Writes many records into an empty graph at once, without dirty tracking (there is nothing built to
+   * invalidate): the next `build()` builds every node once. Falls back to `set` when the graph is not empty.
+   */
+  load(records: ReadonlyMap<string, FlatRecord>): void {
+    if (this.records.size > 0 || this.built.size > 0 || this.dirty.size > 0) {
+      for (const [key, record] of records) this.set(key, record);
+      return;
+    }
+    for (const [key, record] of records) {
+      this.records.set(key, record);
+      this.relink(key, undefined, record);
+    }
+    this.stats.recordsWritten += records.size;
+    this.revision++;
     this.rootValid = false;
   }
 
@@ -157,6 +183,7 @@ export class RecordGraph {
       this.relink(key, prev, merged);
     }
     this.stats.recordsWritten++;
+    this.revision++;
     this.changed.add(key);
     this.markDirty(key);
     return true;
@@ -294,7 +321,7 @@ export class RecordGraph {
       const ref: RefSpec | undefined = refs?.[field];
       let rendered: unknown;
       if (ref === undefined) {
-        rendered = value;
+        rendered = this.freeze && typeof value === "object" && value !== null ? deepFreeze(value) : value;
       } else if (!ref.many) {
         const child = value == null ? null : this.visit(recordKey(ref.type, String(value)));
         if (child === CUT) cut = true;
@@ -359,9 +386,15 @@ export class RecordGraph {
   ): readonly Node[] | undefined {
     let out: Node[] | undefined;
     const index = ids.length > SCAN_LIMIT ? positionsOf(ids) : undefined;
+    // Visit the dirty children in list order, as a build from scratch would (see the module doc on cycles).
+    const order: { readonly first: number; readonly id: string; readonly positions: readonly number[] }[] = [];
     for (const id of dirtyIds) {
       const positions = index !== undefined ? index.get(id) : scan(ids, id);
       if (positions === undefined || positions.length === 0) continue;
+      order.push({ first: positions[0] ?? 0, id, positions });
+    }
+    if (order.length > 1) order.sort((a, b) => a.first - b.first);
+    for (const { id, positions } of order) {
       const child = this.visit(recordKey(type, id));
       if (child === null || child === CUT) return undefined;
       for (const at of positions) {
@@ -407,6 +440,13 @@ function scan(ids: readonly unknown[], id: string): number[] {
   const positions: number[] = [];
   for (let at = 0; at < ids.length; at++) if (ids[at] != null && String(ids[at]) === id) positions.push(at);
   return positions;
+}
+
+/** Freezes a JSON value and everything in it (skipping what is frozen already). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  return Object.freeze(value);
 }
 
 function shallowEqualArrays(a: readonly unknown[], b: readonly unknown[]): boolean {

@@ -142,4 +142,34 @@ describe("useChannel", () => {
     await until(() => server.operations.length === 2);
     expect(server.operations[1]?.variables).toEqual({ boardId: "1", since: "e1.1" });
   });
+
+  it("two components reading one store open one server subscription, and the stream outlives the first unmount", async () => {
+    const store = new ChannelStore<BoardState>(boardModel);
+    const first = render(<Board boardId="1" store={store} />);
+    const second = render(<Board boardId="1" store={store} />);
+    await until(() => store.ready, 3000, "the snapshot");
+    expect(server.operations).toHaveLength(1);
+    expect(connection.activeChannels).toBe(1);
+    await act(async () => {
+      server.next(lastOperation(), { data: { boardChannel: event("e1.2", [card("2", { title: "edited" })]) } });
+      await until(() => store.cursor === "e1.2");
+    });
+    expect(screen.getAllByTestId("column-c1").map((e) => e.textContent)).toEqual(["card1,edited", "card1,edited"]);
+    first.unmount();
+    expect(server.activeOperations()).toHaveLength(1);
+    await act(async () => {
+      server.next(lastOperation(), { data: { boardChannel: event("e1.3", [card("1", { title: "again" })]) } });
+      await until(() => screen.getByTestId("column-c1").textContent === "again,edited");
+    });
+    second.unmount();
+    await until(() => server.activeOperations().length === 0, 3000, "the server-side completion");
+    expect(server.operations).toHaveLength(1);
+  });
+
+  it("says unauthorized, with the close code, after the server rejects the token", async () => {
+    server.onInit = () => ({ close: 4403, reason: "Forbidden" });
+    render(<Board boardId="1" />);
+    await waitFor(() => expect(screen.getByTestId("status").textContent).toBe("unauthorized"));
+    expect(screen.getByTestId("error").textContent).toBe("UNAUTHORIZED");
+  });
 });

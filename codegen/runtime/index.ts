@@ -5,7 +5,15 @@
  * `react`, so apps without React compile this runtime with `graphql-ws` alone.
  */
 
-export type { ChannelEvent, ChannelModel, FlatRecord, RecordRef, RefSpec, TypeSpec } from "./model.js";
+export type {
+  ChannelEvent,
+  ChannelModel,
+  ConnectionStatus,
+  FlatRecord,
+  RecordRef,
+  RefSpec,
+  TypeSpec,
+} from "./model.js";
 export { recordKey } from "./model.js";
 export { isStale, parseCursor } from "./cursor.js";
 export type { ParsedCursor } from "./cursor.js";
@@ -15,7 +23,7 @@ export { ValueCell } from "./observable.js";
 export type { ReadableValue } from "./observable.js";
 export type { GraphStats } from "./graph.js";
 export { ChannelStore } from "./store.js";
-export type { ChannelStoreOptions, StoreStats } from "./store.js";
+export type { ChannelStoreOptions, ChannelView, StoredState, StoreStats } from "./store.js";
 export type {
   FlatRecordPatch,
   OptimisticChange,
@@ -25,13 +33,15 @@ export type {
   RefInsert,
   RefRemoval,
 } from "./optimistic.js";
-export { Connection, fullJitterBackoff } from "./transport.js";
+export { IndexedDBCache, MemoryCache, modelVersion, persistStore } from "./persist.js";
+export type { CacheEntry, PersistentCache, Persistence, PersistOptions } from "./persist.js";
+export { Connection, fullJitterBackoff, UNAUTHORIZED_CLOSE_CODE } from "./transport.js";
 export type {
   ChannelSubscription,
   ConnectionOptions,
-  ConnectionStatus,
   RequestOptions,
   SubscribeChannelOptions,
+  TokenRequest,
   TokenSource,
   TokenValue,
 } from "./transport.js";

@@ -180,7 +180,7 @@ afterEach(async () => {
 describe("against graphql-ws's server", () => {
   it("streams a snapshot, live patches, and resumes with since after the socket dies", async () => {
     const store = new ChannelStore<BoardState>(model);
-    connection.subscribeChannel(model, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     expect(store.state?.columns[0]?.cards.map((c) => c.title)).toEqual(["one", "two"]);
     expect(feed.sinceSeen).toEqual([undefined]);
@@ -204,7 +204,7 @@ describe("against graphql-ws's server", () => {
 
   it("falls back to a full snapshot when the server cannot serve the cursor", async () => {
     const store = new ChannelStore<BoardState>(model);
-    connection.subscribeChannel(model, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const before = store.state;
     feed.epoch = "ep2"; // e.g. the server's cache was rebuilt
@@ -217,7 +217,7 @@ describe("against graphql-ws's server", () => {
 
   it("runs mutations with request() and sees their echo on the channel", async () => {
     const store = new ChannelStore<BoardState>(model);
-    connection.subscribeChannel(model, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const handle = store.optimistic("rename", { upserts: [{ __typename: "Card", id: "1", title: "renamed" }] });
     expect(store.state?.columns[0]?.cards[0]?.title).toBe("renamed");
@@ -233,7 +233,7 @@ describe("against graphql-ws's server", () => {
 
   it("reports FORBIDDEN from the subscription resolver", async () => {
     const store = new ChannelStore<BoardState>(model);
-    const sub = connection.subscribeChannel(model, QUERY, { boardId: "2" }, store);
+    const sub = connection.subscribeChannel(store, QUERY, { boardId: "2" });
     await until(() => store.error !== null);
     expect(store.error?.code).toBe("FORBIDDEN");
     await until(() => !sub.active);

@@ -1,16 +1,20 @@
-import { describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ChannelEvent } from "./model.js";
-import { ChannelStore } from "./store.js";
+import { ChannelStore, feedOf } from "./store.js";
 import { boardModel, card, column, event, smallBoard, snapshot, user } from "./testing/board.js";
 import type { BoardState } from "./testing/board.js";
+import { TestServer, until } from "./testing/server.js";
+import type { Operation } from "./testing/server.js";
+import { Connection } from "./transport.js";
 
 /** A store with optimistic writes, and a reference store that only ever sees the server's events. */
 function pair(): { store: ChannelStore<BoardState>; server: ChannelStore<BoardState>; send(e: ChannelEvent): void } {
   const store = new ChannelStore<BoardState>(boardModel);
   const server = new ChannelStore<BoardState>(boardModel);
   const send = (e: ChannelEvent): void => {
-    store.apply(e);
-    server.apply(e);
+    feedOf(store).apply(e);
+    feedOf(server).apply(e);
   };
   send(snapshot("e.1", smallBoard()));
   return { store, server, send };
@@ -194,5 +198,91 @@ describe("layers and resets", () => {
     expect(titles(store.state)).toEqual([["1:reset value", "2:card2"], ["3:mine"]]);
     handle.rollback();
     expect(store.state).toEqual(server.state);
+  });
+});
+
+describe("writes confirmed at their commit's position", () => {
+  let server: TestServer;
+  let connection: Connection;
+  const QUERY = "subscription Board($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor } }";
+  const SAVE = "mutation Save($id: ID!, $title: String) { boardChannelSaveCard(boardId: \"1\", id: $id, data: { title: $title }) { ok cursor } }";
+
+  beforeEach(async () => {
+    server = await TestServer.start();
+    connection = new Connection({ url: server.url, webSocketImpl: WebSocket, retryDelay: () => 10, idleCloseMs: 0 });
+  });
+  afterEach(async () => {
+    connection.close();
+    await server.stop();
+  });
+
+  /** A server whose mutation answers "committed at e1.<n>" and whose echo the test sends when it wants. */
+  function board(): { store: ChannelStore<BoardState>; channel: () => Operation } {
+    const store = new ChannelStore<BoardState>(boardModel);
+    server.onSubscribe = (op) => {
+      if (op.query.startsWith("subscription")) server.next(op, { data: { boardChannel: snapshot("e1.1", smallBoard()) } });
+      else {
+        server.next(op, { data: { boardChannelSaveCard: { ok: true, cursor: "e1.3" } } });
+        server.complete(op);
+      }
+    };
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
+    const channel = (): Operation => {
+      const op = server.operations.find((o) => o.query.startsWith("subscription"));
+      if (op === undefined) throw new Error("no channel subscription");
+      return op;
+    };
+    return { store, channel };
+  }
+
+  it("keeps the write until the store applied its position, even when other echoes of the record come first", async () => {
+    const { store, channel } = board();
+    await until(() => store.ready);
+    const write = store.optimistic("rename", { upserts: [{ __typename: "Card", id: "1", title: "mine" }] });
+    const result = await connection.request<{ boardChannelSaveCard: { cursor: string } }>(SAVE, { id: "1", title: "mine" });
+    write.commit({}, result.boardChannelSaveCard.cursor);
+    expect(write.status).toBe("committed");
+    // another writer's change to the same card, committed before ours: it must not settle our write
+    server.next(channel(), { data: { boardChannel: event("e1.2", [card("1", { title: "theirs" })]) } });
+    await until(() => store.cursor === "e1.2");
+    expect(store.state?.columns[0]?.cards[0]?.title).toBe("mine");
+    expect(write.status).toBe("committed");
+    // the delayed echo of our own commit
+    server.next(channel(), { data: { boardChannel: event("e1.3", [card("1", { title: "mine" })]) } });
+    await expect(write.settled).resolves.toBe("settled");
+    expect(store.cursor).toBe("e1.3");
+    expect(store.state?.columns[0]?.cards[0]?.title).toBe("mine");
+    expect(store.getServerRecord("Card", "1")?.["title"]).toBe("mine");
+  });
+
+  it("settles at once when the store is already past the position", async () => {
+    const { store, channel } = board();
+    await until(() => store.ready);
+    const write = store.optimistic("rename", { upserts: [{ __typename: "Card", id: "1", title: "mine" }] });
+    server.next(channel(), { data: { boardChannel: event("e1.3", [card("1", { title: "mine" })]) } });
+    await until(() => store.cursor === "e1.3");
+    write.commit({}, "e1.3");
+    expect(write.status).toBe("settled");
+  });
+
+  it("reports a write whose echo never comes, and shows the server state again", async () => {
+    const { store } = board();
+    await until(() => store.ready);
+    const write = store.optimistic("rename", { upserts: [{ __typename: "Card", id: "1", title: "mine" }] }, { echoTimeoutMs: 20 });
+    const result = await connection.request<{ boardChannelSaveCard: { cursor: string } }>(SAVE, { id: "1", title: "mine" });
+    write.commit({}, result.boardChannelSaveCard.cursor);
+    expect(store.state?.columns[0]?.cards[0]?.title).toBe("mine");
+    await expect(write.settled).resolves.toBe("unconfirmed");
+    expect(write.status).toBe("unconfirmed");
+    expect(store.state?.columns[0]?.cards[0]?.title).toBe("card1");
+  });
+
+  it("settles when a reset of a new epoch replaced the state", () => {
+    const { store, server: reference, send } = pair();
+    const write = store.optimistic("rename", { upserts: [{ __typename: "Card", id: "1", title: "mine" }] });
+    write.commit({}, "e.9");
+    send(snapshot("f.1", smallBoard()));
+    expect(write.status).toBe("settled");
+    expect(store.state).toEqual(reference.state);
   });
 });

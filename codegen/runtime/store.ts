@@ -21,6 +21,12 @@
  * - Listeners are notified once per `apply()` that changed something observable (state, ready, cursor),
  *   once per optimistic change, and on `setError`.
  *
+ * What components read is the public face of the class (`state`, `ready`, `error`, `status`, `getView()`,
+ * `subscribe`, optimistic writes, record lookups). What the transport writes (events, interruptions, errors,
+ * the stream's status) goes through the store's internal feed (`feedOf(store)`, not exported by the
+ * package's index), so an app cannot feed a store by mistake. A store has at most one server subscription
+ * at a time, however many components read it (the transport reference-counts it).
+ *
  * The root record is the channel's anchor: the record of type `model.root` with id `options.rootId`, or,
  * without it, inferred after each reset: the only record of the root type, else the first one that no
  * other record references. A list channel (`model.many`) has one root per anchor, in the order of the
@@ -32,7 +38,7 @@ import type { RxGraphQLError } from "./errors.js";
 import { RecordGraph } from "./graph.js";
 import type { GraphStats } from "./graph.js";
 import { recordKey } from "./model.js";
-import type { ChannelEvent, ChannelModel, FlatRecord } from "./model.js";
+import type { ChannelEvent, ChannelModel, ConnectionStatus, FlatRecord } from "./model.js";
 import { notifyAll } from "./observable.js";
 import { newTempId, OptimisticLayers } from "./optimistic.js";
 import type { OptimisticChange, OptimisticHandle, OptimisticOptions } from "./optimistic.js";
@@ -51,11 +57,64 @@ export interface StoreStats extends GraphStats {
   eventsIgnored: number;
 }
 
+/** What a component reads, as one object: a new object exactly when one of its fields changed. */
+export interface ChannelView<State> {
+  /** The nested state; null until the first complete snapshot. */
+  readonly state: State | null;
+  readonly ready: boolean;
+  /** A GraphQL error (e.g. `FORBIDDEN`), a fatal transport error, or `UNAUTHORIZED` after a 4403. */
+  readonly error: RxGraphQLError | null;
+  /** The status of the stream feeding the store (`closed` while nothing subscribes it). */
+  readonly status: ConnectionStatus;
+  /** The subscription's runtime state, null until the server sends it. */
+  readonly runtime: unknown;
+  /** The cursor of the last applied transaction. */
+  readonly cursor: string;
+}
+
+/** The server state of a store as a persistent cache keeps it (see persist.ts). */
+export interface StoredState {
+  readonly cursor: string;
+  readonly records: readonly FlatRecord[];
+  /** A list channel's anchor order. */
+  readonly anchors?: readonly string[];
+}
+
+/**
+ * What the transport writes into a store. Reached with `feedOf(store)`; not part of the package's index.
+ */
+export interface ChannelFeed {
+  /**
+   * Applies one channel event. Returns false when the event was ignored as out of date, true otherwise
+   * (including buffered snapshot batches).
+   */
+  apply(event: ChannelEvent): boolean;
+  /** The stream broke off: forget a partially received transaction (the next subscription resends it). */
+  interrupt(): void;
+  /** Reports an error for this channel (null clears it); listeners are notified. */
+  setError(error: RxGraphQLError | null): void;
+  /** Clears the reported error when it has this code. */
+  clearError(code: string): void;
+  /** The status of the stream feeding the store. */
+  setStatus(status: ConnectionStatus): void;
+  /** The server state to persist (null before the first complete snapshot, or while one streams). */
+  stored(): StoredState | null;
+  /** Loads a persisted server state into an empty store (ignored when the store already holds state). */
+  restore(state: StoredState): boolean;
+}
+
+const FEED: unique symbol = Symbol("rxgraphql.feed");
+
+/** The internal feed of a store (for the transport and persistence; apps never need it). */
+export function feedOf<S>(store: ChannelStore<S>): ChannelFeed {
+  return store[FEED];
+}
+
 interface Observed {
   readonly ready: boolean;
   readonly cursor: string;
   readonly error: RxGraphQLError | null;
-  readonly written: number;
+  readonly revision: number;
   readonly root: string | null;
   readonly roots: readonly string[] | null;
   readonly runtime: unknown;
@@ -82,6 +141,9 @@ export class ChannelStore<State = unknown> {
   private isReady = false;
   private lastError: RxGraphQLError | null = null;
   private runtimeValue: unknown = null;
+  private streamStatus: ConnectionStatus = "closed";
+  private lastAnchors: readonly string[] | undefined;
+  private view: ChannelView<State> | null = null;
   private readonly counters = { eventsReceived: 0, eventsIgnored: 0 };
   /** Set while a server transaction runs, so optimistic recomputes are folded into it. */
   private batching = false;
@@ -97,7 +159,25 @@ export class ChannelStore<State = unknown> {
     });
     this.explicitRoot = options.rootId === undefined ? undefined : recordKey(model.root, options.rootId);
     if (this.explicitRoot !== undefined) this.graph.setRoot(this.explicitRoot);
+    this[FEED] = {
+      apply: (event) => this.applyEvent(event),
+      interrupt: () => this.interruptStream(),
+      setError: (error) => this.reportError(error),
+      clearError: (code) => {
+        if (this.lastError?.code === code) this.reportError(null);
+      },
+      setStatus: (status) => {
+        if (status === this.streamStatus) return;
+        this.streamStatus = status;
+        this.emit();
+      },
+      stored: () => this.storedState(),
+      restore: (state) => this.restoreState(state),
+    };
   }
+
+  /** @internal The transport's side of the store (see `feedOf`). */
+  readonly [FEED]: ChannelFeed;
 
   /**
    * The nested state of the anchor; null before the first complete snapshot or when the anchor is gone.
@@ -126,6 +206,40 @@ export class ChannelStore<State = unknown> {
   get error(): RxGraphQLError | null {
     return this.lastError;
   }
+
+  /** The status of the stream feeding this store (`closed` while no subscription is active). */
+  get status(): ConnectionStatus {
+    return this.streamStatus;
+  }
+
+  /**
+   * Everything a component reads, as one object that keeps its identity until something in it changes
+   * (bound: hand it to `useSyncExternalStore` with `subscribe`).
+   */
+  readonly getView = (): ChannelView<State> => {
+    const state = this.state;
+    const view = this.view;
+    if (
+      view !== null &&
+      view.state === state &&
+      view.ready === this.isReady &&
+      view.error === this.lastError &&
+      view.status === this.streamStatus &&
+      view.runtime === this.runtimeValue &&
+      view.cursor === this.lastCursor
+    ) {
+      return view;
+    }
+    this.view = {
+      state,
+      ready: this.isReady,
+      error: this.lastError,
+      status: this.streamStatus,
+      runtime: this.runtimeValue,
+      cursor: this.lastCursor,
+    };
+    return this.view;
+  };
 
   /** Counters for tests and benchmarks. */
   get stats(): Readonly<StoreStats> {
@@ -164,11 +278,7 @@ export class ChannelStore<State = unknown> {
   /** Bound snapshot getter for `useSyncExternalStore`. */
   readonly getState = (): State | null => this.state;
 
-  /**
-   * Applies one channel event. Returns false when the event was ignored as out of date, true otherwise
-   * (including buffered snapshot batches).
-   */
-  apply(event: ChannelEvent): boolean {
+  private applyEvent(event: ChannelEvent): boolean {
     this.counters.eventsReceived++;
     const before = this.observable();
     // Runtime state belongs to this subscription alone and is not versioned: the latest sent wins.
@@ -205,14 +315,32 @@ export class ChannelStore<State = unknown> {
       this.emitIfChanged(before);
       return false;
     }
-    this.commitTransaction(tx);
     if (event.cursor !== "") this.lastCursor = event.cursor;
+    this.commitTransaction(tx);
     this.emitIfChanged(before);
     return true;
   }
 
-  /** The stream broke off: forget a partially received transaction (the next subscription resends it). */
-  interrupt(): void {
+  private storedState(): StoredState | null {
+    if (this.lastCursor === "" || this.pending !== null) return null;
+    const base = { cursor: this.lastCursor, records: [...this.server.values()] };
+    return this.lastAnchors === undefined ? base : { ...base, anchors: this.lastAnchors };
+  }
+
+  private restoreState(state: StoredState): boolean {
+    if (this.server.size > 0 || this.lastCursor !== "" || this.pending !== null) return false;
+    const before = this.observable();
+    const tx: Pending = { reset: true, ops: new Map() };
+    for (const record of state.records) tx.ops.set(recordKey(record.__typename, String(record.id)), record);
+    if (state.anchors !== undefined) tx.anchors = state.anchors;
+    this.lastCursor = state.cursor;
+    this.commitTransaction(tx);
+    this.isReady = true;
+    this.emitIfChanged(before);
+    return true;
+  }
+
+  private interruptStream(): void {
     if (this.pending === null) return;
     this.pending = null;
     const before = this.observable();
@@ -220,8 +348,7 @@ export class ChannelStore<State = unknown> {
     this.emitIfChanged(before);
   }
 
-  /** Reports an error for this channel (null clears it); listeners are notified. */
-  setError(error: RxGraphQLError | null): void {
+  private reportError(error: RxGraphQLError | null): void {
     if (error === this.lastError) return;
     this.lastError = error;
     this.emit();
@@ -240,6 +367,7 @@ export class ChannelStore<State = unknown> {
       this.batching = false;
     }
     this.lastCursor = "";
+    this.lastAnchors = undefined;
     this.isReady = false;
     this.lastError = null;
     if (this.explicitRoot === undefined) this.graph.setRoot(null);
@@ -271,31 +399,45 @@ export class ChannelStore<State = unknown> {
     const written: string[] = [];
     this.batching = true;
     try {
-      if (tx.reset) {
-        for (const key of [...this.server.keys()]) {
-          if (!tx.ops.has(key)) {
-            this.server.delete(key);
-            written.push(key);
-            this.recompute(key);
+      if (tx.reset && this.server.size === 0 && this.layers.size === 0 && this.graph.size === 0) {
+        // A snapshot into an empty store: nothing to diff against and nothing built yet to invalidate, so
+        // the records go in without dirty tracking.
+        for (const [key, record] of tx.ops) {
+          if (record === null) continue;
+          this.server.set(key, record);
+          written.push(key);
+        }
+        this.graph.load(this.server);
+      } else {
+        if (tx.reset) {
+          for (const key of [...this.server.keys()]) {
+            if (!tx.ops.has(key)) {
+              this.server.delete(key);
+              written.push(key);
+              this.recompute(key);
+            }
           }
         }
-      }
-      for (const [key, record] of tx.ops) {
-        if (record === null) {
-          if (!this.server.delete(key)) continue;
-        } else {
-          this.server.set(key, record);
+        for (const [key, record] of tx.ops) {
+          if (record === null) {
+            if (!this.server.delete(key)) continue;
+          } else {
+            this.server.set(key, record);
+          }
+          written.push(key);
+          this.recompute(key);
         }
-        written.push(key);
-        this.recompute(key);
       }
       if (this.model.many === true) {
         const root = this.model.root;
-        if (tx.anchors !== undefined) this.graph.setRoots(tx.anchors.map((id) => recordKey(root, id)));
+        if (tx.anchors !== undefined) {
+          this.lastAnchors = tx.anchors;
+          this.graph.setRoots(tx.anchors.map((id) => recordKey(root, id)));
+        }
       } else if (tx.reset && this.explicitRoot === undefined) {
         this.graph.setRoot(this.inferRoot());
       }
-      this.layers.serverWrote(written);
+      this.layers.serverWrote(written, this.lastCursor, tx.reset);
     } finally {
       this.batching = false;
     }
@@ -328,7 +470,7 @@ export class ChannelStore<State = unknown> {
       ready: this.isReady,
       cursor: this.lastCursor,
       error: this.lastError,
-      written: this.graph.stats.recordsWritten,
+      revision: this.graph.revision,
       root: this.graph.currentRoot,
       roots: this.graph.currentRoots,
       runtime: this.runtimeValue,
@@ -337,7 +479,7 @@ export class ChannelStore<State = unknown> {
 
   private emitIfChanged(before: Observed): void {
     if (
-      before.written !== this.graph.stats.recordsWritten ||
+      before.revision !== this.graph.revision ||
       before.root !== this.graph.currentRoot ||
       before.roots !== this.graph.currentRoots ||
       before.ready !== this.isReady ||

@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ErrorCodes, RxGraphQLError } from "./errors.js";
-import { ChannelStore } from "./store.js";
+import { ChannelStore, feedOf } from "./store.js";
 import { board, boardModel, card, column, event, smallBoard, snapshot } from "./testing/board.js";
 import type { BoardState } from "./testing/board.js";
 import { sleep, TestServer, until } from "./testing/server.js";
@@ -44,7 +44,7 @@ describe("connection", () => {
     connection.status.subscribe((s) => statuses.push(s));
     expect(connection.status.value).toBe("closed"); // lazy: nothing to do yet
     const store = new ChannelStore<BoardState>(boardModel);
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => connection.status.value === "connected");
     expect(server.messages("connection_init")[0]?.message.payload).toEqual({ authorization: "Token abc123" });
     expect(statuses).toEqual(["connecting", "connected"]);
@@ -53,7 +53,7 @@ describe("connection", () => {
   it("reads an async token getter at every connection; no token sends an empty payload", async () => {
     let n = 0;
     const connection = connect({ token: async () => `t${++n}` });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.activeOperations().length === 1);
     server.dropAll();
     await until(() => server.messages("connection_init").length === 2 && server.activeOperations().length === 1);
@@ -77,7 +77,7 @@ describe("connection", () => {
 
   it("answers server pings", async () => {
     const connection = connect();
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => connection.status.value === "connected");
     server.ping();
     await until(() => server.messages("pong").length === 1);
@@ -86,7 +86,7 @@ describe("connection", () => {
   it("terminates and replaces a socket whose pings go unanswered", async () => {
     server.answerPings = false;
     const connection = connect({ keepAliveMs: 30, pongTimeoutMs: 40 });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.connections >= 2, 3000, "a second socket");
     expect(server.messages("ping").length).toBeGreaterThan(0);
     server.answerPings = true;
@@ -108,7 +108,7 @@ describe("channels", () => {
     };
     const statuses: ConnectionStatus[] = [];
     connection.status.subscribe((s) => statuses.push(s));
-    const subscription = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    const subscription = connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.cursor === "e1.2");
     expect(store.state?.columns[0]?.cards[0]?.title).toBe("live");
     expect(server.operations[0]?.variables).toEqual({ boardId: "1" });
@@ -140,7 +140,7 @@ describe("channels", () => {
       }
       if (round === 3) server.next(op, data(event("e1.5", [card("3", { title: "after" })])));
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const before = store.state;
     server.dropAll();
@@ -161,7 +161,7 @@ describe("channels", () => {
       server.next(op, { data: null, errors: [{ message: "Permission denied", extensions: { code: "FORBIDDEN" } }] });
       server.complete(op);
     };
-    const subscription = connection.subscribeChannel(boardModel, QUERY, { boardId: "9" }, store);
+    const subscription = connection.subscribeChannel(store, QUERY, { boardId: "9" });
     await until(() => store.error !== null);
     expect(store.error).toBeInstanceOf(RxGraphQLError);
     expect(store.error?.code).toBe("FORBIDDEN");
@@ -174,7 +174,7 @@ describe("channels", () => {
     const connection = connect();
     const store = new ChannelStore<BoardState>(boardModel);
     server.onInit = () => ({ close: 4400, reason: "Bad request" });
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.error !== null);
     expect(store.error?.code).toBe(ErrorCodes.CONNECTION_CLOSED);
     expect(store.error?.closeCode).toBe(4400);
@@ -189,7 +189,7 @@ describe("channels", () => {
       (payload as { authorization?: string }).authorization === "Token good" ? "ack" : { close: 4403, reason: "Forbidden" };
     const store = new ChannelStore<BoardState>(boardModel);
     server.onSubscribe = (op) => server.next(op, data(snapshot("e.1", smallBoard())));
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     expect(connection.lastClose.value?.code).toBe(4403);
     expect(store.error).toBeNull();
@@ -203,8 +203,8 @@ describe("channels", () => {
       const id = String(op.variables["boardId"]);
       server.next(op, data(snapshot(`e.${id}`, [board(id, { name: `board ${id}`, columns: ["c"] }), column("c", [])])));
     };
-    const subA = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, a);
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "2" }, b);
+    const subA = connection.subscribeChannel(a, QUERY, { boardId: "1" });
+    connection.subscribeChannel(b, QUERY, { boardId: "2" });
     await until(() => a.ready && b.ready);
     expect(a.state?.name).toBe("board 1");
     expect(b.state?.name).toBe("board 2");
@@ -218,16 +218,18 @@ describe("channels", () => {
 
   it("unsubscribing before the socket is up sends nothing", async () => {
     const connection = connect();
-    const sub = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    const sub = connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     sub.unsubscribe();
-    const sub2 = connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    const sub2 = connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => server.operations.length === 1);
-    await sleep(50);
+    // graphql-ws sends queued subscribes in order: had the first one been sent, it would be here already
     expect(server.operations).toHaveLength(1);
+    expect(server.operations[0]?.variables).toEqual({ boardId: "1" });
     expect(server.connections).toBe(1);
     sub2.unsubscribe();
-    await until(() => server.openSockets === 0, 3000, "the idle socket to close");
-    expect(connection.status.value).toBe("closed");
+    // the client's status, not the server's socket count: the server may see the close first
+    await until(() => connection.status.value === "closed", 3000, "the idle socket to close");
+    await until(() => server.openSockets === 0, 3000, "the server to see the close");
   });
 });
 
@@ -272,7 +274,7 @@ describe("requests", () => {
     server.onSubscribe = (op) => {
       if (op.query === QUERY) server.next(op, data(snapshot("e.1", smallBoard())));
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, store);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
     await until(() => store.ready);
     const first = connection.request("mutation { a }");
     const second = connection.request("mutation { b }");
@@ -328,7 +330,7 @@ describe("backoff", () => {
     server.onSubscribe = () => {
       if (mode === "drop-after-ack") setTimeout(() => server.dropAll(), 5);
     };
-    connection.subscribeChannel(boardModel, QUERY, { boardId: "1" }, new ChannelStore(boardModel));
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
     await until(() => attempts.length >= 4);
     mode = "drop-after-ack";
     const seen = attempts.length;
@@ -352,3 +354,189 @@ describe("eager connections", () => {
     await until(() => connection.status.value === "connected" && server.connections === 2);
   });
 });
+
+describe("one stream per store", () => {
+  it("two readers of one store share one server subscription, reference-counted", async () => {
+    const connection = connect();
+    const store = new ChannelStore<BoardState>(boardModel);
+    server.onSubscribe = (op) => {
+      // a snapshot in two batches with a live event of the same subscription between them
+      server.next(op, data(event("", smallBoard().slice(0, 6), [], { reset: true, ready: false })));
+      server.next(op, data(event("e1.5", smallBoard().slice(6), [], { ready: true })));
+      server.next(op, data(event("e1.6", [card("1", { title: "live" })])));
+    };
+    const first = connection.subscribeChannel(store, QUERY, { boardId: "1" });
+    const second = connection.subscribeChannel(store, QUERY, { boardId: "1" });
+    await until(() => store.cursor === "e1.6");
+    expect(server.operations).toHaveLength(1);
+    expect(connection.activeChannels).toBe(1);
+    const fresh = new ChannelStore<BoardState>(boardModel);
+    feedOf(fresh).apply(snapshot("e1.5", smallBoard()));
+    feedOf(fresh).apply(event("e1.6", [card("1", { title: "live" })]));
+    expect(store.state).toEqual(fresh.state);
+    expect(store.status).toBe("connected");
+
+    first.unsubscribe();
+    expect(first.active).toBe(false);
+    expect(second.active).toBe(true);
+    expect(server.activeOperations()).toHaveLength(1);
+    server.next(server.operations[0] as Operation, data(event("e1.7", [card("2", { title: "still live" })])));
+    await until(() => store.cursor === "e1.7");
+
+    second.unsubscribe();
+    await until(() => server.operations[0]?.completedByClient === true, 3000, "the subscription to end");
+    expect(connection.activeChannels).toBe(0);
+    expect(store.status).toBe("closed");
+  });
+
+  it("refuses to feed one store from two different streams", () => {
+    const connection = connect();
+    const store = new ChannelStore<BoardState>(boardModel);
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
+    expect(() => connection.subscribeChannel(store, QUERY, { boardId: "2" })).toThrow(RxGraphQLError);
+    expect(() => connect().subscribeChannel(store, QUERY, { boardId: "1" })).toThrow(RxGraphQLError);
+  });
+
+  it("randomized: two subscriptions per store, snapshots in batches, live events and drops, converge", async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const random = mulberry32(seed);
+      const truth = new Map<string, ReturnType<typeof card>>();
+      for (const r of smallBoard()) truth.set(`${r.__typename}:${r.id}`, r);
+      let version = 1;
+      const serve = (op: Operation): void => {
+        const records = [...truth.values()];
+        const cut = Math.floor(random() * records.length);
+        // (a server buffers its live patches while a snapshot streams: none between the batches)
+        server.next(op, data(event("", records.slice(0, cut), [], { reset: true, ready: false })));
+        server.next(op, data(event(`e${seed}.${version}`, records.slice(cut), [], { ready: true })));
+      };
+      const liveEdit = (op: Operation): void => {
+        version++;
+        const id = String(1 + Math.floor(random() * 3));
+        const changed = card(id, { ...truth.get(`Card:${id}`), title: `t${version}` });
+        truth.set(`Card:${id}`, changed);
+        server.next(op, data(event(`e${seed}.${version}`, [changed])));
+      };
+      server.onSubscribe = serve;
+      const connection = connect();
+      const store = new ChannelStore<BoardState>(boardModel);
+      const a = connection.subscribeChannel(store, QUERY, { boardId: "1" });
+      const b = connection.subscribeChannel(store, QUERY, { boardId: "1" });
+      for (let step = 0; step < 12; step++) {
+        await until(() => server.activeOperations().length === 1 && store.ready, 3000, "a live subscription");
+        const op = server.activeOperations()[0] as Operation;
+        if (random() < 0.25) {
+          server.dropAll();
+          await until(() => server.activeOperations().length === 1, 3000, "the resubscription");
+        } else {
+          liveEdit(op);
+        }
+      }
+      const last = `e${seed}.${version}`;
+      await until(() => store.cursor === last && store.ready, 3000, "the last event");
+      expect(server.activeOperations()).toHaveLength(1);
+      const fresh = new ChannelStore<BoardState>(boardModel);
+      feedOf(fresh).apply(snapshot(last, [...truth.values()]));
+      expect(store.state).toEqual(fresh.state);
+      a.unsubscribe();
+      b.unsubscribe();
+      connection.close();
+    }
+  });
+});
+
+describe("auth lifecycle", () => {
+  it("says unauthorized with the close code after 4403, then re-authenticates with a fresh token and resumes", async () => {
+    const asked: boolean[] = [];
+    let token = "stale";
+    const connection = connect({
+      token: ({ rejected }) => {
+        asked.push(rejected);
+        return token;
+      },
+    });
+    server.onInit = (payload) =>
+      (payload as { authorization?: string }).authorization === "Token fresh" ? "ack" : { close: 4403, reason: "Forbidden" };
+    const store = new ChannelStore<BoardState>(boardModel);
+    server.onSubscribe = (op) => {
+      if (op.variables["since"] === undefined) server.next(op, data(snapshot("e1.1", smallBoard())));
+      else server.next(op, data(event("e1.2", [card("1", { title: "after re-auth" })])));
+    };
+    connection.subscribeChannel(store, QUERY, { boardId: "1" });
+    await until(() => connection.status.value === "unauthorized", 3000, "unauthorized");
+    expect(store.status).toBe("unauthorized");
+    expect(store.error?.code).toBe(ErrorCodes.UNAUTHORIZED);
+    expect(store.error?.closeCode).toBe(4403);
+    expect(connection.lastClose.value?.code).toBe(4403);
+    // retried, still unauthorized (not "reconnecting"), and the provider is told the token was rejected
+    await until(() => server.messages("connection_init").length >= 2, 3000, "a retry");
+    expect(asked.slice(0, 2)).toEqual([false, true]);
+    expect(connection.status.value).toBe("unauthorized");
+
+    token = "fresh";
+    connection.reauthenticate();
+    await until(() => connection.status.value === "connected" && store.ready, 3000, "re-authenticated");
+    expect(store.error).toBeNull();
+    expect(store.status).toBe("connected");
+
+    // a token revoked while connected: the server closes with 4403, the store says so, a fresh token resumes
+    await until(() => store.cursor === "e1.1");
+    token = "revoked";
+    server.closeAll(4403, "Forbidden");
+    await until(() => store.status === "unauthorized", 3000, "unauthorized again");
+    token = "fresh";
+    connection.reauthenticate();
+    await until(() => store.cursor === "e1.2", 3000, "the resumed stream");
+    const resumed = server.operations[server.operations.length - 1];
+    expect(resumed?.variables).toEqual({ boardId: "1", since: "e1.1" });
+    expect(store.error).toBeNull();
+  });
+});
+
+describe("close() is final", () => {
+  it("cancels a reconnection waiting for its backoff: no socket, no credentials", async () => {
+    let waits = 0;
+    const connection = connect({
+      token: "secret",
+      lazy: false,
+      retryDelay: () => {
+        waits++;
+        return 60_000;
+      },
+    });
+    connection.subscribeChannel(new ChannelStore(boardModel), QUERY, { boardId: "1" });
+    await until(() => server.activeOperations().length === 1);
+    server.dropAll();
+    await until(() => waits === 1 && connection.status.value === "reconnecting", 3000, "the backoff");
+    connection.close();
+    // the waiting attempt ends on the closed stand-in socket instead of the network
+    await until(() => connection.lastClose.value?.reason === "Connection closed", 3000, "the attempt to end");
+    expect(server.connections).toBe(1);
+    expect(server.messages("connection_init")).toHaveLength(1);
+    expect(connection.status.value).toBe("closed");
+  });
+});
+
+describe("responses", () => {
+  it("rejects a response with neither data nor errors with the library's error", async () => {
+    const connection = connect();
+    server.onSubscribe = (op) => {
+      server.next(op, {});
+      server.complete(op);
+    };
+    const failure = await connection.request("mutation { boardChannelMove { ok } }").catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(RxGraphQLError);
+    expect((failure as RxGraphQLError).code).toBe(ErrorCodes.BAD_RESPONSE);
+  });
+});
+
+/** A small seeded random generator (deterministic runs). */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -142,6 +142,14 @@ class ExampleServer:
         )
         _manage(self.database, "shell", "-c", code)
 
+    def revoke_token(self, username: str) -> None:
+        """Delete the user's API tokens (``manage.py shell``): the next connection presents a dead token."""
+        code = (
+            "from rest_framework.authtoken.models import Token; "
+            f"Token.objects.filter(user__username={username!r}).delete()"
+        )
+        _manage(self.database, "shell", "-c", code)
+
 
 @pytest.fixture
 def example_server(seeded_database: Path, tmp_path: Path) -> Iterator[ExampleServer]:

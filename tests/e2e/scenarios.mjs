@@ -238,6 +238,83 @@ const scenarios = {
     await screenshot(alice.page, "restart-caught-up");
   },
 
+  /**
+   * Alice reloads the board page while the socket is held shut: the board shows its last state from the
+   * persistent cache although no network event came; bob renames a card meanwhile; when the socket opens,
+   * the page resumes with `since` and shows the change.
+   */
+  async reload(browser) {
+    let gate = "open";
+    let gated = null;
+    const sent = [];
+    const alice = await signedIn(browser, "alice", {
+      path: "/board/1",
+      beforeLoad: (context) =>
+        context.routeWebSocket(/\/graphql$/, (socket) => {
+          if (gate === "shut") {
+            gated = socket; // never connected to the server: the page gets no network event
+            return;
+          }
+          const server = socket.connectToServer();
+          socket.onMessage((message) => {
+            sent.push(String(message));
+            server.send(message);
+          });
+          server.onMessage((message) => socket.send(message));
+          socket.onClose((code, reason) => server.close({ code, reason }));
+          server.onClose((code, reason) => socket.close({ code, reason }));
+        }),
+    });
+    const title = "Design the pricing page";
+    await card(column(alice.page, "Doing"), title).waitFor();
+
+    gate = "shut";
+    await alice.page.reload();
+    // The board is back at once, from the cache, while the socket has not even been acknowledged.
+    await card(column(alice.page, "Doing"), title).waitFor();
+    await alice.page.locator('[data-testid="connection-status"]:not([data-status="connected"])').waitFor();
+    if (gated === null) throw new Error("the page did not try to open its socket");
+    await screenshot(alice.page, "reload-from-cache");
+
+    const renamed = unique("Pricing page, renamed meanwhile");
+    await ask("rename_card", { board: 1, author: "bob", title, to: renamed });
+    gate = "open";
+    sent.length = 0;
+    gated.close({ code: 1012, reason: "gate opened" });
+    await card(column(alice.page, "Doing"), renamed).waitFor({ timeout: 30_000 });
+    await waitForStatus(alice.page, "connected");
+    const resumed = sent.filter((m) => m.includes('"subscribe"') && m.includes("boardChannel"));
+    if (!resumed.some((m) => /"since":"[^"]+"/.test(m))) throw new Error(`no resume with since: ${resumed.join("\n")}`);
+    await screenshot(alice.page, "reload-caught-up");
+  },
+
+  /** Alice's token is revoked while she looks at a board: the app says the server refused her session. */
+  async revoked(browser) {
+    let current = null;
+    const alice = await signedIn(browser, "alice", {
+      path: "/board/1",
+      beforeLoad: (context) =>
+        context.routeWebSocket(/\/graphql$/, (socket) => {
+          const server = socket.connectToServer();
+          current = socket;
+          socket.onMessage((message) => server.send(message));
+          server.onMessage((message) => socket.send(message));
+          socket.onClose((code, reason) => server.close({ code, reason }));
+          server.onClose((code, reason) => socket.close({ code, reason }));
+        }),
+    });
+    const title = "Design the pricing page";
+    await card(column(alice.page, "Doing"), title).waitFor();
+    await ask("revoke_token", { user: "alice" });
+    // The next connection presents the revoked token (the server may also close the socket itself).
+    current?.close({ code: 1012, reason: "reconnect" });
+    await alice.page.getByTestId("auth-banner").filter({ hasText: "4403" }).waitFor({ timeout: 30_000 });
+    await waitForStatus(alice.page, "unauthorized");
+    // the last state stays on screen, marked as possibly out of date
+    await card(column(alice.page, "Doing"), title).waitFor();
+    await screenshot(alice.page, "revoked-says-so");
+  },
+
   /** GraphiQL (bundled, local assets) runs a subscription and shows the patch of a new message. */
   async graphiql(browser) {
     const external = [];

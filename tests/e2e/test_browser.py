@@ -47,6 +47,50 @@ def test_the_page_reconnects_and_catches_up_after_a_server_restart(example_serve
     assert "screenshot restart-caught-up.png" in output
 
 
+def test_a_reloaded_board_shows_its_last_state_at_once_then_what_changed_meanwhile(
+    example_server: ExampleServer,
+) -> None:
+    def rename_card(args: dict[str, object]) -> None:
+        """Rename a card through the server (a mutation over HTTP, as ``author``)."""
+        token = _token(example_server, str(args["author"]))
+        headers = {"Authorization": f"Token {token}"}
+        board = str(args["board"])
+        found = _post_json(
+            f"{example_server.url}/graphql",
+            {
+                "query": "query($b: ID!) { boardChannel(boardId: $b) { columns { cards { id title } } } }",
+                "variables": {"b": board},
+            },
+            headers,
+        )
+        data = found["data"]
+        assert isinstance(data, dict), found
+        cards = [c for column in data["boardChannel"]["columns"] for c in column["cards"]]
+        card_id = next(c["id"] for c in cards if c["title"] == args["title"])
+        saved = _post_json(
+            f"{example_server.url}/graphql",
+            {
+                "query": "mutation($b: ID!, $id: ID!, $t: String) "
+                "{ boardChannelSaveCard(boardId: $b, id: $id, data: {title: $t}) { ok } }",
+                "variables": {"b": board, "id": card_id, "t": str(args["to"])},
+            },
+            headers,
+        )
+        assert saved.get("data") == {"boardChannelSaveCard": {"ok": True}}, saved
+
+    output = run_scenario("reload", example_server, {"rename_card": rename_card})
+    assert "screenshot reload-from-cache.png" in output
+    assert "screenshot reload-caught-up.png" in output
+
+
+def test_a_revoked_token_is_shown_as_such(example_server: ExampleServer) -> None:
+    def revoke_token(args: dict[str, object]) -> None:
+        example_server.revoke_token(str(args["user"]))
+
+    output = run_scenario("revoked", example_server, {"revoke_token": revoke_token})
+    assert "screenshot revoked-says-so.png" in output
+
+
 def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: ExampleServer) -> None:
     def post_message(args: dict[str, object]) -> None:
         """Post through the example's ``postMessage`` mutation over HTTP, as ``author``."""

@@ -1,12 +1,13 @@
 """Resume with ``since``: a client that missed creates, updates and deletes receives exactly those."""
 
 from collections.abc import Callable
+from typing import Any
 
-from board.models import Card
+from board.models import Card, Reminder
 from chat.models import Message
 
 from rxgraphql.capture import wait_propagated
-from tests.support.live import LiveClient, Watcher, deleted_keys, record_keys
+from tests.support.live import LiveClient, Watcher, deleted_keys, find_record, record_keys
 from tests.support.rebuild import CHAT_TREE, subscription_document
 from tests.support.world import BoardWorld, board_expected, make_room, room_expected
 
@@ -53,22 +54,63 @@ def test_resume_receives_only_what_it_missed(board_world: BoardWorld, ws_client:
     assert resumed.tree() == room_expected(room.pk)
 
 
-def test_a_channel_with_per_user_records_resumes_with_a_full_snapshot(
+def test_a_channel_with_per_user_records_resumes_incrementally(
     board_world: BoardWorld, ws_client: ClientFactory
 ) -> None:
+    """Changes that say whose each record is are served since the cursor (rxgraphql/user_resume.py)."""
     world = board_world
+    card = Card.objects.get(title="Ship")
+    mine = Reminder.objects.create(card=card, owner=world.alice, text="mine")
+    theirs = Reminder.objects.create(card=card, owner=world.bob, text="theirs")
     client = ws_client().connect(world.token(world.alice))
     first = client.watch_board(world.board_a.pk)
     first.ready()
     first.stop()
-    card = Card.objects.get(title="Ship")
     card.title = "Shipped"
     card.save()
+    mine.text = "mine, edited"
+    mine.save()
+    assert wait_propagated(10)
+    resumed = client.resume_board(first)
+    events = resumed.ready()
+    assert events[0]["reset"] is False
+    assert record_keys(events[0]) == {("Card", str(card.pk)), ("Reminder", str(mine.pk))}
+    shipped = find_record(events[0], "Card", card.pk)
+    assert shipped is not None
+    assert shipped["reminders"] == [str(mine.pk)]  # never bob's id
+    assert resumed.tree() == mine_only(board_expected(world.board_a.pk), world.alice.pk)
+    assert ("Reminder", str(theirs.pk)) not in resumed.state.records
+
+
+def test_a_per_user_resume_falls_back_to_a_full_snapshot_when_owners_are_unknown(
+    board_world: BoardWorld, ws_client: ClientFactory
+) -> None:
+    """Another user's record changed, or a per-user record was deleted: whose it was is not kept."""
+    world = board_world
+    card = Card.objects.get(title="Ship")
+    mine = Reminder.objects.create(card=card, owner=world.alice, text="mine")
+    theirs = Reminder.objects.create(card=card, owner=world.bob, text="theirs")
+    client = ws_client().connect(world.token(world.alice))
+    first = client.watch_board(world.board_a.pk)
+    first.ready()
+    first.stop()
+    theirs.text = "theirs, edited"
+    theirs.save()
+    mine.delete()
     assert wait_propagated(10)
     resumed = client.resume_board(first)
     events = resumed.ready()
     assert events[0]["reset"] is True
-    assert resumed.tree() == board_expected(world.board_a.pk)
+    assert all(r["__typename"] != "Reminder" for e in events for r in e["records"])
+    assert resumed.tree() == mine_only(board_expected(world.board_a.pk), world.alice.pk)
+
+
+def mine_only(expected: Any, owner: int) -> Any:
+    """The normalized serializer output without the reminders of others."""
+    for column in expected["columns"]:
+        for card in column["cards"]:
+            card["reminders"] = [r for r in card["reminders"] if r["owner"] == str(owner)]
+    return expected
 
 
 def test_a_cursor_of_another_epoch_gets_a_full_snapshot(

@@ -5,6 +5,7 @@ import type { ConnectionStatus } from "./generated";
 import type { BoardSummaryState } from "./generated/types";
 import { RxGraphQLProvider, useMyBoardsChannel } from "./generated/hooks";
 import { useConnectionStatus } from "./generated/runtime/hooks.js";
+import { AuthBanner } from "./AuthBanner";
 import { BoardPage } from "./Board";
 import { ChatPage } from "./Chat";
 import { linkHandler, navigate, useRoute } from "./router";
@@ -61,6 +62,7 @@ const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connecting: "Connecting…",
   connected: "Live",
   reconnecting: "Reconnecting…",
+  unauthorized: "Not signed in",
   closed: "Offline",
 };
 
@@ -117,6 +119,7 @@ function Shell(props: {
           Sign out
         </button>
       </header>
+      <AuthBanner connection={props.connection} onSignOut={props.onSignOut} />
       <main>
         {route.page === "chat" ? (
           <ChatPage key={`chat-${route.id}`} roomId={route.id} session={session} />

@@ -4,6 +4,7 @@ import type { BoardChannelActions, BoardState, CardState, ChannelStore, ColumnSt
 import type { OptimisticChange } from "./generated/runtime/index.js";
 import { useBoardChannel } from "./generated/hooks";
 import { describeError, describeFieldErrors } from "./errors";
+import { offlineCache } from "./offline";
 import type { Session } from "./session";
 
 /** What every write of the board answers (`<Type>WriteResult`). */
@@ -13,6 +14,8 @@ interface WriteResult {
   readonly message: string;
   readonly errors: unknown;
   readonly record: { readonly id: string } | null;
+  /** The position of the write's commit in the board's stream: the optimistic layer settles there. */
+  readonly cursor?: string | null;
 }
 
 interface Writer {
@@ -41,7 +44,11 @@ function useWriter(store: ChannelStore<BoardState>, onError: (message: string | 
           onError(`Refused (${result.code}): ${describeFieldErrors(result.message, result.errors)}`);
           return false;
         }
-        handle.commit(tempId !== undefined && result.record !== null ? { [tempId]: result.record.id } : {});
+        const ids = tempId !== undefined && result.record !== null ? { [tempId]: result.record.id } : {};
+        handle.commit(ids, result.cursor);
+        void handle.settled.then((status) => {
+          if (status === "unconfirmed") onError("Saved, but the change has not come back from the server yet.");
+        });
         return true;
       } catch (reason) {
         handle.rollback();
@@ -53,11 +60,15 @@ function useWriter(store: ChannelStore<BoardState>, onError: (message: string | 
 }
 
 export function BoardPage(props: { readonly boardId: string; readonly session: Session }): ReactElement {
-  const { state, ready, error, actions, store } = useBoardChannel({ boardId: props.boardId });
+  const { state, ready, error, actions, store } = useBoardChannel(
+    { boardId: props.boardId },
+    { persist: { cache: offlineCache, scope: props.session.userId } },
+  );
   const [writeError, setWriteError] = useState<string | null>(null);
   const writer = useWriter(store, setWriteError);
 
-  if (error !== null) return <p className="error" role="alert">This board is not available: {describeError(error)}</p>;
+  // a refused token keeps the last state on screen (the banner says so): not an unavailable board
+  if (error !== null && error.code !== "UNAUTHORIZED") return <p className="error" role="alert">This board is not available: {describeError(error)}</p>;
   if (state === null || !ready || actions === null) return <p className="loading">Loading the board…</p>;
 
   return (

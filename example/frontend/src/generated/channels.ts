@@ -19,6 +19,7 @@ export const boardChannelModel: ChannelModel = {
     Label: { refs: {} },
     Reminder: { refs: {} },
   },
+  version: "b91bd8b1f8bf6165",
 };
 
 export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications } }";
@@ -94,8 +95,7 @@ export class BoardChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(boardChannelModel, BoardChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, BoardChannelDocument, this.args);
     }
     return this;
   }
@@ -119,6 +119,7 @@ export const chatRoomChannelModel: ChannelModel = {
     ChatUser: { refs: {} },
     Message: { refs: { author: { type: "ChatUser", many: false } } },
   },
+  version: "dc6179ac55715ea0",
 };
 
 export const ChatRoomChannelDocument = "subscription ChatRoomChannel($roomId: ID!, $since: String) { chatRoomChannel(roomId: $roomId, since: $since) { cursor reset ready records { __typename ... on ChatRoom { id name participants messages } ... on ChatUser { id username } ... on Message { id text createdAt author } } deleted { type id } notifications runtime { __typename typing } } }";
@@ -176,8 +177,7 @@ export class ChatRoomChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(chatRoomChannelModel, ChatRoomChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, ChatRoomChannelDocument, this.args);
     }
     return this;
   }
@@ -201,6 +201,7 @@ export const myBoardsChannelModel: ChannelModel = {
     BoardSummary: { refs: { members: { type: "BoardUser", many: true }, owner: { type: "BoardUser", many: false } } },
     BoardUser: { refs: {} },
   },
+  version: "af17a3a265542553",
 };
 
 export const MyBoardsChannelDocument = "subscription MyBoardsChannel($since: String) { myBoardsChannel(since: $since) { cursor reset ready anchors records { __typename ... on BoardSummary { id title owner members } ... on BoardUser { id username } } deleted { type id } notifications } }";
@@ -267,8 +268,7 @@ export class MyBoardsChannel {
   /** Subscribe (or resume from the last cursor after `stop()`). */
   start(): this {
     if (!this.subscription?.active) {
-      const connection = this.connection;
-      this.subscription = connection.subscribeChannel(myBoardsChannelModel, MyBoardsChannelDocument, this.args, this.store);
+      this.subscription = this.connection.subscribeChannel(this.store, MyBoardsChannelDocument, this.args);
     }
     return this;
   }

@@ -97,12 +97,12 @@ export async function addComment(
   return data.addComment as AddCommentMutationResult;
 }
 
-export const BoardChannelCreateCardMutationDocument = "mutation BoardChannelCreateCardMutation($boardId: ID!, $data: CardInput!) { boardChannelCreateCard(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
+export const BoardChannelCreateCardMutationDocument = "mutation BoardChannelCreateCardMutation($boardId: ID!, $data: CardInput!) { boardChannelCreateCard(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } cursor } }";
 export type BoardChannelCreateCardMutationVariables = {
   boardId: string;
   data: CardInput;
 };
-export type BoardChannelCreateCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelCreateCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null; readonly cursor: string | null };
 /** Create a Card of BoardChannel's anchor. */
 export async function boardChannelCreateCard(
   connection: Connection,
@@ -117,12 +117,12 @@ export async function boardChannelCreateCard(
   return data.boardChannelCreateCard as BoardChannelCreateCardMutationResult;
 }
 
-export const BoardChannelCreateCommentMutationDocument = "mutation BoardChannelCreateCommentMutation($boardId: ID!, $data: CommentInput!) { boardChannelCreateComment(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id text createdAt author } } }";
+export const BoardChannelCreateCommentMutationDocument = "mutation BoardChannelCreateCommentMutation($boardId: ID!, $data: CommentInput!) { boardChannelCreateComment(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id text createdAt author } cursor } }";
 export type BoardChannelCreateCommentMutationVariables = {
   boardId: string;
   data: CommentInput;
 };
-export type BoardChannelCreateCommentMutationResult = { readonly __typename: "CommentWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Comment"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: string }) | null };
+export type BoardChannelCreateCommentMutationResult = { readonly __typename: "CommentWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Comment"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: string }) | null; readonly cursor: string | null };
 /** Create a Comment of BoardChannel's anchor. */
 export async function boardChannelCreateComment(
   connection: Connection,
@@ -137,12 +137,12 @@ export async function boardChannelCreateComment(
   return data.boardChannelCreateComment as BoardChannelCreateCommentMutationResult;
 }
 
-export const BoardChannelDeleteCardMutationDocument = "mutation BoardChannelDeleteCardMutation($boardId: ID!, $id: ID!) { boardChannelDeleteCard(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
+export const BoardChannelDeleteCardMutationDocument = "mutation BoardChannelDeleteCardMutation($boardId: ID!, $id: ID!) { boardChannelDeleteCard(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } cursor } }";
 export type BoardChannelDeleteCardMutationVariables = {
   boardId: string;
   id: string;
 };
-export type BoardChannelDeleteCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelDeleteCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null; readonly cursor: string | null };
 /** Delete a Card of BoardChannel's anchor. */
 export async function boardChannelDeleteCard(
   connection: Connection,
@@ -157,12 +157,12 @@ export async function boardChannelDeleteCard(
   return data.boardChannelDeleteCard as BoardChannelDeleteCardMutationResult;
 }
 
-export const BoardChannelDeleteCommentMutationDocument = "mutation BoardChannelDeleteCommentMutation($boardId: ID!, $id: ID!) { boardChannelDeleteComment(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id text createdAt author } } }";
+export const BoardChannelDeleteCommentMutationDocument = "mutation BoardChannelDeleteCommentMutation($boardId: ID!, $id: ID!) { boardChannelDeleteComment(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id text createdAt author } cursor } }";
 export type BoardChannelDeleteCommentMutationVariables = {
   boardId: string;
   id: string;
 };
-export type BoardChannelDeleteCommentMutationResult = { readonly __typename: "CommentWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Comment"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: string }) | null };
+export type BoardChannelDeleteCommentMutationResult = { readonly __typename: "CommentWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Comment"; readonly id: string; readonly text: string; readonly createdAt: string; readonly author: string }) | null; readonly cursor: string | null };
 /** Delete a Comment of BoardChannel's anchor. */
 export async function boardChannelDeleteComment(
   connection: Connection,
@@ -197,13 +197,13 @@ export async function boardChannelRename(
   return data.boardChannelRename as BoardChannelRenameMutationResult;
 }
 
-export const BoardChannelSaveCardMutationDocument = "mutation BoardChannelSaveCardMutation($boardId: ID!, $id: ID!, $data: CardInput!) { boardChannelSaveCard(boardId: $boardId, id: $id, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
+export const BoardChannelSaveCardMutationDocument = "mutation BoardChannelSaveCardMutation($boardId: ID!, $id: ID!, $data: CardInput!) { boardChannelSaveCard(boardId: $boardId, id: $id, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } cursor } }";
 export type BoardChannelSaveCardMutationVariables = {
   boardId: string;
   id: string;
   data: CardInput;
 };
-export type BoardChannelSaveCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null };
+export type BoardChannelSaveCardMutationResult = { readonly __typename: "CardWriteResult"; readonly ok: boolean; readonly code: number; readonly message: string; readonly errors: JSONValue | null; readonly record: ({ readonly __typename: "Card"; readonly id: string; readonly title: string; readonly description: string; readonly position: number; readonly estimate: string | null; readonly dueAt: string | null; readonly column: string; readonly assignee: string | null; readonly creator: string | null; readonly labels: ReadonlyArray<string>; readonly comments: ReadonlyArray<string>; readonly reminders: ReadonlyArray<string>; readonly commentCount: number }) | null; readonly cursor: string | null };
 /** Save a Card of BoardChannel's anchor. */
 export async function boardChannelSaveCard(
   connection: Connection,

@@ -42,6 +42,12 @@ export interface BoardNested {
   readonly columns: ReadonlyArray<ColumnNested>;
 }
 
+/** A deleted board record: `type` is 'Board'. */
+export interface BoardRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 /** A flat board settings record (BoardSettingsSerializer). */
 export interface BoardSettings {
   readonly __typename: "BoardSettings";
@@ -53,6 +59,12 @@ export interface BoardSettings {
 export interface BoardSettingsNested {
   readonly id: string;
   readonly theme: string;
+}
+
+/** A deleted board settings record: `type` is 'BoardSettings'. */
+export interface BoardSettingsRef {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** A flat board record (BoardSummarySerializer). */
@@ -72,6 +84,12 @@ export interface BoardSummaryNested {
   readonly members: ReadonlyArray<BoardUserNested>;
 }
 
+/** A deleted board record: `type` is 'BoardSummary'. */
+export interface BoardSummaryRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 /** A flat user record (UserSerializer). */
 export interface BoardUser {
   readonly __typename: "BoardUser";
@@ -83,6 +101,12 @@ export interface BoardUser {
 export interface BoardUserNested {
   readonly id: string;
   readonly username: string;
+}
+
+/** A deleted user record: `type` is 'BoardUser'. */
+export interface BoardUserRef {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** A flat card record (CardSerializer). */
@@ -132,13 +156,20 @@ export interface CardNested {
   readonly commentCount: number;
 }
 
-/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found). */
+/** A deleted card record: `type` is 'Card'. */
+export interface CardRef {
+  readonly type: string;
+  readonly id: string;
+}
+
+/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found); `cursor`: the position of its commit in the anchor's stream (null when not known). */
 export interface CardWriteResult {
   readonly ok: boolean;
   readonly code: number;
   readonly message: string;
   readonly errors: JSONValue | null;
   readonly record: Card | null;
+  readonly cursor: string | null;
 }
 
 /** A flat chat room record (ChatRoomSerializer). */
@@ -177,6 +208,12 @@ export interface ChatRoomNested {
   readonly messages: ReadonlyArray<MessageNested>;
 }
 
+/** A deleted chat room record: `type` is 'ChatRoom'. */
+export interface ChatRoomRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 /** A flat user record (UserSerializer). */
 export interface ChatUser {
   readonly __typename: "ChatUser";
@@ -188,6 +225,12 @@ export interface ChatUser {
 export interface ChatUserNested {
   readonly id: string;
   readonly username: string;
+}
+
+/** A deleted user record: `type` is 'ChatUser'. */
+export interface ChatUserRef {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** A flat column record (ColumnSerializer). */
@@ -205,6 +248,12 @@ export interface ColumnNested {
   readonly title: string;
   readonly position: number;
   readonly cards: ReadonlyArray<CardNested>;
+}
+
+/** A deleted column record: `type` is 'Column'. */
+export interface ColumnRef {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** A flat comment record (CommentSerializer). */
@@ -231,13 +280,20 @@ export interface CommentNested {
   readonly author: BoardUserNested;
 }
 
-/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found). */
+/** A deleted comment record: `type` is 'Comment'. */
+export interface CommentRef {
+  readonly type: string;
+  readonly id: string;
+}
+
+/** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found); `cursor`: the position of its commit in the anchor's stream (null when not known). */
 export interface CommentWriteResult {
   readonly ok: boolean;
   readonly code: number;
   readonly message: string;
   readonly errors: JSONValue | null;
   readonly record: Comment | null;
+  readonly cursor: string | null;
 }
 
 /** A flat label record (LabelSerializer). */
@@ -253,6 +309,12 @@ export interface LabelNested {
   readonly id: string;
   readonly name: string;
   readonly color: string;
+}
+
+/** A deleted label record: `type` is 'Label'. */
+export interface LabelRef {
+  readonly type: string;
+  readonly id: string;
 }
 
 /** A flat message record (MessageSerializer). */
@@ -278,6 +340,12 @@ export interface MessagePosted {
   readonly createdAt: string;
 }
 
+/** A deleted message record: `type` is 'Message'. */
+export interface MessageRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 /** One event of MyBoardsChannel: a snapshot batch (reset on the first, ready on the last) or a live patch of upserted records and deleted refs. */
 export interface MyBoardsChannelEvent {
   readonly cursor: string;
@@ -297,10 +365,7 @@ export interface PostedMessage {
 }
 
 /** A record deleted from the state: its type name and id. */
-export interface RecordRef {
-  readonly type: string;
-  readonly id: string;
-}
+export type RecordRef = BoardRef | BoardSettingsRef | BoardSummaryRef | BoardUserRef | CardRef | ChatRoomRef | ChatUserRef | ColumnRef | CommentRef | LabelRef | MessageRef | ReminderRef;
 
 /** A flat reminder record (ReminderSerializer). */
 export interface Reminder {
@@ -317,12 +382,18 @@ export interface ReminderNested {
   readonly owner: string;
 }
 
+/** A deleted reminder record: `type` is 'Reminder'. */
+export interface ReminderRef {
+  readonly type: string;
+  readonly id: string;
+}
+
 export type Theme = "LIGHT" | "DARK";
 
 export type BoardState = Omit<Board, "columns" | "labels" | "owner" | "settings"> & {
   readonly columns: ReadonlyArray<ColumnState>;
   readonly labels: ReadonlyArray<LabelState>;
-  readonly owner: BoardUserState;
+  readonly owner: BoardUserState | null;
   readonly settings: BoardSettingsState | null;
 };
 
@@ -343,7 +414,7 @@ export type ColumnState = Omit<Column, "cards"> & {
 };
 
 export type CommentState = Omit<Comment, "author"> & {
-  readonly author: BoardUserState;
+  readonly author: BoardUserState | null;
 };
 
 export type LabelState = Label;
@@ -358,10 +429,10 @@ export type ChatRoomState = Omit<ChatRoom, "messages" | "participants"> & {
 export type ChatUserState = ChatUser;
 
 export type MessageState = Omit<Message, "author"> & {
-  readonly author: ChatUserState;
+  readonly author: ChatUserState | null;
 };
 
 export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
   readonly members: ReadonlyArray<BoardUserState>;
-  readonly owner: BoardUserState;
+  readonly owner: BoardUserState | null;
 };

@@ -24,6 +24,8 @@ export interface ChannelModel {
   readonly root: string;
   readonly many?: boolean;
   readonly types: Readonly<Record<string, TypeSpec>>;
+  /** A hash of the channel's subscription document: a persisted state of another version is discarded. */
+  readonly version?: string;
 }
 
 /**
@@ -56,6 +58,12 @@ export interface ChannelEvent {
   /** A list channel's anchor ids in order, when the list changed (null or absent otherwise). */
   readonly anchors?: readonly string[] | null;
 }
+
+/**
+ * The state of the stream feeding a store (and of a connection): `unauthorized` after the server rejected the
+ * credentials (close code 4403); the connection keeps retrying, with a fresh token from its provider.
+ */
+export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "unauthorized" | "closed";
 
 /** The key of a record in the store: `Type:id`. Type names never contain `:`; ids may. */
 export function recordKey(type: string, id: string): string {

@@ -8,10 +8,18 @@
  *   state as it is now (including server patches that arrived while the layer was active);
  * - list operations compose with concurrent server changes to the same list (an insert is re-applied to
  *   the server's newest list instead of overwriting it with a stale copy);
- * - `commit(idMap)` maps temporary ids to the real ones (in keys, references and lists) and keeps the layer
- *   until the server echo has reached every record the layer touches (or `settleMs` passed), so the UI
- *   never flickers back to the old value between the mutation's response and its echo.
+ * - `commit(idMap, cursor)` maps temporary ids to the real ones (in keys, references and lists) and keeps the
+ *   layer until the store has applied the write's own commit: `cursor` is the position of that commit in the
+ *   anchor's stream, as the mutation's result carries it. The layer settles exactly when the store's cursor
+ *   reaches it (or a reset of a newer epoch replaced the state), so the UI never flickers back to the old
+ *   value between the mutation's response and its echo, and never keeps a stale value once the echo is in.
+ *   An echo that does not come within `echoTimeoutMs` is reported: the layer is dropped and the write's
+ *   status becomes `unconfirmed` (`settled` resolves with it).
+ * - Without a cursor (a server that does not send one), the layer stays until the server has written every
+ *   record it touches, or `settleMs` passed.
  */
+
+import { parseCursor } from "./cursor.js";
 
 import { recordKey } from "./model.js";
 import type { ChannelModel, FlatRecord, RecordRef } from "./model.js";
@@ -49,23 +57,33 @@ export interface OptimisticChange {
 }
 
 export interface OptimisticOptions {
-  /** After `commit()`, drop the layer at the latest after this many ms even without a full echo. Default 10000. */
+  /** After `commit()` without a cursor, drop the layer at the latest after this many ms. Default 10000. */
   readonly settleMs?: number;
+  /** After `commit()` with a cursor, report the write `unconfirmed` when its echo is not applied within this many ms. Default 10000. */
+  readonly echoTimeoutMs?: number;
 }
 
-export type OptimisticStatus = "pending" | "committed" | "settled" | "rolledBack";
+/**
+ * `pending` until committed or rolled back; `committed` until the echo arrives; then `settled`.
+ * `unconfirmed`: committed at a cursor the store did not reach within `echoTimeoutMs` (the layer is dropped).
+ */
+export type OptimisticStatus = "pending" | "committed" | "settled" | "rolledBack" | "unconfirmed";
 
 /** Returned by `ChannelStore.optimistic()`. */
 export interface OptimisticHandle {
   readonly id: string;
   readonly status: OptimisticStatus;
+  /** Resolves with the final status: `settled`, `rolledBack` or `unconfirmed`. */
+  readonly settled: Promise<OptimisticStatus>;
   /** Undo the write now: the state returns to the server state (plus other layers). Idempotent. */
   rollback(): void;
   /**
-   * The write succeeded. `idMap` maps temporary ids used by this write to the ids the server assigned.
-   * The layer stays until the server echo has reached every record it touches, then disappears.
+   * The write succeeded. `idMap` maps temporary ids used by this write to the ids the server assigned;
+   * `cursor` is the position of the write's commit in the anchor's stream (the mutation result's `cursor`).
+   * The layer stays until the store has applied that position (without a cursor: until the server echo has
+   * reached every record it touches), then disappears.
    */
-  commit(idMap?: Readonly<Record<string, string>>): void;
+  commit(idMap?: Readonly<Record<string, string>>, cursor?: string | null): void;
 }
 
 type Op =
@@ -81,6 +99,10 @@ interface Layer {
   status: OptimisticStatus;
   timer: ReturnType<typeof setTimeout> | undefined;
   settleMs: number;
+  echoTimeoutMs: number;
+  /** The cursor of the write's commit, once committed with one. */
+  at: string | undefined;
+  finished: (status: OptimisticStatus) => void;
 }
 
 /** What the layers need from their owner (the store). */
@@ -107,6 +129,8 @@ export class OptimisticLayers {
   /** Server transactions applied so far, and the last one that wrote each key. */
   private serverSeq = 0;
   private readonly lastServerWrite = new Map<string, number>();
+  /** The store's cursor after the last server transaction. */
+  private serverCursor = "";
 
   constructor(
     private readonly model: ChannelModel,
@@ -141,6 +165,10 @@ export class OptimisticLayers {
     const existing = this.layers.find((l) => l.id === id);
     const affected = new Set<string>();
     if (existing !== undefined) this.drop(existing, "rolledBack", affected);
+    let finished: (status: OptimisticStatus) => void = () => {};
+    const settled = new Promise<OptimisticStatus>((resolve) => {
+      finished = resolve;
+    });
     const layer: Layer = {
       id,
       ops: compile(change),
@@ -148,6 +176,9 @@ export class OptimisticLayers {
       status: "pending",
       timer: undefined,
       settleMs: options.settleMs ?? 10_000,
+      echoTimeoutMs: options.echoTimeoutMs ?? 10_000,
+      at: undefined,
+      finished,
     };
     this.layers.push(layer);
     for (const key of layer.ops.keys()) {
@@ -161,6 +192,7 @@ export class OptimisticLayers {
       get status() {
         return layer.status;
       },
+      settled,
       rollback() {
         if (layer.status === "pending" || layer.status === "committed") {
           const keys = new Set<string>();
@@ -168,22 +200,28 @@ export class OptimisticLayers {
           self.host.recompute(keys);
         }
       },
-      commit(idMap) {
+      commit(idMap, cursor) {
         if (layer.status !== "pending") return;
-        self.commit(layer, idMap ?? {});
+        self.commit(layer, idMap ?? {}, cursor ?? undefined);
       },
     };
   }
 
-  /** Called by the store after each server transaction, with the keys it wrote. */
-  serverWrote(keys: Iterable<string>): void {
+  /** Called by the store after each server transaction, with the keys it wrote and its cursor after it. */
+  serverWrote(keys: Iterable<string>, cursor = "", reset = false): void {
     this.serverSeq += 1;
+    const previous = this.serverCursor;
+    this.serverCursor = cursor;
+    const newEpoch = reset && parseCursor(previous)?.epoch !== parseCursor(cursor)?.epoch;
     // Only writes made after a layer's creation matter: without layers there is nothing to record.
     if (this.layers.length === 0) return;
     for (const key of keys) this.lastServerWrite.set(key, this.serverSeq);
     const affected = new Set<string>();
     for (const layer of [...this.layers]) {
-      if (layer.status === "committed" && this.echoed(layer)) this.drop(layer, "settled", affected);
+      if (layer.status !== "committed") continue;
+      if (layer.at !== undefined ? newEpoch || reached(cursor, layer.at) : this.echoed(layer)) {
+        this.drop(layer, "settled", affected);
+      }
     }
     if (affected.size > 0) this.host.recompute(affected);
   }
@@ -195,7 +233,7 @@ export class OptimisticLayers {
     this.host.recompute(keys);
   }
 
-  private commit(layer: Layer, idMap: Readonly<Record<string, string>>): void {
+  private commit(layer: Layer, idMap: Readonly<Record<string, string>>, at: string | undefined): void {
     const affected = new Set<string>(layer.ops.keys());
     const mapping = new Map(Object.entries(idMap));
     if (mapping.size > 0) {
@@ -208,7 +246,18 @@ export class OptimisticLayers {
       }
     }
     layer.status = "committed";
-    if (this.echoed(layer)) {
+    if (at !== undefined && parseCursor(at) !== null) {
+      layer.at = at;
+      if (reached(this.serverCursor, at)) {
+        this.drop(layer, "settled", affected);
+      } else {
+        layer.timer = setTimeout(() => {
+          const keys = new Set<string>();
+          this.drop(layer, "unconfirmed", keys);
+          this.host.recompute(keys);
+        }, layer.echoTimeoutMs);
+      }
+    } else if (this.echoed(layer)) {
       this.drop(layer, "settled", affected);
     } else {
       layer.timer = setTimeout(() => {
@@ -234,6 +283,7 @@ export class OptimisticLayers {
     this.layers.splice(at, 1);
     if (layer.timer !== undefined) clearTimeout(layer.timer);
     layer.status = status;
+    layer.finished(status);
     for (const key of layer.ops.keys()) {
       this.untouch(key);
       affected.add(key);
@@ -246,6 +296,13 @@ export class OptimisticLayers {
     if (n > 0) this.touched.set(key, n);
     else this.touched.delete(key);
   }
+}
+
+/** True when the store, at cursor `current`, has applied the transaction at cursor `target`. */
+function reached(current: string, target: string): boolean {
+  const c = parseCursor(current);
+  const t = parseCursor(target);
+  return c !== null && t !== null && c.epoch === t.epoch && c.version >= t.version;
 }
 
 function compile(change: OptimisticChange): Map<string, Op[]> {

@@ -3,7 +3,13 @@
  * channel subscription and request of an app.
  *
  * - Authentication: `connection_init` carries `{ authorization: "Token <key>" }` when a token is given;
- *   the token may be a string or a (possibly async) getter, read again at every (re)connection.
+ *   the token may be a string or a (possibly async) provider, called again at every (re)connection with
+ *   `{ rejected: true }` after the server rejected the previous token (close code 4403), so it can fetch a
+ *   fresh one. A rejection is not fatal (a refreshed token may succeed): the connection keeps retrying with
+ *   backoff, its status and every subscribed store's status say `unauthorized`, and each store's `error` is
+ *   `UNAUTHORIZED` with the close code, until a connection is accepted again; every subscription then
+ *   resumes from its store's cursor. `reauthenticate()` reconnects at once (e.g. after the user signed in
+ *   again).
  * - Reconnection: exponential backoff with full jitter (`random() * min(max, base * 2^attempt)`); the
  *   attempt counter goes back to 0 only when a `connection_ack` arrives (graphql-ws resets its retry
  *   count in its ack handler), so a server that accepts sockets and then drops them is retried with
@@ -17,6 +23,10 @@
  *   `variables` through a getter that reads the store's cursor at send time: every (re)subscription
  *   carries `since` = the last applied cursor. When the socket drops, each channel's store discards a
  *   partially received snapshot (`store.interrupt()`), so that cursor always matches the state held.
+ * - One stream per store: subscribing a store that already has an active subscription (another component
+ *   reading the same store) shares it; the server subscription ends when the last handle unsubscribes.
+ * - `close()` is final: a reconnection waiting for its backoff is cancelled, no socket is opened and no
+ *   credentials are sent afterwards.
  * - Requests (queries and mutations) time out, and are rejected when the socket closes while they are
  *   pending: graphql-ws would otherwise silently re-send them after reconnecting (a mutation could run
  *   twice); the caller decides whether to retry.
@@ -26,16 +36,24 @@ import { createClient } from "graphql-ws";
 import type { Client, ClientOptions, SubscribePayload } from "graphql-ws";
 import { ErrorCodes, RxGraphQLError } from "./errors.js";
 import type { GraphQLErrorLike } from "./errors.js";
-import type { ChannelEvent, ChannelModel } from "./model.js";
+import type { ChannelEvent, ConnectionStatus } from "./model.js";
 import { ValueCell } from "./observable.js";
 import type { ReadableValue } from "./observable.js";
-import type { ChannelStore } from "./store.js";
+import { feedOf } from "./store.js";
+import type { ChannelFeed, ChannelStore } from "./store.js";
 
-export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "closed";
+export type { ConnectionStatus } from "./model.js";
+
+/** The close code with which the server rejects credentials (a bad, expired or revoked token). */
+export const UNAUTHORIZED_CLOSE_CODE = 4403;
 
 export type TokenValue = string | null | undefined;
-/** A DRF token key, or a function returning it (read at every connection). */
-export type TokenSource = TokenValue | (() => TokenValue | Promise<TokenValue>);
+/** What a token provider is told: `rejected` after the server refused the previous token (4403). */
+export interface TokenRequest {
+  readonly rejected: boolean;
+}
+/** A DRF token key, or a provider returning it (called at every connection). */
+export type TokenSource = TokenValue | ((request: TokenRequest) => TokenValue | Promise<TokenValue>);
 
 export interface ConnectionOptions {
   /** `ws(s)://host/graphql`, or a function returning it (read at every connection). */
@@ -102,9 +120,19 @@ interface PendingRequest {
   fail(error: RxGraphQLError): void;
 }
 
-interface ActiveChannel {
+/** The one server subscription of a store, shared by every handle subscribing it. */
+interface SharedStream {
   readonly store: ChannelStore<unknown>;
+  readonly feed: ChannelFeed;
+  readonly key: string;
+  readonly connection: Connection;
+  handles: number;
+  active: boolean;
+  dispose(): void;
 }
+
+/** Store -> its active stream, whichever connection runs it. */
+const streams = new WeakMap<ChannelStore<unknown>, SharedStream>();
 
 export class Connection {
   /** connecting | connected | reconnecting | closed (closed also while idle in lazy mode). */
@@ -116,8 +144,12 @@ export class Connection {
   private readonly statusCell: ValueCell<ConnectionStatus>;
   private readonly closeCell = new ValueCell<{ readonly code: number; readonly reason: string } | null>(null);
   private readonly pending = new Set<PendingRequest>();
-  private readonly channels = new Set<ActiveChannel>();
+  private readonly channels = new Set<SharedStream>();
   private readonly lazy: boolean;
+  /** The pending backoff wait of a reconnection, to cut it short (`close`, `reauthenticate`). */
+  private waiting: { readonly timer: ReturnType<typeof setTimeout>; readonly resolve: () => void } | null = null;
+  private skipWait = false;
+  private rejected = false;
   private readonly requestTimeoutMs: number;
   private readonly pongTimeoutMs: number;
   private pongTimer: ReturnType<typeof setTimeout> | undefined;
@@ -142,11 +174,13 @@ export class Connection {
       keepAlive: options.keepAliveMs ?? 15_000,
       connectionAckWaitTimeout: options.ackTimeoutMs ?? 10_000,
       retryAttempts: Number.POSITIVE_INFINITY,
-      retryWait: (attempt) => new Promise<void>((resolve) => setTimeout(resolve, delay(attempt))),
+      retryWait: (attempt) => this.wait(this.skipWait ? 0 : delay(attempt)),
       // Network errors are not close events: retry them as well (graphql-ws would give up).
       shouldRetry: () => !this.disposed,
       connectionParams: async () => {
-        const key = typeof token === "function" ? await token() : token;
+        const key = typeof token === "function" ? await token({ rejected: this.rejected }) : token;
+        // `close()` while the provider ran: graphql-ws closes the socket (4500) without sending anything
+        if (this.disposed) throw new RxGraphQLError("Connection closed", ErrorCodes.CLOSED);
         return key ? { authorization: `Token ${key}` } : {};
       },
       onNonLazyError: (error) => {
@@ -155,10 +189,18 @@ export class Connection {
       },
       on: {
         connecting: (isRetry) => {
+          if (this.disposed) return;
+          this.skipWait = false;
           const status = this.statusCell.value;
-          this.statusCell.set(isRetry || status === "reconnecting" ? "reconnecting" : "connecting");
+          if (status === "unauthorized") return; // until a connection is accepted
+          this.setStatus(isRetry || status === "reconnecting" ? "reconnecting" : "connecting");
         },
-        connected: () => this.statusCell.set("connected"),
+        connected: () => {
+          if (this.disposed) return;
+          this.rejected = false;
+          this.clearUnauthorized();
+          this.setStatus("connected");
+        },
         ping: (received) => {
           if (!received) this.armPongTimer();
         },
@@ -169,70 +211,109 @@ export class Connection {
         error: () => this.onSocketGone(),
       },
     };
-    if (options.webSocketImpl !== undefined) clientOptions.webSocketImpl = options.webSocketImpl;
+    clientOptions.webSocketImpl = guardedWebSocket(
+      options.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket,
+      () => this.disposed,
+    );
     this.client = createClient(clientOptions);
   }
 
   /**
-   * Subscribes `store` to a channel. `query` is the subscription document (it declares `$since: String`);
-   * `variables` are the channel arguments (without `since`: it is added from the store's cursor at every
-   * (re)subscription). GraphQL errors (e.g. `FORBIDDEN`) and fatal transport errors are reported through
-   * `store.setError` and end the subscription.
+   * Subscribes `store` to its channel (`store.model`). `query` is the subscription document (it declares
+   * `$since: String`); `variables` are the channel arguments (without `since`: it is added from the store's
+   * cursor at every (re)subscription). GraphQL errors (e.g. `FORBIDDEN`) and fatal transport errors are
+   * reported through the store's `error` and end the subscription.
+   *
+   * A store has one server subscription at a time: subscribing it again (another component reading the
+   * same store) with the same document and variables shares the active one, which ends when every handle
+   * unsubscribed. Subscribing it to another document, other variables or through another connection while
+   * it is active throws.
    */
   subscribeChannel<S>(
-    model: ChannelModel,
+    store: ChannelStore<S>,
     query: string,
     variables: Readonly<Record<string, unknown>>,
-    store: ChannelStore<S>,
     options: SubscribeChannelOptions = {},
   ): ChannelSubscription {
+    const feed = feedOf(store);
     if (this.disposed) {
-      store.setError(new RxGraphQLError("Connection closed", ErrorCodes.CLOSED));
+      feed.setError(new RxGraphQLError("Connection closed", ErrorCodes.CLOSED));
       return { active: false, unsubscribe: () => {} };
     }
-    const payload = channelPayload(query, variables, store, options.operationName);
-    const entry: ActiveChannel = { store: store as ChannelStore<unknown> };
-    this.channels.add(entry);
-    let active = true;
-    const finish = (): void => {
-      active = false;
-      this.channels.delete(entry);
+    const key = `${options.operationName ?? ""}\u0000${query}\u0000${stableKey(variables)}`;
+    const owner = store as ChannelStore<unknown>;
+    let stream = streams.get(owner);
+    if (stream !== undefined && (stream.key !== key || stream.connection !== this)) {
+      throw new RxGraphQLError(
+        "This store is already subscribed with another document, other variables or another connection",
+        ErrorCodes.STORE_IN_USE,
+      );
+    }
+    stream ??= this.openStream(owner, feed, key, query, variables, options.operationName);
+    const shared = stream;
+    shared.handles += 1;
+    let released = false;
+    return {
+      get active() {
+        return !released && shared.active;
+      },
+      unsubscribe: () => {
+        if (released) return;
+        released = true;
+        shared.handles -= 1;
+        if (shared.handles === 0 && shared.active) this.endStream(shared, true);
+      },
     };
-    const dispose = this.client.subscribe<Record<string, unknown>>(payload, {
+  }
+
+  private openStream(
+    store: ChannelStore<unknown>,
+    feed: ChannelFeed,
+    key: string,
+    query: string,
+    variables: Readonly<Record<string, unknown>>,
+    operationName: string | undefined,
+  ): SharedStream {
+    const model = store.model;
+    const stream: SharedStream = { store, feed, key, connection: this, handles: 0, active: true, dispose: () => {} };
+    streams.set(store, stream);
+    this.channels.add(stream);
+    feed.setStatus(this.statusCell.value);
+    const payload = channelPayload(query, variables, store, operationName);
+    stream.dispose = this.client.subscribe<Record<string, unknown>>(payload, {
       next: (result) => {
-        if (!active) return;
+        if (!stream.active) return;
         const errors = result.errors as readonly GraphQLErrorLike[] | undefined;
         if (errors !== undefined && errors.length > 0) {
-          store.setError(RxGraphQLError.fromGraphQLErrors(errors));
+          feed.setError(RxGraphQLError.fromGraphQLErrors(errors));
           return;
         }
         const event = result.data?.[model.field];
         if (!isChannelEvent(event)) {
-          store.setError(
-            new RxGraphQLError(`Malformed event for ${model.field}`, ErrorCodes.BAD_EVENT),
-          );
+          feed.setError(new RxGraphQLError(`Malformed event for ${model.field}`, ErrorCodes.BAD_EVENT));
           return;
         }
-        store.apply(event);
+        feed.apply(event);
       },
       error: (error) => {
-        if (!active) return;
-        finish();
-        store.interrupt();
-        store.setError(RxGraphQLError.from(error));
+        if (!stream.active) return;
+        this.endStream(stream, false);
+        feed.interrupt();
+        feed.setError(RxGraphQLError.from(error));
       },
-      complete: finish,
+      complete: () => {
+        if (stream.active) this.endStream(stream, false);
+      },
     });
-    return {
-      get active() {
-        return active;
-      },
-      unsubscribe: () => {
-        if (!active) return;
-        finish();
-        dispose();
-      },
-    };
+    return stream;
+  }
+
+  private endStream(stream: SharedStream, dispose: boolean): void {
+    stream.active = false;
+    this.channels.delete(stream);
+    if (streams.get(stream.store) === stream) streams.delete(stream.store);
+    stream.feed.setStatus("closed");
+    if (dispose) stream.dispose();
   }
 
   /**
@@ -277,7 +358,9 @@ export class Connection {
           const errors = result.errors as readonly GraphQLErrorLike[] | undefined;
           settle(() => {
             if (errors !== undefined && errors.length > 0) reject(RxGraphQLError.fromGraphQLErrors(errors));
-            else resolve(result.data as TData);
+            else if (result.data == null) {
+              reject(new RxGraphQLError("The response has neither data nor errors", ErrorCodes.BAD_RESPONSE));
+            } else resolve(result.data as TData);
           });
         },
         error: (error) => {
@@ -302,13 +385,40 @@ export class Connection {
     return this.channels.size;
   }
 
+  /**
+   * Connects again now, with a token read afresh from the provider (after the user signed in again, or
+   * when the app knows the token changed); every subscription resumes from its store's cursor.
+   */
+  reauthenticate(): void {
+    if (this.disposed) return;
+    this.skipWait = true;
+    const waiting = this.waiting;
+    if (waiting !== null) {
+      clearTimeout(waiting.timer);
+      this.waiting = null;
+      waiting.resolve();
+    } else {
+      this.client.terminate();
+    }
+  }
+
   /** Closes the socket for good: pending requests are rejected, channel subscriptions end. */
   close(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.clearPongTimer();
     this.rejectPending(new RxGraphQLError("Connection closed", ErrorCodes.CLOSED));
-    for (const channel of this.channels) channel.store.interrupt();
+    for (const stream of [...this.channels]) {
+      stream.feed.interrupt();
+      this.endStream(stream, true);
+    }
+    // A reconnection waiting for its backoff ends now; the guarded WebSocket opens nothing any more.
+    const waiting = this.waiting;
+    if (waiting !== null) {
+      clearTimeout(waiting.timer);
+      this.waiting = null;
+      waiting.resolve();
+    }
     // dispose() awaits a connection attempt in progress, which may fail: nothing left to report then.
     Promise.resolve(this.client.dispose()).catch(() => {});
     this.statusCell.set("closed");
@@ -320,17 +430,55 @@ export class Connection {
     const code = typeof (event as { code?: unknown })?.code === "number" ? (event as { code: number }).code : 1006;
     const reason = String((event as { reason?: unknown })?.reason ?? "");
     this.closeCell.set({ code, reason });
-    this.onSocketGone(code);
+    this.onSocketGone(code, reason);
   }
 
   /** The socket closed or failed: pending requests fail, partial snapshots are dropped, status updates. */
-  private onSocketGone(code?: number): void {
+  private onSocketGone(code?: number, reason = ""): void {
     this.clearPongTimer();
     this.rejectPending(new RxGraphQLError("Connection lost before the result arrived", ErrorCodes.DISCONNECTED));
-    for (const channel of this.channels) channel.store.interrupt();
-    const willRetry =
-      !this.disposed && (code === undefined || !isFatalClose(code)) && (!this.lazy || this.channels.size > 0);
-    this.statusCell.set(willRetry ? "reconnecting" : "closed");
+    for (const channel of this.channels) channel.feed.interrupt();
+    if (this.disposed) return;
+    if (code === UNAUTHORIZED_CLOSE_CODE) {
+      this.rejected = true;
+      this.failChannels(
+        new RxGraphQLError(
+          `The server rejected the credentials (${code}${reason ? ` ${reason}` : ""})`,
+          ErrorCodes.UNAUTHORIZED,
+          [],
+          code,
+        ),
+      );
+      this.setStatus("unauthorized");
+      return;
+    }
+    const willRetry = (code === undefined || !isFatalClose(code)) && (!this.lazy || this.channels.size > 0);
+    if (this.statusCell.value === "unauthorized" && willRetry) return;
+    this.setStatus(willRetry ? "reconnecting" : "closed");
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    this.statusCell.set(status);
+    for (const channel of this.channels) channel.feed.setStatus(status);
+  }
+
+  /** A connection was accepted: the `UNAUTHORIZED` errors reported on the stores no longer hold. */
+  private clearUnauthorized(): void {
+    for (const channel of this.channels) channel.feed.clearError(ErrorCodes.UNAUTHORIZED);
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.disposed) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        resolve();
+      }, ms);
+      this.waiting = { timer, resolve };
+    });
   }
 
   private rejectPending(error: RxGraphQLError): void {
@@ -338,7 +486,7 @@ export class Connection {
   }
 
   private failChannels(error: RxGraphQLError): void {
-    for (const channel of [...this.channels]) channel.store.setError(error);
+    for (const channel of [...this.channels]) channel.feed.setError(error);
   }
 
   private armPongTimer(): void {
@@ -372,6 +520,45 @@ function channelPayload(
   return operationName === undefined ? payload : Object.defineProperty(payload, "operationName", {
     value: operationName,
     enumerable: true,
+  });
+}
+
+/**
+ * The WebSocket constructor handed to graphql-ws: after `close()` it opens nothing and hands back a socket
+ * that is already closed (1000), so a reconnection that was waiting ends without a network attempt.
+ */
+function guardedWebSocket(impl: unknown, disposed: () => boolean): unknown {
+  const Impl = impl as (new (url: string, protocols?: string | string[]) => unknown) | undefined;
+  return class GuardedWebSocket {
+    static readonly CONNECTING = 0;
+    static readonly OPEN = 1;
+    static readonly CLOSING = 2;
+    static readonly CLOSED = 3;
+    constructor(url: string, protocols?: string | string[]) {
+      if (!disposed() && Impl !== undefined) return new Impl(url, protocols) as GuardedWebSocket;
+      const closed = {
+        readyState: 3,
+        protocol: "",
+        onopen: null,
+        onerror: null,
+        onmessage: null,
+        onclose: null as ((event: { code: number; reason: string; wasClean: boolean }) => void) | null,
+        close: () => {},
+        send: () => {},
+      };
+      setTimeout(() => closed.onclose?.({ code: 1000, reason: "Connection closed", wasClean: true }), 0);
+      return closed as unknown as GuardedWebSocket;
+    }
+  };
+}
+
+/** JSON with object keys sorted, so equal variables give equal keys whatever their key order. */
+export function stableKey(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
   });
 }
 
