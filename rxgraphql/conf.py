@@ -31,6 +31,8 @@ class RxSettings:
     connection_init_timeout: float
     send_queue_size: int
     snapshot_batch_size: int
+    metrics_path: str | None
+    metrics_token: str | None
 
 
 def rx_settings() -> RxSettings:
@@ -56,4 +58,6 @@ def rx_settings() -> RxSettings:
         connection_init_timeout=float(raw.get("CONNECTION_INIT_TIMEOUT", 10.0)),
         send_queue_size=int(raw.get("SEND_QUEUE_SIZE", 1000)),
         snapshot_batch_size=int(raw.get("SNAPSHOT_BATCH_SIZE", 500)),
+        metrics_path=raw.get("METRICS_PATH"),
+        metrics_token=raw.get("METRICS_TOKEN"),
     )

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.db import close_old_connections, models
 
+from . import metrics
 from .backends import get_cache
 from .propagate import needed
 
@@ -35,6 +36,7 @@ class Flusher:
         self._idle = threading.Condition()
         self._busy = 0
 
+    @metrics.traced("rxgraphql.capture")
     def submit(self, rows: Iterable[RowChange]) -> None:
         """Queue committed changes; a save nobody watches costs no more than this check."""
         batch = list(rows)
@@ -46,6 +48,7 @@ class Flusher:
         with self._idle:
             self._busy += 1
         self._ensure_thread()
+        metrics.rows_committed(batch)
         self._queue.put(batch)
 
     def _ensure_thread(self) -> None:
@@ -95,6 +98,7 @@ class Flusher:
                     with self._idle:
                         self._busy += 1
                     self._queue.put(rows)
+                metrics.rows_propagated(rows, retried=retry)
                 close_old_connections()
                 with self._idle:
                     self._busy -= len(batches)

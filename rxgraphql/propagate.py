@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
+from . import metrics
 from .backends import Broker, RecordCache
 from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
@@ -89,6 +90,7 @@ def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     return kept
 
 
+@metrics.traced("rxgraphql.propagate")
 def propagate(changes: Iterable[RowChange], cache: RecordCache, broker: Broker) -> int:
     """Bring every hot anchor up to date with these changed rows; returns the number of patches."""
     per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
@@ -144,6 +146,7 @@ def _propagate_locked(
             locked |= wanted.anchors
 
 
+@metrics.traced("rxgraphql.publish")
 def _propagate_channel(
     channel: type[ContextChannel],
     dirty: set[tuple[Layer, str]],
@@ -185,6 +188,7 @@ def _propagate_channel(
             if patch is not None and tracker is not None:
                 tracker.annotate(patch)
         if patch is not None:
+            metrics.patch_published(channel.channel_name, anchor, patch, dirty)
             broker.publish(topic(channel.channel_name, anchor), patch.encode())
             patches += 1
     return patches

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 
+from rxgraphql import metrics
 from rxgraphql.backends import Patch
 from rxgraphql.feeds import AnchorFeed, format_cursor, hub
 from rxgraphql.notices import Notice
@@ -137,6 +138,7 @@ class ExecutionGroup:
         for sink in sinks:
             sink.push_notice(payload, notice)
 
+    @metrics.traced("rxgraphql.fanout")
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
@@ -156,6 +158,7 @@ class ExecutionGroup:
             patch = dataclasses.replace(patch, records=records, deleted=deleted)
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload, patch)
+        metrics.patch_sent(self.channel_cls.channel_name, patch)
 
 
 class FanOut:

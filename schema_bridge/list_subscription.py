@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from graphql import DocumentNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds
+from rxgraphql import feeds, metrics
 from rxgraphql.backends import Patch
 from rxgraphql.conf import rx_settings
 from rxgraphql.membership import membership
@@ -353,6 +353,7 @@ async def run_list_subscription(
     session = WebsocketChannelSession(channel, subscription.renderer, subscription)
     channel._session = session
     channel._list_session = subscription
+    metrics.subscription_opened(channel_cls.channel_name, connection)
     try:
         if channel_cls.auto_update:
             await membership.join(channel_cls, subscription)
@@ -360,6 +361,7 @@ async def run_list_subscription(
         await subscription.start()
         await asyncio.Future()  # live until the client completes the operation or leaves
     finally:
+        metrics.subscription_closed(channel_cls.channel_name, connection)
         if channel_cls.auto_update:
             membership.leave(channel_cls, subscription)
         subscription.close()

@@ -15,7 +15,7 @@ from graphql import DocumentNode, GraphQLError
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds
+from rxgraphql import feeds, metrics
 from rxgraphql.backends import Patch
 from rxgraphql.conf import rx_settings
 from rxgraphql.notices import Notice
@@ -136,6 +136,7 @@ async def run_channel_subscription(
     )
     session = WebsocketChannelSession(channel, group, sink)
     channel._session = session
+    metrics.subscription_opened(channel_cls.channel_name, connection)
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
         # Per-user channels resume with a full snapshot: an incremental one could not tell whose
@@ -159,6 +160,7 @@ async def run_channel_subscription(
         sink.go_live(snapshot.epoch, snapshot.version)
         await asyncio.Future()  # live until the client completes the operation or leaves
     finally:
+        metrics.subscription_closed(channel_cls.channel_name, connection)
         fanout.leave(group, sink)
         if connection.context.live_channels.get(live_key) is channel:
             del connection.context.live_channels[live_key]

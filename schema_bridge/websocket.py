@@ -19,6 +19,7 @@ from django.conf import settings
 from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.types import ExecutionResult as StrawberryResult
 
+from rxgraphql import metrics
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
@@ -78,6 +79,7 @@ class Connection:
         try:
             self._outbox.put_nowait(frame)
         except asyncio.QueueFull:
+            metrics.slow_consumer_closed()
             asyncio.get_running_loop().create_task(
                 self.close(CloseCode.TRY_AGAIN_LATER, "Client too slow to receive")
             )
@@ -94,6 +96,7 @@ class Connection:
         while True:
             frame = await self._outbox.get()
             await self._send({"type": "websocket.send", "text": frame})
+            metrics.frame_sent(frame)
 
     async def close(self, code: int, reason: str) -> None:
         if self._closed:
@@ -122,6 +125,7 @@ class Connection:
             )
             return
         await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        metrics.socket_opened(self, self._outbox.qsize)
         helpers = [
             asyncio.create_task(self._writer()),
             asyncio.create_task(self._watchdog()),
@@ -143,6 +147,7 @@ class Connection:
                         break
                 await self._handle(text)
         finally:
+            metrics.socket_closed(self)
             self._closed = True
             operations = list(self._operations.values())
             for task in operations + helpers:
