@@ -20,6 +20,7 @@ from rxgraphql.registry import registry
 
 from .action_fields import action_fields
 from .channel_fields import ChannelFields
+from .error_log import LoggedSchema
 from .layer_types import LayerTypes
 from .scalars import SCALAR_MAP
 from .write_fields import write_fields
@@ -71,7 +72,7 @@ class SchemaIndex:
         query = _root_type("Query", conf.query, query_fields)
         if query is None:
             query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))
-        self.schema = strawberry.Schema(
+        self.schema = LoggedSchema(
             query=query,
             mutation=_root_type("Mutation", conf.mutation, mutations),
             subscription=_root_type("Subscription", conf.subscription, subscription_fields),

@@ -24,6 +24,7 @@ from rxgraphql.ownership import snapshot_owners, visible_to
 from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
+from .error_log import log_refusal
 from .fanout import fanout, transaction
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ async def push_events(
 
 
 def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
+    log_refusal(refusal, where="subscription")
     connection.push_message(
         {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
     )
