@@ -140,11 +140,12 @@ def served(installed: Path, project: Path) -> Iterator[tuple[int, str, str]]:
         "from django.contrib.auth.models import User; from rest_framework.authtoken.models import Token; "
         "from chat.models import ChatRoom; u = User.objects.create_user('ada'); "
         "room = ChatRoom.objects.create(name='lobby'); room.participants.add(u); "
-        "print(Token.objects.create(user=u).key, room.pk)",
+        "print('@@', Token.objects.create(user=u).key, room.pk)",
         cwd=project,
         env=env,
     )
-    token, room = made.split()
+    (line,) = [line for line in made.splitlines() if line.startswith("@@ ")]
+    _, token, room = line.split()
     port = _free_port()
     log = (project / "server.log").open("wb")
     server = subprocess.Popen(
