@@ -7,16 +7,22 @@ before the save with one taken after it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from board.models import Card
 from django.test import override_settings
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from rxgraphql import metrics
 from rxgraphql.flusher import flusher
+from schema_bridge.schema import get_schema_index
+from schema_bridge.websocket import PROTOCOL, Connection
 from tests.support.aio import LoopThread
 from tests.support.live import LiveClient
 from tests.support.live_server import LiveServer
@@ -158,3 +164,47 @@ def test_a_change_path_is_traced_capture_propagate_publish_fanout(
     assert flusher.wait_idle(30)  # the propagate span ends after the patch it published arrived
     names = {span.name for span in exporter.get_finished_spans()}
     assert {"rxgraphql.capture", "rxgraphql.propagate", "rxgraphql.publish", "rxgraphql.fanout"} <= names
+
+
+async def test_a_client_that_does_not_read_fills_the_queue_gauges_and_its_close_is_counted(
+    settings: SettingsWrapper,
+) -> None:
+    settings.RXGRAPHQL = {**settings.RXGRAPHQL, "SEND_QUEUE_SIZE": 3}
+    accepted, sending = asyncio.Event(), asyncio.Event()
+    closed: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.accept":
+            accepted.set()
+        elif message["type"] == "websocket.close":
+            closed.set_result(message)
+        elif message["type"] == "websocket.send":
+            sending.set()
+            await asyncio.Event().wait()  # the client reads nothing: this send never returns
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    scope = {"type": "websocket", "headers": [], "subprotocols": [PROTOCOL]}
+    connection = Connection(scope, send, get_schema_index())
+    serving = asyncio.create_task(connection.serve(receive))
+    try:
+        await asyncio.wait_for(accepted.wait(), 30)
+        closes = sample("rxgraphql_slow_consumer_closes_total")
+        connection.push('{"n":0}')
+        await asyncio.wait_for(sending.wait(), 30)  # the writer took the first frame and blocks sending it
+        for number in (1, 2, 3):
+            connection.push(f'{{"n":{number}}}')
+        assert sample("rxgraphql_send_queue_depth_max") >= 3
+        assert sample("rxgraphql_send_queue_frames") >= 3
+        assert sample("rxgraphql_slow_consumer_closes_total") == closes
+        connection.push('{"n":4}')  # one too many: the client is disconnected
+        assert (await asyncio.wait_for(closed, 30))["code"] == 1013
+        assert sample("rxgraphql_slow_consumer_closes_total") == closes + 1
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
