@@ -50,8 +50,11 @@ async def test_one_redis_subscription_per_topic_per_process(
     assert client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 2)], "one per process, not one per listener"
     for stop in stops[:5]:
         stop()
-    await asyncio.sleep(0.1)
-    assert client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 1)]
+
+    async def one_left() -> bool:
+        return bool(client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 1)])
+
+    await async_wait_until(one_left, "the first process's last listener leaves: one subscription is left")
     stops[5]()
 
 
@@ -112,14 +115,18 @@ async def test_other_processes_learn_the_active_anchors_without_asking(
     (heater, _), (writer, _) = two
     assert writer.active_anchors(CHANNEL) == []
     assert await heater.begin_heat(CHANNEL, "7")
-    # begin_heat returns once its notice came back through Redis: the other process knows it too.
-    await asyncio.sleep(0.05)
-    assert writer.heating_anchors(CHANNEL) == ["7"]
+
+    # The other process learns it from the notice begin_heat published through Redis.
+    async def heating_seen() -> bool:
+        return list(writer.heating_anchors(CHANNEL)) == ["7"]
+
+    await async_wait_until(heating_seen, "the other process sees anchor 7 heating")
     await heater.finish_heat(CHANNEL, "7", ("Board", "7"), [(("Board", "7"), rec("Board", "7"), [])])
-    for _ in range(200):
-        if not writer.heating_anchors(CHANNEL):
-            break
-        await asyncio.sleep(0.01)
+
+    async def hot_seen() -> bool:
+        return not writer.heating_anchors(CHANNEL)
+
+    await async_wait_until(hot_seen, "the other process sees anchor 7 hot")
     assert list(writer.active_anchors(CHANNEL)) == ["7"]
 
 
