@@ -1,5 +1,6 @@
 """The project's ASGI application: ``/graphql`` (HTTP and websocket) beside the Django app.
 
+With ``RXGRAPHQL["METRICS_PATH"]`` set it also serves the Prometheus metrics (``rxgraphql.metrics``).
 Point ``ASGI_APPLICATION`` (daphne's ``runserver``) or any ASGI server at ``application``::
 
     from rxgraphql.asgi import get_asgi_application
@@ -13,6 +14,9 @@ from typing import Any
 
 import django
 from django.core.asgi import get_asgi_application as get_django_asgi_application
+
+from .conf import rx_settings
+from .metrics import metrics_endpoint
 
 ASGIApp = Callable[
     [
@@ -35,6 +39,9 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
 
     endpoint = GraphQLEndpoint()
     prefix = path.rstrip("/")
+    conf = rx_settings()
+    metrics_path = conf.metrics_path.rstrip("/") if conf.metrics_path else None
+    metrics = metrics_endpoint(conf.metrics_token) if metrics_path else None
 
     async def application(
         scope: dict[str, Any],
@@ -44,6 +51,8 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
         kind = scope["type"]
         if kind in ("http", "websocket") and scope["path"].rstrip("/") == prefix:
             await endpoint(scope, receive, send)
+        elif metrics is not None and kind == "http" and scope["path"].rstrip("/") == metrics_path:
+            await metrics(scope, receive, send)
         elif kind == "websocket":
             await send({"type": "websocket.close", "code": 4404})
         else:

@@ -45,6 +45,8 @@ class RxSettings:
     send_buffer_bytes: int
     permission_recheck_interval: float
     introspection: bool
+    metrics_path: str | None
+    metrics_token: str | None
 
 
 def rx_settings() -> RxSettings:
@@ -84,4 +86,6 @@ def rx_settings() -> RxSettings:
         send_buffer_bytes=int(raw.get("SEND_BUFFER_BYTES", 4_000_000)),
         permission_recheck_interval=float(raw.get("PERMISSION_RECHECK_INTERVAL", 30.0)),
         introspection=bool(raw.get("INTROSPECTION", settings.DEBUG)),
+        metrics_path=raw.get("METRICS_PATH"),
+        metrics_token=raw.get("METRICS_TOKEN"),
     )

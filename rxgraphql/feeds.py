@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from channels.db import database_sync_to_async
 from django.apps import apps
 
+from . import metrics
 from .backends import Patch, Snapshot, get_broker, get_cache
 from .backends.base import Unsubscribe
 from .coalesce import merge_patches
@@ -285,6 +286,7 @@ async def snapshot(
                 feed.seen(found.epoch, found.version)
             return found
         if await cache.begin_heat(name, anchor):
+            started = metrics.heat_started()
             try:
                 heated = await database_sync_to_async(heat_records)(channel, anchor)
             except BaseException:
@@ -295,6 +297,7 @@ async def snapshot(
                 return None
             root, records = heated
             backlog = await cache.finish_heat(name, anchor, root, records)
+            metrics.heat_finished(name, started)
             if backlog:
                 flusher.submit((apps.get_model(label), pk) for label, pk in backlog)
         else:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from django.db import close_old_connections, models
 
+from . import metrics
 from .backends import get_cache
 from .propagate import needed
 
@@ -36,6 +37,7 @@ class Flusher:
         self._idle = threading.Condition()
         self._busy = 0
 
+    @metrics.traced("rxgraphql.capture")
     def submit(self, rows: Iterable[RowChange], fields: Fields | None = None) -> None:
         """Queue committed changes (``fields``: per row, what its saves changed; absent = anything); a save
         nobody watches costs no more than this check."""
@@ -48,6 +50,7 @@ class Flusher:
         with self._idle:
             self._busy += 1
         self._ensure_thread()
+        metrics.rows_committed(batch)
         self._queue.put((batch, {row: (fields or {}).get(row) for row in batch}))
 
     def _ensure_thread(self) -> None:
@@ -103,6 +106,7 @@ class Flusher:
                     with self._idle:
                         self._busy += 1
                     self._queue.put((rows, fields))
+                metrics.rows_propagated(rows, retried=retry)
                 close_old_connections()
                 with self._idle:
                     self._busy -= len(batches)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
+from . import metrics
 from .backends import Broker, RecordCache
 from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
@@ -114,6 +115,7 @@ def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     return kept
 
 
+@metrics.traced("rxgraphql.propagate")
 def propagate(
     changes: Iterable[RowChange],
     cache: RecordCache,
@@ -186,6 +188,7 @@ def _propagate_locked(
             locked |= wanted.anchors
 
 
+@metrics.traced("rxgraphql.publish")
 def _propagate_channel(
     channel: type[ContextChannel],
     dirty: set[tuple[Layer, str]],
@@ -229,6 +232,7 @@ def _propagate_channel(
             if patch is not None:
                 if tracker is not None:
                     tracker.annotate(patch)
+                metrics.patch_published(channel.channel_name, anchor, patch, dirty)
                 broker.publish(topic(channel.channel_name, anchor), patch.encode())
                 patches += 1
     return patches

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.core.exceptions import PermissionDenied
+
+from rxgraphql.actions import ActionError
 
 from .fanout import event
 from .python_types import mapped
@@ -99,6 +102,8 @@ class WebsocketChannelSession:
                     await method(message)
                 else:
                     await database_sync_to_async(method)(message)
+            except (ActionError, PermissionError, PermissionDenied) as refusal:
+                logger.warning("@consumer %s refused %r: %s", name, message.get("type"), refusal)
             except Exception:
                 logger.exception("@consumer %s failed", name)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
 
+from rxgraphql import metrics
 from rxgraphql.backends import Patch
 from rxgraphql.feeds import AnchorFeed, format_cursor, hub
 from rxgraphql.layers import Layer
@@ -140,6 +141,7 @@ class ExecutionGroup:
         for sink in sinks:
             sink.push_notice(payload, notice)
 
+    @metrics.traced("rxgraphql.fanout")
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
@@ -167,6 +169,7 @@ class ExecutionGroup:
     def _deliver(self, patch: Patch, payload: str) -> None:
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload, patch)
+        metrics.patch_sent(self.channel_cls.channel_name, patch)
 
 
 class FanOut:

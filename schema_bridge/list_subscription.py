@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from graphql import DocumentNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds
+from rxgraphql import feeds, metrics
 from rxgraphql.backends import Patch
 from rxgraphql.conf import rx_settings
 from rxgraphql.membership import membership
@@ -356,6 +356,7 @@ async def run_list_subscription(
     channel._list_session = subscription
     guard = Guard(connection, channel)
     guards.add(guard)
+    metrics.subscription_opened(channel_cls.channel_name, connection)
     try:
         if channel_cls.auto_update:
             await membership.join(channel_cls, subscription)
@@ -369,6 +370,7 @@ async def run_list_subscription(
         )
     finally:
         guards.remove(guard)
+        metrics.subscription_closed(channel_cls.channel_name, connection)
         if channel_cls.auto_update:
             membership.leave(channel_cls, subscription)
         subscription.close()

@@ -26,6 +26,7 @@ from rxgraphql.registry import registry
 from .action_fields import action_fields
 from .channel_fields import ChannelFields
 from .documents import PreparedDocuments
+from .error_log import LoggedSchema
 from .layer_types import LayerTypes
 from .scalars import SCALAR_MAP
 from .write_fields import write_fields
@@ -80,7 +81,7 @@ class SchemaIndex:
         clashes = layer_types.clashes()
         if clashes:
             raise ImproperlyConfigured(f"GraphQL type names used twice: {', '.join(clashes)}")
-        self.schema = strawberry.Schema(
+        self.schema = LoggedSchema(
             query=query,
             # the concrete RecordRef of each layer (no field names them: they implement the interface)
             types=list(layer_types.refs.values()),

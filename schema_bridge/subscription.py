@@ -17,7 +17,7 @@ from graphql import DocumentNode, GraphQLError
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds
+from rxgraphql import feeds, metrics
 from rxgraphql.backends import Patch, Snapshot
 from rxgraphql.conf import rx_settings
 from rxgraphql.notices import Notice
@@ -26,6 +26,7 @@ from rxgraphql.user_resume import UserSnapshot, user_snapshot
 from .access import ChannelError, open_channel
 from .channel_session import WebsocketChannelSession, runtime_root
 from .documents import operation, root_arguments
+from .error_log import log_refusal
 from .fanout import fanout, transaction
 from .revocation import Guard, guards
 
@@ -179,6 +180,7 @@ async def run_channel_subscription(
     root = channel_cls.layers.root
     sink.anchor_key = (root.type_name, anchor)
     sink.pk_field = root.pk_field
+    metrics.subscription_opened(channel_cls.channel_name, connection)
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
         resume = feeds.parse_cursor(since) if isinstance(since, str) else None
@@ -207,6 +209,7 @@ async def run_channel_subscription(
         )
     finally:
         guards.remove(guard)
+        metrics.subscription_closed(channel_cls.channel_name, connection)
         fanout.leave(group, sink)
         if connection.context.live_channels.get(live_key) is channel:
             del connection.context.live_channels[live_key]
@@ -246,6 +249,7 @@ async def watch_access(guard: Guard, release: Callable[[], None]) -> None:
 
 
 def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
+    log_refusal(refusal, where="subscription")
     connection.push_message(
         {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
     )

@@ -27,6 +27,7 @@ from django.conf import settings
 from graphql import ExecutionResult, GraphQLError, OperationType
 from strawberry.types import ExecutionResult as StrawberryResult
 
+from rxgraphql import metrics
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
@@ -121,11 +122,13 @@ class Connection:
         if self._closing:
             return
         self._closing = True
+        metrics.slow_consumer_closed()
         asyncio.get_running_loop().create_task(
             self.close(CloseCode.TRY_AGAIN_LATER, "Client too slow to receive")
         )
 
     def _write(self, frame: str) -> None:
+        metrics.frame_sent(frame)
         self._sent_bytes += len(frame)
         self._enqueue(frame)
         if self._sent_bytes - self._pinged_at >= self._buffer_limit // 4:
@@ -226,6 +229,7 @@ class Connection:
             )
             return
         await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        metrics.socket_opened(self, lambda: len(self._outbox))
         helpers = [asyncio.create_task(self._watchdog())]
         max_frame = rx_settings().max_frame_bytes
         try:
@@ -248,6 +252,7 @@ class Connection:
                         break
                 await self._handle(text)
         finally:
+            metrics.socket_closed(self)
             self._closed = True
             operations = list(self._operations.values())
             if self._flushing is not None:

@@ -9,6 +9,7 @@ Each takes the channel's arguments (the anchor), then ``id`` (save, delete) and 
 from __future__ import annotations
 
 import inspect
+import logging
 import typing
 from typing import Any
 
@@ -25,8 +26,11 @@ from .access import ChannelError, list_anchors, open_channel
 from .action_fields import live_channel
 from .channel_fields import _argument_annotation, _with_signature
 from .commit_position import commit_position
+from .error_log import log_refusal
 from .field_types import scalar_annotation
 from .layer_types import LayerTypes
+
+logger = logging.getLogger("rxgraphql.errors")
 
 
 def _plain(value: Any) -> Any:
@@ -122,6 +126,7 @@ def write_field(
             channel, anchor = await open_channel(channel_cls, user, channel_args)
         except ChannelError as refusal:
             code = 403 if (refusal.extensions or {}).get("code") == "FORBIDDEN" else 400
+            log_refusal(refusal, where=name)
             return _outcome(WriteOutcome(code, refusal.message))
         live = live_channel(info.context, channel_cls, anchor)
         channel = live or channel
@@ -140,6 +145,9 @@ def write_field(
         outcome = await database_sync_to_async(perform_write)(
             channel, writable, operation, anchors, kwargs.get("id"), data
         )
+        if not outcome.ok:
+            level = logging.WARNING if outcome.code == 403 else logging.INFO
+            logger.log(level, "%s refused (%d): %s", name, outcome.code, outcome.message)
         # commit position of the write (single channels; list channels have no cursor)
         cursor = await commit_position(channel_cls, anchor) if outcome.ok and not channel_cls.many else None
         return _outcome(outcome, cursor)

@@ -12,6 +12,7 @@ if str(EXAMPLE_DIR) not in sys.path:
     sys.path.insert(0, str(EXAMPLE_DIR))
 
 from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -21,6 +22,17 @@ from tests.support.aio import LoopThread  # noqa: E402
 from tests.support.live import LiveClient  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
 from tests.support.world import BoardWorld, make_board_world  # noqa: E402
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skipped test fails: the suite runs everything, and a missing part is an error to fix."""
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which this suite does not allow: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -24,18 +24,19 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models
 
+from .. import metrics
 from .triggers import CHANNEL, OUTBOX
 
 logger = logging.getLogger("rxgraphql.capture")
 
 RowChange = tuple[type[models.Model], str]
-#: id, table, primary key, the columns an UPDATE changed (None for other operations)
-ClaimedRow = tuple[int, str, str, list[str] | None]
+#: id, table, primary key, the columns an UPDATE changed (None for other operations), when it was written
+ClaimedRow = tuple[int, str, str, list[str] | None, float]
 
 CLAIM = (
     f"DELETE FROM {OUTBOX} WHERE id IN "
     f"(SELECT id FROM {OUTBOX} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, tbl, pk, fields"
+    "RETURNING id, tbl, pk, fields, extract(epoch FROM created_at)"
 )
 
 
@@ -174,16 +175,22 @@ class Propagator:
             if not rows:
                 return None
             changes = changed_fields(rows)
+            retried = False
             try:
                 close_old_connections()
                 cache = get_cache()
                 wanted = needed(list(changes), cache)
                 if wanted:
+                    for row, written in _written_at(rows).items():
+                        metrics.rows_committed([row], written)
                     propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
             except Exception as error:
                 if is_unavailable(error):
+                    retried = True
                     raise _Retry(error) from error
                 logger.exception("rxgraphql could not propagate %d changed rows", len(changes))
+            finally:
+                metrics.rows_propagated(changes, retried=retried)
             return len(rows)
 
 
@@ -192,7 +199,7 @@ def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | N
     or touched (anything of it may have changed)."""
     tables = models_by_table()
     changes: dict[RowChange, frozenset[str] | None] = {}
-    for _id, table, pk, columns in rows:
+    for _id, table, pk, columns, _written in rows:
         model = tables.get(table)
         if model is None:
             continue
@@ -204,6 +211,18 @@ def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | N
         else:
             changes[key] = names
     return changes
+
+
+def _written_at(rows: list[ClaimedRow]) -> dict[RowChange, float]:
+    """Per changed row, when its oldest claimed change was written (the database's clock)."""
+    tables = models_by_table()
+    written: dict[RowChange, float] = {}
+    for _id, table, pk, _columns, at in rows:
+        model = tables.get(table)
+        if model is not None:
+            key = (model, pk)
+            written[key] = min(at, written.get(key, at))
+    return written
 
 
 @functools.cache
@@ -225,7 +244,7 @@ def _claimed(claimer: Any, limit: int) -> Iterator[list[ClaimedRow]]:
     """Claimed outbox rows, deleted when the block ends and restored when it raises."""
     with claimer.transaction():
         rows = claimer.execute(CLAIM, [limit]).fetchall()
-        yield [(int(row[0]), str(row[1]), str(row[2]), row[3]) for row in rows]
+        yield [(int(row[0]), str(row[1]), str(row[2]), row[3], float(row[4])) for row in rows]
 
 
 propagator = Propagator()

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS {OUTBOX} (
     pk text NOT NULL,
     op "char" NOT NULL,
     fields text[],
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )
 """
 

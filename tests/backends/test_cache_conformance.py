@@ -9,6 +9,7 @@ import pytest
 
 from rxgraphql.backends.base import AnchorState, RecordCache
 from rxgraphql.records import Record, RecordKey
+from tests.support.waiting import async_wait_until
 
 CHANNEL = "board.channels.BoardChannel"
 pytestmark = pytest.mark.timeout(60)
@@ -167,11 +168,11 @@ async def test_expiry_after_the_ttl_of_the_last_subscriber(cache: RecordCache) -
         # nothing, which test_shared_backends checks where no timer runs.)
         assert [(e.channel, e.anchor, e.records) for e in listed] == [(CHANNEL, "1", len(TREE))]
         cache.expire_idle()
-    for _ in range(100):
-        if await cache.snapshot(CHANNEL, "1", None) is None:
-            break
-        await asyncio.sleep(0.05)
-    assert await cache.snapshot(CHANNEL, "1", None) is None
+
+    async def freed() -> bool:
+        return await cache.snapshot(CHANNEL, "1", None) is None
+
+    await async_wait_until(freed, "the anchor is freed after the TTL of its last subscriber")
     assert "1" not in cache.active_anchors(CHANNEL)
     assert cache.anchors_containing(CHANNEL, [BOARD]) == {}
     assert await cache.begin_heat(CHANNEL, "1"), "an expired anchor heats again"

