@@ -4,11 +4,12 @@ A client that shows a write optimistically keeps it until its store has applied 
 the mutation answers the cursor of the anchor's stream once the write was propagated, and the client
 settles the optimistic write exactly when its store's cursor reaches it (``codegen/runtime/optimistic.ts``).
 
-The position is read after the process's flusher has propagated every change submitted so far (the write's
-own batch included), so every event at or after it contains the write. It is read from the anchor's cache
+The position is read after every change committed so far (the write's own included) is propagated (by
+the outbox propagators with trigger capture, by this process's flusher with signals), so every event at or
+after it contains the write. It is read from the anchor's cache
 incrementally, from the cursor this process's feed of the anchor last saw; without such a feed (no
 subscription of the anchor in this process, e.g. a write over plain HTTP to another worker) or when the
-flusher does not become idle in time, there is no exact position to give and the result's ``cursor`` is
+propagation does not end in time, there is no exact position to give and the result's ``cursor`` is
 null (the client then falls back to waiting for the echo of every record it touched).
 """
 
@@ -16,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 
+from channels.db import database_sync_to_async
+
 from rxgraphql.backends import get_cache
+from rxgraphql.capture import wait_propagated
 from rxgraphql.channel import ContextChannel
 from rxgraphql.feeds import format_cursor, hub
-from rxgraphql.flusher import flusher
 
 #: How long a write's result waits for its propagation before answering without a position.
 PROPAGATION_WAIT_SECONDS = 5.0
@@ -30,7 +33,7 @@ async def commit_position(channel_cls: type[ContextChannel], anchor: str) -> str
     feed = hub.feeds.get((channel_cls.channel_name, anchor))
     if feed is None:
         return None
-    if not await asyncio.to_thread(flusher.wait_idle, PROPAGATION_WAIT_SECONDS):
+    if not await database_sync_to_async(wait_propagated)(PROPAGATION_WAIT_SECONDS):
         return None
     await asyncio.shield(feed.opened)
     since = (feed.epoch, feed.version) if feed.epoch else None

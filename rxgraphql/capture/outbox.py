@@ -168,30 +168,35 @@ class Propagator:
         return handled
 
     def _propagate_one_batch(self, claimer: Any) -> int | None:
-        from ..backends import get_broker, get_cache, is_unavailable
-        from ..propagate import needed, propagate
-
         with _claimed(claimer, self.batch_size) as rows:
             if not rows:
                 return None
-            changes = changed_fields(rows)
-            retried = False
-            try:
-                close_old_connections()
-                cache = get_cache()
-                wanted = needed(list(changes), cache)
-                if wanted:
-                    for row, written in _written_at(rows).items():
-                        metrics.rows_committed([row], written)
-                    propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
-            except Exception as error:
-                if is_unavailable(error):
-                    retried = True
-                    raise _Retry(error) from error
-                logger.exception("rxgraphql could not propagate %d changed rows", len(changes))
-            finally:
-                metrics.rows_propagated(changes, retried=retried)
+            self._hand_over(rows)
             return len(rows)
+
+    @metrics.traced("rxgraphql.capture")
+    def _hand_over(self, rows: list[ClaimedRow]) -> None:
+        """Propagate claimed rows; raises ``_Retry`` (the claim is rolled back) when a backend is down."""
+        from ..backends import get_broker, get_cache, is_unavailable
+        from ..propagate import needed, propagate
+
+        changes = changed_fields(rows)
+        retried = False
+        try:
+            close_old_connections()
+            cache = get_cache()
+            wanted = needed(list(changes), cache)
+            if wanted:
+                for row, written in _written_at(rows).items():
+                    metrics.rows_committed([row], written)
+                propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
+        except Exception as error:
+            if is_unavailable(error):
+                retried = True
+                raise _Retry(error) from error
+            logger.exception("rxgraphql could not propagate %d changed rows", len(changes))
+        finally:
+            metrics.rows_propagated(changes, retried=retried)
 
 
 def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | None]:

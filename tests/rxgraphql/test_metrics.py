@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from rxgraphql import metrics
-from rxgraphql.flusher import flusher
+from rxgraphql.capture import wait_propagated
 from schema_bridge.schema import get_schema_index
 from schema_bridge.websocket import PROTOCOL, Connection
 from tests.support.aio import LoopThread
@@ -161,7 +161,7 @@ def test_a_change_path_is_traced_capture_propagate_publish_fanout(
     card.title = "Traced"
     card.save()
     watcher.until(lambda event: any(r.get("title") == "Traced" for r in event["records"]))
-    assert flusher.wait_idle(30)  # the propagate span ends after the patch it published arrived
+    assert wait_propagated(30)  # the propagate span ends after the patch it published arrived
     names = {span.name for span in exporter.get_finished_spans()}
     assert {"rxgraphql.capture", "rxgraphql.propagate", "rxgraphql.publish", "rxgraphql.fanout"} <= names
 
