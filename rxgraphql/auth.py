@@ -45,6 +45,12 @@ def _authenticate(authorization: str | None, session_key: str | None) -> Any:
     return AnonymousUser()
 
 
+def authenticate_sync(authorization: str | None, session_key: str | None) -> User:
+    """``authenticate`` in the calling thread (for code already running in one)."""
+    user: User = _authenticate(authorization, session_key)
+    return user
+
+
 async def authenticate(authorization: str | None, session_key: str | None) -> User:
     """The user for these credentials; AnonymousUser when none are given. Raises BadCredentials."""
     user: User = await database_sync_to_async(_authenticate)(authorization, session_key)

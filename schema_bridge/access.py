@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from channels.db import database_sync_to_async
 from graphql import GraphQLError
 
+from rxgraphql.auth import BadCredentials, authenticate_sync
 from rxgraphql.channel import ContextChannel, User
 from rxgraphql.lists import anchor_ids
 from rxgraphql.ownership import filter_nested
@@ -19,6 +21,30 @@ class ChannelError(GraphQLError):
 
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message, extensions={"code": code})
+
+
+# (authorization, session key, user pk) of the socket whose mutation runs in this task: open_channel
+# authenticates them again, in the thread of its permission check, so a revoked token acts no more.
+socket_credentials: ContextVar[tuple[str | None, str | None, Any] | None] = ContextVar(
+    "rxgraphql_socket_credentials", default=None
+)
+
+
+class _Revoked(Exception):
+    pass
+
+
+def _allowed(channel: ContextChannel, user: User, kwargs: dict[str, Any], credentials: Any) -> Any:
+    if credentials is not None:
+        authorization, session_key, user_pk = credentials
+        try:
+            current = authenticate_sync(authorization, session_key)
+        except BadCredentials:
+            raise _Revoked from None
+        if current.pk != user_pk:
+            raise _Revoked
+        user = channel.user = current
+    return channel.has_permission(user, **kwargs)
 
 
 async def open_channel(
@@ -37,7 +63,10 @@ async def open_channel(
         except (TypeError, ValueError):
             raise ChannelError(f"Invalid value for '{argument.name}'", "BAD_REQUEST") from None
     channel = channel_cls(user, **kwargs)
-    allowed = await database_sync_to_async(channel.has_permission)(user, **kwargs)
+    try:
+        allowed = await database_sync_to_async(_allowed)(channel, user, kwargs, socket_credentials.get())
+    except _Revoked:
+        raise ChannelError("Your credentials were revoked", "FORBIDDEN") from None
     if allowed is NotImplemented or not allowed:
         raise ChannelError("You do not have permission to watch this channel", "FORBIDDEN")
     if channel_cls.many:

@@ -55,6 +55,30 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
         # JSON and for nesting deeper than 1024 levels, where the json module would recurse.
         return orjson.loads(data)
 
+    async def execute_operation(
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: RxContext,
+        root_value: None,
+        sub_response: Any,
+    ) -> Any:
+        if not isinstance(request_data, list) and self._get_stream_transport(request_data.protocol):
+            # A streamed operation (multipart, SSE) skips execute_single: prepare its document here.
+            prepared = await prepare_async(get_schema()._schema, request_data.query)
+            if prepared.document is None:
+                return ExecutionResult(data=None, errors=list(prepared.errors))
+            current_document.set(prepared)
+        return await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+
     async def execute_single(
         self,
         request: Any,

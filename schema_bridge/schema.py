@@ -75,6 +75,8 @@ class SchemaIndex:
             subscription_fields[channel_cls.field_name] = fields.subscription_field()
         channels = list(self.channels.values())
         mutations = {**action_fields(channels), **write_fields(channels, layer_types)}
+        # Root mutation fields that open their channel (and so check the caller again) themselves.
+        self.channel_mutations = frozenset(mutations)
         query = _root_type("Query", conf.query, query_fields)
         if query is None:
             query = strawberry.type(type("Query", (), {"__annotations__": {"ok": bool}, "ok": True}))

@@ -25,12 +25,14 @@ from typing import Any
 import orjson
 from django.conf import settings
 from graphql import ExecutionResult, GraphQLError, OperationType
+from graphql.language import FieldNode
 from strawberry.types import ExecutionResult as StrawberryResult
 
 from rxgraphql import metrics
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
+from .access import socket_credentials
 from .context import RxContext
 from .documents import current_document, operation, prepare_async, single_root_field
 from .limits import LimitError
@@ -363,6 +365,13 @@ class Connection:
     def send_complete(self, op_id: str) -> None:
         self.push_message({"id": op_id, "type": "complete"})
 
+    def _opens_its_channels(self, op: Any) -> bool:
+        selections = op.selection_set.selections
+        return all(
+            isinstance(field, FieldNode) and field.name.value in self.index.channel_mutations
+            for field in selections
+        )
+
     async def current_user(self) -> Any:
         """The socket's user as its credentials stand now (None when they were revoked)."""
         try:
@@ -406,7 +415,10 @@ class Connection:
             run = run_list_subscription if channel_cls.many else run_channel_subscription
             await run(self, op_id, channel_cls, str(query), prepared.document, variables, operation_name)
             return
-        if op.operation is OperationType.MUTATION:
+        if op.operation is OperationType.MUTATION and self._opens_its_channels(op):
+            # Each action or write authenticates these credentials again with its permission check.
+            socket_credentials.set((*self.credentials, self.context.user.pk))
+        elif op.operation is OperationType.MUTATION:
             user = await self.current_user()
             if user is None:
                 refusal = GraphQLError("Your credentials were revoked", extensions={"code": "FORBIDDEN"})

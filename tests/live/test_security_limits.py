@@ -76,6 +76,16 @@ def test_documents_beyond_each_limit_are_refused_over_http(
     _alive(rx_server)
 
 
+def test_a_streamed_operation_is_held_to_the_limits_too(rx_server: LiveServer) -> None:
+    response = httpx.post(
+        rx_server.graphql_url,
+        json={"query": "subscription { " + "__typename " * 1_500 + "}"},
+        headers={"Accept": 'multipart/mixed;subscriptionSpec="1.0", application/json'},
+        timeout=30,
+    )
+    assert _limit_of(response.json()) == "MAX_FIELDS"
+
+
 def test_aliased_writes_beyond_the_limit_change_nothing(
     board_world: BoardWorld, rx_server: LiveServer
 ) -> None:

@@ -16,6 +16,8 @@ from tests.support.live import LiveClient, Watcher, find_record
 from tests.support.world import BoardWorld
 
 ClientFactory = Callable[[], LiveClient]
+RENAME = 'mutation($b: ID!) { boardChannelRename(boardId: $b, title: "taken over") }'
+RENAME_CARD = 'mutation($id: ID!) { renameCard(cardId: $id, title: "taken over") }'
 SAVE = (
     "mutation($b: ID!, $id: ID!, $data: CardInput!) "
     "{ r: boardChannelSaveCard(boardId: $b, id: $id, data: $data) { ok code } }"
@@ -76,10 +78,15 @@ def test_a_deleted_token_stops_the_stream_and_the_sockets_writes(
     refused = bob_socket.execute(
         SAVE, {"b": str(world.board_a.pk), "id": str(card.pk), "data": {"title": "x"}}
     )
-    assert refused["data"] is None
-    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert refused["data"]["r"] == {"ok": False, "code": 403}
+    action = bob_socket.execute(RENAME, {"b": str(world.board_a.pk)})
+    assert action["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    own = bob_socket.execute(RENAME_CARD, {"id": str(card.pk)})  # a mutation of the project's own
+    assert own["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     card.refresh_from_db()
     assert card.title == "Ship"
+    world.board_a.refresh_from_db()
+    assert world.board_a.title == "Roadmap"
     _title_patch_reaches(alice, card, "Shipped")
     assert _nothing_more(bob) == []
 
