@@ -59,6 +59,9 @@ class OwnershipTracker:
     def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
         self.edit.preload_referrers(keys)
 
+    def missing(self, keys: Iterable[RecordKey]) -> list[RecordKey]:
+        return self.edit.missing(keys)
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
         self._remember(key, record)
         self.edit.put(key, record, refs)
@@ -69,6 +72,9 @@ class OwnershipTracker:
 
     def commit(self) -> Patch | None:
         return self.edit.commit()
+
+    def _keyed(self, key: RecordKey) -> bool:
+        return self.layers[key[0]].user_key is not None
 
     def annotate(self, patch: Patch) -> None:
         """Record the owners the fan-out needs to split the patch per user.
@@ -84,12 +90,17 @@ class OwnershipTracker:
                     patch.records.append(record)
                     present.add(parent)
         owners: dict[str, str] = {}
-        for record in patch.records:
+        keyed_children = [
+            [child for child in child_keys(record, self.layers[record["__typename"]]) if self._keyed(child)]
+            for record in patch.records
+        ]
+        self.edit.preload(child for children in keyed_children for child in children)
+        for record, children in zip(patch.records, keyed_children, strict=True):
             layer = self.layers[record["__typename"]]
             own = owner_of(record, layer)
             if own is not None:
                 owners[key_text((layer.type_name, str(record[layer.pk_field])))] = own
-            for child in child_keys(record, layer):
+            for child in children:
                 child_owner = owner_of(self.edit.get(child), self.layers[child[0]])
                 if child_owner is not None:
                     owners[key_text(child)] = child_owner

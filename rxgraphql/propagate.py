@@ -305,9 +305,7 @@ def _apply(
 
 def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
     """Bring in every referenced record the anchor lacks, with its subtree."""
-    refs = list(refs)
-    edit.preload(refs)
-    frontier = [key for key in refs if edit.get(key) is None]
+    frontier = edit.missing(refs)
     while frontier:
         records.load(frontier)
         following: list[RecordKey] = []
@@ -320,8 +318,7 @@ def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records
             refs_of = list(child_keys(record, records.layers[key[0]]))
             edit.put(key, record, refs_of)
             following.extend(refs_of)
-        edit.preload(following)
-        frontier = [key for key in following if edit.get(key) is None]
+        frontier = edit.missing(following)
 
 
 def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:

@@ -64,6 +64,9 @@ class _MemoryEdit:
     def preload_referrers(self, keys: Iterable[RecordKey]) -> None:
         """Everything is in memory already."""
 
+    def missing(self, keys: Iterable[RecordKey]) -> list[RecordKey]:
+        return [key for key in keys if key not in self._anchor.records]
+
     def put(self, key: RecordKey, record: Record, refs: Iterable[RecordKey]) -> None:
         a = self._anchor
         new_refs = tuple(refs)

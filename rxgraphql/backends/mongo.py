@@ -255,6 +255,19 @@ class MongoStore:
                 found[(doc["t"], doc["i"])] = self.decode(channel, doc)
         return found
 
+    def present(self, channel: str, anchor: str, epoch: str, keys: Iterable[RecordKey]) -> set[RecordKey]:
+        """Which of these keys the anchor holds, in one query reading the keys only."""
+        branches = _key_branches(keys)
+        if not branches:
+            return set()
+        query = {
+            "a": anchor,
+            "d": False,
+            "e": epoch,
+            **(branches[0] if len(branches) == 1 else {"$or": branches}),
+        }
+        return {(doc["t"], doc["i"]) for doc in self.records(channel).find(query, {"t": 1, "i": 1, "_id": 0})}
+
     def referrers(self, channel: str, anchor: str, epoch: str, key: RecordKey) -> set[RecordKey]:
         return self.referrers_many(channel, anchor, epoch, [key])[key]
 

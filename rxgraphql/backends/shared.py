@@ -70,6 +70,7 @@ class _SharedEdit:
         self._loaded: dict[RecordKey, tuple[Record, list[RecordKey], bool] | None] = {}
         self._referrers: dict[RecordKey, set[RecordKey]] = {}
         self._touched: dict[RecordKey, tuple[Record, list[RecordKey]] | None] = {}
+        self._held: set[RecordKey] = set()  # known to be in the anchor, not read
 
     def seed(self, docs: Iterable[Mapping[str, Any]], keys: Collection[RecordKey]) -> None:
         """Take what a ``gather`` of these keys read (under the lock): their documents and referrers."""
@@ -99,6 +100,26 @@ class _SharedEdit:
         missing = [key for key in dict.fromkeys(keys) if key not in self._referrers]
         if missing:
             self._referrers.update(self._store.referrers_many(self.channel, self.anchor, self.epoch, missing))
+
+    def missing(self, keys: Iterable[RecordKey]) -> list[RecordKey]:
+        wanted = list(dict.fromkeys(keys))
+        unknown = [
+            k for k in wanted if k not in self._touched and k not in self._loaded and k not in self._held
+        ]
+        if unknown:
+            held = self._store.present(self.channel, self.anchor, self.epoch, unknown)
+            self._held.update(held)
+            for key in unknown:
+                if key not in held:
+                    self._loaded[key] = None  # known absent: a later put needs no read
+        return [key for key in wanted if self._absent(key)]
+
+    def _absent(self, key: RecordKey) -> bool:
+        if key in self._touched:
+            return self._touched[key] is None
+        if key in self._loaded:
+            return self._loaded[key] is None
+        return key not in self._held
 
     def _base(self, key: RecordKey) -> tuple[Record, list[RecordKey], bool] | None:
         if key not in self._loaded:

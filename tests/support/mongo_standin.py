@@ -304,8 +304,9 @@ class _Index:
         full = self.prefixes[-1]
         return any(full.get(combo, set()) - {key} for combo in self.entries(doc))
 
-    def lookup(self, wanted: dict[str, list[Any]]) -> set[Any] | None:
-        """The ids of the documents that can match equality constraints on a prefix of the keys."""
+    def lookup(self, wanted: dict[str, list[Any]]) -> tuple[set[Any], frozenset[str]] | None:
+        """The ids of the documents that can match equality constraints on a prefix of the keys, and the
+        fields of that prefix (which every one of them matches)."""
         combos: list[tuple[Any, ...]] = [()]
         for field in self.fields:
             if field not in wanted:
@@ -319,7 +320,7 @@ class _Index:
         found: set[Any] = set()
         for combo in combos:
             found |= self.prefixes[length - 1].get(combo, set())
-        return found
+        return found, frozenset(self.fields[:length])
 
 
 def _equalities(filter_: dict[str, Any]) -> dict[str, list[Any]]:
@@ -355,9 +356,10 @@ class _Collection:
         for key, doc in self.docs.items():
             index.add(key, doc)
 
-    def _candidates(self, filter_: dict[str, Any]) -> set[Any] | None:
+    def _candidates(self, filter_: dict[str, Any]) -> tuple[set[Any], frozenset[str]] | None:
+        """The ids an index names for the filter, and the fields every one of them matches already."""
         if "_id" in filter_ and not isinstance(filter_["_id"], dict):
-            return {filter_["_id"]} & self.docs.keys()
+            return {filter_["_id"]} & self.docs.keys(), frozenset(["_id"])
         if "$or" in filter_:
             branches: set[Any] = set()
             base = {k: v for k, v in filter_.items() if k != "$or"}
@@ -365,27 +367,28 @@ class _Collection:
                 found = self._candidates({**base, **branch})
                 if found is None:
                     break
-                branches |= found
+                branches |= found[0]
             else:
-                return branches
+                return branches, frozenset()
         wanted = _equalities(filter_)
-        best: set[Any] | None = None
+        best: tuple[set[Any], frozenset[str]] | None = None
         for index in self.indexes.values():
             found = index.lookup(wanted)
-            if found is not None and (best is None or len(found) < len(best)):
+            if found is not None and (best is None or len(found[0]) < len(best[0])):
                 best = found
         return best
 
     def find(self, filter_: dict[str, Any]) -> list[dict[str, Any]]:
         candidates = self._candidates(filter_)
         if candidates is None:
-            pool = list(self.docs.values())
+            pool, rest = list(self.docs.values()), filter_
         else:
-            pool = [self.docs[key] for key in sorted(candidates, key=self.order.__getitem__)]
+            pool = [self.docs[key] for key in sorted(candidates[0], key=self.order.__getitem__)]
+            rest = {field: value for field, value in filter_.items() if field not in candidates[1]}
         self.examined += len(pool)
-        if not filter_:
+        if not rest:
             return pool
-        return [doc for doc in pool if filter_applies(filter_, doc)]
+        return [doc for doc in pool if filter_applies(rest, doc)]
 
     def insert(self, doc: dict[str, Any]) -> None:
         doc.setdefault("_id", bson.ObjectId())
