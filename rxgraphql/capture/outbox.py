@@ -14,6 +14,7 @@ backend is unreachable the claim is rolled back and retried, as the flusher retr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -129,7 +130,8 @@ class Propagator:
                 logger.warning("rxgraphql outbox propagator: %s; retrying in %.1fs", error, delay)
                 self._stop.wait(delay)
             finally:
-                close_old_connections()
+                with contextlib.suppress(Exception):  # the thread must outlive any database error
+                    close_old_connections()
 
     def _serve(self) -> None:
         import psycopg
