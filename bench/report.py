@@ -69,17 +69,33 @@ def _cell(sample: Sample | None, unit: str) -> str:
     return f"{_fmt(sample.median, unit)} ({_fmt(sample.low, unit)}-{_fmt(sample.high, unit)})"
 
 
-def write(rows: list[Row], started: datetime, seconds: float) -> None:
-    """Write ``results.json``, the plots drawn from it, then ``results.md`` linking them."""
+def _setup() -> str:
+    from bench import settings
+
+    pool = (
+        "Django's psycopg connection pool"
+        if settings.POOLED
+        else "persistent connections (CONN_MAX_AGE; psycopg_pool is not installed)"
+    )
+    return f"Database connections: {pool}. Definitions of every figure: [README.md](README.md)."
+
+
+def write(
+    rows: list[Row], started: datetime, seconds: float, out: Path = HERE, parts: list[str] | None = None
+) -> None:
+    """Write ``results.json``, the plots drawn from it, then ``results.md`` linking them, under ``out``."""
     info = machine()
+    out.mkdir(parents=True, exist_ok=True)
+    command = ".venv/bin/python -m bench" + ("" if out == HERE else " " + " ".join(parts or []))
     lines = [
         "# Benchmark results",
         "",
-        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `.venv/bin/python -m bench`; "
+        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `{command}`; "
         f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory, "
         f"Python {info['python']}.",
         "",
         "Each cell is the median of the runs with (min-max). Ratio = ours / comparison on the medians.",
+        _setup(),
         "",
         "| bench | measure | ours | comparison | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
@@ -96,7 +112,7 @@ def write(rows: list[Row], started: datetime, seconds: float) -> None:
     notes = [f"- {row.bench} {row.measure}: {row.note}" for row in rows if row.note]
     if notes:
         lines += ["", "Notes:", "", *notes]
-    (HERE / "results.json").write_text(
+    (out / "results.json").write_text(
         json.dumps(
             {
                 "date": started.isoformat(),
@@ -109,11 +125,11 @@ def write(rows: list[Row], started: datetime, seconds: float) -> None:
         )
         + "\n"
     )
-    drawn = plots.draw(HERE / "results.json")
+    drawn = plots.draw(out / "results.json", out / "plots")
     if drawn:
         lines += ["", "Plots (medians of the runs, bars from min to max):", ""]
         lines += [f"![{path.stem}](plots/{path.name})" for path in drawn]
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
 
 
 def now() -> datetime:
