@@ -10,7 +10,7 @@ Sockets are spread round-robin over the URLs (the two workers of the Redis confi
 - ``raw``: the bare broadcast server (``bench.floor``); ready at its greeting.
 
 Commands, one JSON object a line on stdin: ``{"grow": N}`` opens sockets until N are ready and answers
-``{"ready": N, "seconds": ...}``; end of input closes everything. A save (or broadcast) is identified by a
+``{"ready": N, "seconds": ...}`` (or ``{"error": ...}`` before exiting); end of input closes everything. A save (or broadcast) is identified by a
 marker ``fan-<k>`` in the text it writes; when every socket has received the message carrying marker k,
 the process prints ``{"done": k, "first": t, "last": t, "bytes": n}``: the ``time.monotonic`` readings of
 the first and the last arrival and the size of the last message. Server pings (protocol and
@@ -166,7 +166,11 @@ async def _serve(fleet: Fleet) -> None:
             break
         command = json.loads(line)
         started = time.monotonic()
-        await fleet.grow(int(command["grow"]))
+        try:
+            await fleet.grow(int(command["grow"]))
+        except (RuntimeError, ConnectionError) as error:
+            print(json.dumps({"error": str(error)}), flush=True)
+            raise
         answer = {"ready": len(fleet.sockets), "seconds": time.monotonic() - started, "lost": fleet.lost}
         print(json.dumps(answer), flush=True)
     fleet.close()

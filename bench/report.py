@@ -77,7 +77,7 @@ def _setup() -> str:
         if settings.POOLED
         else "persistent connections (CONN_MAX_AGE; psycopg_pool is not installed)"
     )
-    return f"Database connections: {pool}. Definitions of every figure: [README.md](README.md)."
+    return f"Database connections: {pool}. What every figure includes: [bench/README.md](README.md)."
 
 
 def write(
@@ -130,6 +130,21 @@ def write(
         lines += ["", "Plots (medians of the runs, bars from min to max):", ""]
         lines += [f"![{path.stem}](plots/{path.name})" for path in drawn]
     (out / "results.md").write_text("\n".join(lines) + "\n")
+    if out == HERE:
+        _into_readme(lines[2:])
+
+
+def _into_readme(lines: list[str]) -> None:
+    """Put the table of a full run into ``bench/README.md`` between its result markers."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- results -->\n", "<!-- /results -->"
+    head, _sep, rest = text.partition(begin)
+    _old, _sep2, tail = rest.partition(end)
+    if not _sep or not _sep2:
+        return
+    body = "\n".join(lines)
+    readme.write_text(f"{head}{begin}{body}\n{end}{tail}")
 
 
 def now() -> datetime:

@@ -91,6 +91,8 @@ class Subscribers:
         self._wait(lambda: bool(self._answers), timeout, f"{total} subscribed sockets")
         with self._changed:
             answer = self._answers.pop(0)
+        if "error" in answer:
+            raise RuntimeError(f"a socket was refused: {answer['error']}")
         if answer["ready"] != total:
             raise RuntimeError(f"subscribers: {answer}")
         self.size = total
