@@ -7,14 +7,15 @@ Sockets are spread round-robin over the URLs (the two workers of the Redis confi
 
 - ``ours``: graphql-transport-ws, the board subscription of B2/B3; ready at the event with ``ready: true``;
 - ``naive``: graphql-transport-ws, the subscription of ``bench.naive``; ready at its first event;
-- ``raw``: the bare broadcast server (``bench.floor``); ready at its greeting.
+- ``raw``: the floor (``bench.floor``); ready at its greeting.
 
 Commands, one JSON object a line on stdin: ``{"grow": N}`` opens sockets until N are ready and answers
-``{"ready": N, "seconds": ...}`` (or ``{"error": ...}`` before exiting); end of input closes everything. A save (or broadcast) is identified by a
-marker ``fan-<k>`` in the text it writes; when every socket has received the message carrying marker k,
-the process prints ``{"done": k, "first": t, "last": t, "bytes": n}``: the ``time.monotonic`` readings of
-the first and the last arrival and the size of the last message. Server pings (protocol and
-graphql-transport-ws) are answered, so sockets can stay idle as long as needed.
+``{"ready": N, "seconds": ...}`` (or ``{"error": ...}`` before exiting); end of input closes everything.
+A save (or broadcast) is identified by a marker ``fan-<k>`` in the text it writes; when every socket has
+received the message carrying marker k, the process prints ``{"done": k, "first": t, "last": t,
+"bytes": n}``: the ``time.monotonic`` readings of the first and the last arrival and the size of the last
+message. Server pings (protocol and graphql-transport-ws) are answered, so sockets can stay idle as long
+as needed.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def ours_embedded(
             Subscribers("ours", [server.ws_url], boards.member_tokens, boards.small.pk) as subscribers,
         ):
             result.subscribe_seconds["distinct 1000"] = subscribers.grow(1000)
-            result.distinct_users = measure(subscribers, trigger, max(2, runs - 1), SAVES)
+            result.distinct_users = measure(subscribers, trigger, runs, SAVES)
             print(f"B1 distinct users N=1000: p99 {result.distinct_users.p99.median * 1e3:.1f} ms")
         trigger.close()
         trigger = SaveTrigger([server.agent_port], boards.medium.card_ids)
@@ -265,7 +265,7 @@ def ours_embedded(
                 subscribers,
                 trigger,
                 (1, 1000),
-                max(2, runs - 1),
+                runs,
                 lambda n: SAVES,
                 result.embedded_1k,
                 "embedded 1k",
@@ -281,7 +281,7 @@ def ours_embedded(
                 subscribers,
                 trigger,
                 (1,),
-                max(2, runs - 1),
+                runs,
                 lambda n: SAVES,
                 result.embedded_10k,
                 "embedded 10k",
@@ -324,7 +324,7 @@ def ours_clustered(boards: Boards, runs: int, result: FanOut) -> None:
                     subscribers,
                     trigger,
                     (1,),
-                    max(2, runs - 1),
+                    runs,
                     lambda n: SAVES,
                     result.clustered_10k,
                     "clustered 10k",
