@@ -72,6 +72,7 @@ def main() -> None:
         print(f"boards built: {[b.records for b in boards.values()]}", flush=True)
         if "B2" in parts:
             rows += _first_state(boards, repeats)
+            print(f"B2 done at {time.monotonic() - clock:.0f} s", flush=True)
         if parts & {"B1", "B5"}:
             small = data.build_board(FANOUT_BOARD_RECORDS, "b1")
             tokens = data.add_members(small, DISTINCT_MEMBERS, "b1") if "B1" in parts else []
@@ -100,26 +101,26 @@ def main() -> None:
                 with fanout._recording(fan, "naive render-once"):
                     fanout.naive_once(small, fan)
                 rows += target_rows(fan) + sweep_rows(fan)
-                print("B1 done", flush=True)
+                print(f"B1 done at {time.monotonic() - clock:.0f} s", flush=True)
             if "B5" in parts:
                 rows.append(capacity.sustained_row(ladders, limit, 1000, _coalescing()))
         if "B5" in parts:
             idle_board = data.build_board(capacity.IDLE_BOARD_RECORDS, "b5")
             connection.close()
             rows += capacity.idle_rows(capacity.idle_sockets(idle_board))
-            print("B5 done", flush=True)
+            print(f"B5 done at {time.monotonic() - clock:.0f} s", flush=True)
         if "B6" in parts:
             from bench.writes import b6_rows
 
             b6_board = data.build_board(1_000, "b6")
             connection.close()
             rows += b6_rows(b6_board, repeats)
-            print("B6 done", flush=True)
+            print(f"B6 done at {time.monotonic() - clock:.0f} s", flush=True)
         if "B4" in parts:
             from bench.client import b4_rows
 
             rows += b4_rows(repeats)
-            print("B4 done", flush=True)
+            print(f"B4 done at {time.monotonic() - clock:.0f} s", flush=True)
     finally:
         from django.db import connections
 
