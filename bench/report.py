@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def machine() -> dict[str, Any]:
-    """``nproc``, memory and CPU model of this machine."""
+    """``nproc``, memory, CPU model and load average of this machine."""
     cpu = "unknown"
     memory_kib = 0
     try:
@@ -31,11 +31,16 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    try:
+        load = " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
     return {
         "nproc": nproc or str(os.cpu_count()),
         "memory_gib": round(memory_kib / 2**20, 1),
         "cpu": cpu,
         "python": platform.python_version(),
+        "load_average_1_5_15_min_at_end": load,
     }
 
 
@@ -92,7 +97,8 @@ def write(
         "",
         f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `{command}`; "
         f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory, "
-        f"Python {info['python']}.",
+        f"Python {info['python']}; load average (1/5/15 min) at the end: {info['load_average_1_5_15_min_at_end']} "
+        "(other work on the machine inflates absolute figures).",
         "",
         "Each cell is the median of the runs with (min-max). Ratio = ours / comparison on the medians.",
         _setup(),
