@@ -97,7 +97,8 @@ def write(
         "",
         f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `{command}`; "
         f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory, "
-        f"Python {info['python']}; load average (1/5/15 min) at the end: {info['load_average_1_5_15_min_at_end']} "
+        f"Python {info['python']}; load average (1/5/15 min) at the end: "
+        f"{info['load_average_1_5_15_min_at_end']} "
         "(other work on the machine inflates absolute figures).",
         "",
         "Each cell is the median of the runs with (min-max). Ratio = ours / comparison on the medians.",
