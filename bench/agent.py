@@ -28,16 +28,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 PROBE_INTERVAL = 0.005
 PORT_VARIABLE = "RXGRAPHQL_BENCH_AGENT_PORT"
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
+App = Callable[[Any, Any, Any], Awaitable[None]]  # an ASGI application (scope, receive, send)
 
 
 class LagProbe:
@@ -80,7 +77,7 @@ class Agent:
     def wrap(self, app: App) -> App:
         """The ASGI app with the probe started at its first call."""
 
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
             if self._probe_task is None:
                 self.loop = asyncio.get_running_loop()
                 self._probe_task = self.loop.create_task(self.probe.run())
