@@ -108,3 +108,17 @@ def build_board(records: int, tag: str) -> BigBoard:
     )
     total = FIXED_RECORDS + 2 * n_cards
     return BigBoard(board.pk, total, token.key, [card.pk for card in cards])
+
+
+def add_members(board: BigBoard, count: int, tag: str) -> list[str]:
+    """``count`` new users made members of ``board`` (not part of its tree); their tokens."""
+    from board.models import Board
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    users = User.objects.bulk_create([User(username=f"{tag}-m{i}") for i in range(count)], batch_size=2000)
+    tokens = Token.objects.bulk_create(
+        [Token(key=Token.generate_key(), user=user) for user in users], batch_size=2000
+    )
+    Board.objects.get(pk=board.pk).members.add(*users)
+    return [token.key for token in tokens]

@@ -2,18 +2,20 @@
 
 Run by ``bench.subscribers.Subscribers`` as ``python -m bench.fanclients KIND URL[,URL...] [TOKEN BOARD]``,
 apart from the process that makes the saves, so the writer's work does not delay the arrivals it times.
-Sockets are spread round-robin over the URLs (the two workers of the Redis configuration). KIND:
+Sockets are spread round-robin over the URLs (the two workers of the Redis configuration). ``TOKEN`` may be
+``@FILE``: one token a line, socket ``i`` authenticates with token ``i % count`` (distinct users). KIND:
 
 - ``ours``: graphql-transport-ws, the board subscription of B2/B3; ready at the event with ``ready: true``;
 - ``naive``: graphql-transport-ws, the subscription of ``bench.naive``; ready at its first event;
-- ``raw``: the bare broadcast server (``bench.floor``); ready at its greeting.
+- ``raw``: the floor (``bench.floor``); ready at its greeting.
 
 Commands, one JSON object a line on stdin: ``{"grow": N}`` opens sockets until N are ready and answers
-``{"ready": N, "seconds": ...}``; end of input closes everything. A save (or broadcast) is identified by a
-marker ``fan-<k>`` in the text it writes; when every socket has received the message carrying marker k,
-the process prints ``{"done": k, "first": t, "last": t, "bytes": n}``: the ``time.monotonic`` readings of
-the first and the last arrival and the size of the last message. Server pings (protocol and
-graphql-transport-ws) are answered, so sockets can stay idle as long as needed.
+``{"ready": N, "seconds": ...}`` (or ``{"error": ...}`` before exiting); end of input closes everything.
+A save (or broadcast) is identified by a marker ``fan-<k>`` in the text it writes; when every socket has
+received the message carrying marker k, the process prints ``{"done": k, "first": t, "last": t,
+"bytes": n}``: the ``time.monotonic`` readings of the first and the last arrival and the size of the last
+message. Server pings (protocol and graphql-transport-ws) are answered, so sockets can stay idle as long
+as needed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -48,10 +51,10 @@ class _Socket:
 class Fleet:
     """All sockets of this process and the per-marker arrival counts."""
 
-    def __init__(self, kind: str, urls: list[str], token: str, board: str) -> None:
+    def __init__(self, kind: str, urls: list[str], tokens: list[str], board: str) -> None:
         self.kind = kind
         self.urls = urls
-        self.token = token
+        self.tokens = tokens
         self.board = board
         self.sockets: list[LeanSocket] = []
         self.counts: dict[int, int] = {}
@@ -128,7 +131,8 @@ class Fleet:
         if sock.state is None:
             sock.state = _Socket(ready)
         if self.kind != "raw":
-            init = {"type": "connection_init", "payload": {"authorization": f"Token {self.token}"}}
+            token = self.tokens[index % len(self.tokens)]
+            init = {"type": "connection_init", "payload": {"authorization": f"Token {token}"}}
             sock.send_text(orjson.dumps(init))
         sock.closed.add_done_callback(lambda _f: self._on_closed(ready))
         await ready
@@ -163,7 +167,11 @@ async def _serve(fleet: Fleet) -> None:
             break
         command = json.loads(line)
         started = time.monotonic()
-        await fleet.grow(int(command["grow"]))
+        try:
+            await fleet.grow(int(command["grow"]))
+        except (RuntimeError, ConnectionError) as error:
+            print(json.dumps({"error": str(error)}), flush=True)
+            raise
         answer = {"ready": len(fleet.sockets), "seconds": time.monotonic() - started, "lost": fleet.lost}
         print(json.dumps(answer), flush=True)
     fleet.close()
@@ -175,7 +183,8 @@ def main() -> None:
     raise_file_limit()
     kind, urls = sys.argv[1], sys.argv[2].split(",")
     token, board = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("", "")
-    asyncio.run(_serve(Fleet(kind, urls, token, board)))
+    tokens = Path(token[1:]).read_text().split() if token.startswith("@") else [token]
+    asyncio.run(_serve(Fleet(kind, urls, tokens, board)))
 
 
 if __name__ == "__main__":

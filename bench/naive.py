@@ -1,16 +1,24 @@
-"""The naive comparison of B1: strawberry's Django Channels consumer fed by channel-layer ``group_send``.
+"""The naive comparisons of B1: strawberry's Django Channels consumer fed by channel-layer ``group_send``.
 
-What a team would write without rxgraphql: a ``post_save`` receiver sends "board changed" to the board's
-channel-layer group, and every subscriber re-executes the nested query (``BoardSerializer`` of the whole
-board, relations prefetched as in the DRF view of B2) and sends the full state as a JSON field. Served by
-one uvicorn worker with the example's ``InMemoryChannelLayer`` (one process, so no Redis layer is needed);
-the database work runs in Django's thread-sensitive executor, as ``database_sync_to_async`` would. No
-authentication is checked, which only favours this side. rxgraphql's own signal receivers are
-disconnected in this process so its saves cost what they would without rxgraphql.
+What a team would write without rxgraphql, in two variants chosen by ``RXGRAPHQL_BENCH_NAIVE``:
 
-Saves arrive through the same ``POST /bench/save-card/<pk>`` view as for rxgraphql (``bench.urls``).
+- ``per-subscriber`` (default): a ``post_save`` receiver sends "board changed" to the board's channel-layer
+  group, and every subscriber re-executes the nested query (``BoardSerializer`` of the whole board,
+  relations prefetched as in the DRF view of B2) and sends the full state as a JSON field;
+- ``render-once``: the receiver renders the nested state once and sends it with the group message; every
+  subscriber sends that state (the layer copies the message per subscriber, strawberry encodes it per
+  subscriber).
+
+Served by one uvicorn worker with the example's ``InMemoryChannelLayer`` (one process, so no Redis layer is
+needed); the database work of the subscribers runs in Django's thread-sensitive executor, as
+``database_sync_to_async`` would. No authentication is checked, which only favours this side. rxgraphql's
+own signal receivers are disconnected in this process so its saves cost what they would without rxgraphql.
+
+Saves are made by the same writer thread as for rxgraphql (``bench.agent``); the receiver hands the group
+message to the worker's event loop.
 """
 
+import asyncio
 import json
 import os
 import sys
@@ -28,7 +36,7 @@ import django  # noqa: E402
 django.setup()
 
 import strawberry  # noqa: E402
-from asgiref.sync import async_to_sync, sync_to_async  # noqa: E402
+from asgiref.sync import sync_to_async  # noqa: E402
 from board.models import Card  # noqa: E402
 from board.serializers import BoardSerializer  # noqa: E402
 from channels.layers import get_channel_layer  # noqa: E402
@@ -40,10 +48,12 @@ from rest_framework.renderers import JSONRenderer  # noqa: E402
 from strawberry.channels import GraphQLWSConsumer  # noqa: E402
 from strawberry.scalars import JSON  # noqa: E402
 
+from bench import agent  # noqa: E402
 from bench.views import board_queryset  # noqa: E402
 from bench.writes import disconnect_receivers  # noqa: E402
 
 CHANGED = "board.changed"
+RENDER_ONCE = os.environ.get("RXGRAPHQL_BENCH_NAIVE", "per-subscriber") == "render-once"
 
 
 def _group(board_id: object) -> str:
@@ -78,23 +88,32 @@ class Subscription:
         consumer = info.context["ws"]
         async with consumer.listen_to_channel(CHANGED, groups=[_group(board_id)]) as notifications:
             yield await nested_state(board_id)
-            async for _ in notifications:
-                yield await nested_state(board_id)
+            async for message in notifications:
+                yield message["state"] if RENDER_ONCE else await nested_state(board_id)
 
 
 def _card_saved(sender: type[Card], instance: Card, **kwargs: Any) -> None:
     layer = get_channel_layer()
+    running = agent.current()
     assert layer is not None
-    async_to_sync(layer.group_send)(_group(instance.column.board_id), {"type": CHANGED})
+    assert running is not None
+    assert running.loop is not None
+    board_id = instance.column.board_id
+    message: dict[str, Any] = {"type": CHANGED}
+    if RENDER_ONCE:
+        message["state"] = _nested_state(str(board_id))
+    asyncio.run_coroutine_threadsafe(layer.group_send(_group(board_id), message), running.loop).result(60)
 
 
 disconnect_receivers()
 post_save.connect(_card_saved, sender=Card, dispatch_uid="bench-naive")
 schema = strawberry.Schema(query=Query, subscription=Subscription)
 
-application = ProtocolTypeRouter(
-    {
-        "http": get_asgi_application(),
-        "websocket": URLRouter([path("graphql", GraphQLWSConsumer.as_asgi(schema=schema))]),
-    }
+application = agent.install(
+    ProtocolTypeRouter(
+        {
+            "http": get_asgi_application(),
+            "websocket": URLRouter([path("graphql", GraphQLWSConsumer.as_asgi(schema=schema))]),
+        }
+    )
 )

@@ -57,23 +57,23 @@ def _rows(rows: list[dict[str, Any]], figure: str) -> list[tuple[dict[str, Any],
     return found
 
 
-def _b1(rows: list[dict[str, Any]]) -> Path | None:
+def _b1(rows: list[dict[str, Any]]) -> Any:
     series: dict[str, dict[float, Point]] = defaultdict(dict)
     for row, plot in _rows(rows, "b1"):
         if plot["stat"] != "p99":
             continue
         series[plot["series"]][plot["x"]] = _point(plot["x"], row["ours"], 1e3)
-        series[plot["comparison_series"]][plot["x"]] = _point(plot["x"], row["comparison"], 1e3)
+        if row.get("comparison"):
+            series[plot["comparison_series"]][plot["x"]] = _point(plot["x"], row["comparison"], 1e3)
     if not series:
         return None
-    figure, axes = plt.subplots(figsize=(7, 5))
+    figure, axes = plt.subplots(figsize=(8, 5.5))
     _draw(axes, {name: list(points.values()) for name, points in series.items()})
-    axes.axhline(100, color="grey", linestyle=":", linewidth=1)
     _finish(axes, "B1 fan-out: save to the last of N subscribers (p99)", "subscribers N", "p99 latency (ms)")
-    return _save(figure, "b1_fanout.png")
+    return figure
 
 
-def _b2(rows: list[dict[str, Any]]) -> Path | None:
+def _b2(rows: list[dict[str, Any]]) -> Any:
     series: dict[str, dict[float, Point]] = defaultdict(dict)
     for row, plot in _rows(rows, "b2"):
         series[plot["series"]][plot["x"]] = _point(plot["x"], row["ours"])
@@ -83,23 +83,24 @@ def _b2(rows: list[dict[str, Any]]) -> Path | None:
     figure, axes = plt.subplots(figsize=(7, 5))
     _draw(axes, {name: list(points.values()) for name, points in series.items()})
     _finish(axes, "B2 first full state", "records on the board", "time to the full state (s)")
-    return _save(figure, "b2_first_state.png")
+    return figure
 
 
-def _b4(rows: list[dict[str, Any]]) -> Path | None:
+def _b4(rows: list[dict[str, Any]]) -> Any:
     series: dict[str, dict[float, Point]] = defaultdict(dict)
     for row, plot in _rows(rows, "b4"):
         series[plot["series"]][plot["x"]] = _point(plot["x"], row["ours"], 1e3)
-        series[plot["comparison_series"]][plot["x"]] = _point(plot["x"], row["comparison"], 1e3)
+        if row.get("comparison"):
+            series[plot["comparison_series"]][plot["x"]] = _point(plot["x"], row["comparison"], 1e3)
     if not series:
         return None
-    figure, axes = plt.subplots(figsize=(7, 5))
+    figure, axes = plt.subplots(figsize=(8, 5.5))
     _draw(axes, {name: list(points.values()) for name, points in series.items()})
     _finish(axes, "B4 TypeScript store (node)", "cards on the board", "time (ms)")
-    return _save(figure, "b4_client.png")
+    return figure
 
 
-def _b5(rows: list[dict[str, Any]]) -> Path | None:
+def _b5(rows: list[dict[str, Any]]) -> Any:
     idle = [row for row, _plot in _rows(rows, "b5_idle")]
     rate = [row for row, _plot in _rows(rows, "b5_rate")]
     if not idle and not rate:
@@ -114,7 +115,8 @@ def _b5(rows: list[dict[str, Any]]) -> Path | None:
             xs = [step["rate"] for step in steps]
             ys = [min(step["p99"], 10.0) * 1e3 for step in steps]
             right.plot(xs, ys, marker="o", label=f"ladder {index}")
-        right.axhline(100, color="grey", linestyle=":", linewidth=1, label="100 ms")
+        limit = rate[0]["extra"].get("limit", 0.1) * 1e3
+        right.axhline(limit, color="grey", linestyle=":", linewidth=1, label=f"limit {limit:.0f} ms")
         _finish(
             right,
             "B5 saves/s to 1000 subscribers",
@@ -122,22 +124,29 @@ def _b5(rows: list[dict[str, Any]]) -> Path | None:
             "p99 save to last socket (ms)",
             log=False,
         )
-    return _save(figure, "b5_capacity.png")
+    return figure
 
 
-def _save(figure: Any, name: str) -> Path:
-    PLOTS.mkdir(exist_ok=True)
-    path = PLOTS / name
+def _save(figure: Any, name: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
 
 
-def draw(results: Path = HERE / "results.json") -> list[Path]:
-    """Draw every plot the results allow; the paths written."""
+def draw(results: Path = HERE / "results.json", folder: Path = PLOTS) -> list[Path]:
+    """Draw every plot the results allow into ``folder``; the paths written."""
     rows = json.loads(results.read_text())["rows"]
-    return [path for path in (_b1(rows), _b2(rows), _b4(rows), _b5(rows)) if path is not None]
+    drawn = []
+    for name, figure in ((name, make(rows)) for name, make in FIGURES.items()):
+        if figure is not None:
+            drawn.append(_save(figure, name, folder))
+    return drawn
+
+
+FIGURES = {"b1_fanout.png": _b1, "b2_first_state.png": _b2, "b4_client.png": _b4, "b5_capacity.png": _b5}
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def machine() -> dict[str, Any]:
-    """``nproc``, memory and CPU model of this machine."""
+    """``nproc``, memory, CPU model and load average of this machine."""
     cpu = "unknown"
     memory_kib = 0
     try:
@@ -31,11 +31,16 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    try:
+        load = " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
     return {
         "nproc": nproc or str(os.cpu_count()),
         "memory_gib": round(memory_kib / 2**20, 1),
         "cpu": cpu,
         "python": platform.python_version(),
+        "load_average_1_5_15_min_at_end": load,
     }
 
 
@@ -69,17 +74,35 @@ def _cell(sample: Sample | None, unit: str) -> str:
     return f"{_fmt(sample.median, unit)} ({_fmt(sample.low, unit)}-{_fmt(sample.high, unit)})"
 
 
-def write(rows: list[Row], started: datetime, seconds: float) -> None:
-    """Write ``results.json``, the plots drawn from it, then ``results.md`` linking them."""
+def _setup() -> str:
+    from bench import settings
+
+    pool = (
+        "Django's psycopg connection pool"
+        if settings.POOLED
+        else "persistent connections (CONN_MAX_AGE; psycopg_pool is not installed)"
+    )
+    return f"Database connections: {pool}. What every figure includes: [bench/README.md](README.md)."
+
+
+def write(
+    rows: list[Row], started: datetime, seconds: float, out: Path = HERE, parts: list[str] | None = None
+) -> None:
+    """Write ``results.json``, the plots drawn from it, then ``results.md`` linking them, under ``out``."""
     info = machine()
+    out.mkdir(parents=True, exist_ok=True)
+    command = ".venv/bin/python -m bench" + ("" if out == HERE else " " + " ".join(parts or []))
     lines = [
         "# Benchmark results",
         "",
-        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `.venv/bin/python -m bench`; "
+        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')} in {seconds:.0f} s with `{command}`; "
         f"machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB memory, "
-        f"Python {info['python']}.",
+        f"Python {info['python']}; load average (1/5/15 min) at the end: "
+        f"{info['load_average_1_5_15_min_at_end']} "
+        "(other work on the machine inflates absolute figures).",
         "",
         "Each cell is the median of the runs with (min-max). Ratio = ours / comparison on the medians.",
+        _setup(),
         "",
         "| bench | measure | ours | comparison | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
@@ -96,7 +119,7 @@ def write(rows: list[Row], started: datetime, seconds: float) -> None:
     notes = [f"- {row.bench} {row.measure}: {row.note}" for row in rows if row.note]
     if notes:
         lines += ["", "Notes:", "", *notes]
-    (HERE / "results.json").write_text(
+    (out / "results.json").write_text(
         json.dumps(
             {
                 "date": started.isoformat(),
@@ -109,11 +132,26 @@ def write(rows: list[Row], started: datetime, seconds: float) -> None:
         )
         + "\n"
     )
-    drawn = plots.draw(HERE / "results.json")
+    drawn = plots.draw(out / "results.json", out / "plots")
     if drawn:
         lines += ["", "Plots (medians of the runs, bars from min to max):", ""]
         lines += [f"![{path.stem}](plots/{path.name})" for path in drawn]
-    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    if out == HERE:
+        _into_readme(lines[2:])
+
+
+def _into_readme(lines: list[str]) -> None:
+    """Put the table of a full run into ``bench/README.md`` between its result markers."""
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    begin, end = "<!-- results -->\n", "<!-- /results -->"
+    head, _sep, rest = text.partition(begin)
+    _old, _sep2, tail = rest.partition(end)
+    if not _sep or not _sep2:
+        return
+    body = "\n".join(lines)
+    readme.write_text(f"{head}{begin}{body}\n{end}{tail}")
 
 
 def now() -> datetime:

@@ -1,5 +1,9 @@
 """uvicorn serving an ASGI app of the benchmarks in a separate OS process, so clients and server do not
-share a GIL; also the port helpers the other processes of the suite use."""
+share a GIL; also the port helpers the other processes of the suite use.
+
+Every worker runs the bench's agent (``bench.agent``: the writer thread of B1/B5 and the event-loop lag
+probe) on a port of its own, ``agent_port``.
+"""
 
 from __future__ import annotations
 
@@ -69,6 +73,7 @@ class ServerProcess:
         self.app = app
         self.env = env or {}
         self.port = free_port()
+        self.agent_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,7 +94,12 @@ class ServerProcess:
 
     def start(self, within: float = 30.0) -> ServerProcess:
         """Start uvicorn and wait until it accepts connections."""
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", **self.env}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "RXGRAPHQL_BENCH_AGENT_PORT": str(self.agent_port),
+            **self.env,
+        }
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -116,6 +126,7 @@ class ServerProcess:
             preexec_fn=raise_file_limit,
         )
         wait_port(self.port, self.process, within)
+        wait_port(self.agent_port, self.process, within)
         return self
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,8 +30,18 @@ class Arrival:
 class Subscribers:
     """One ``bench.fanclients`` process; a context manager that stops it at the end."""
 
-    def __init__(self, kind: str, urls: list[str], token: str = "", board: int | None = None) -> None:
+    def __init__(
+        self, kind: str, urls: list[str], token: str | list[str] = "", board: int | None = None
+    ) -> None:
         args = [sys.executable, "-m", "bench.fanclients", kind, ",".join(urls)]
+        self._tokens: tempfile._TemporaryFileWrapper[str] | None = None
+        if isinstance(token, list):
+            self._tokens = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by close())
+                "w", prefix="rxgraphql-bench-tokens-", suffix=".txt"
+            )
+            self._tokens.write("\n".join(token) + "\n")
+            self._tokens.flush()
+            token = f"@{self._tokens.name}"
         if board is not None:
             args += [token, str(board)]
         self.process = subprocess.Popen(
@@ -80,6 +91,8 @@ class Subscribers:
         self._wait(lambda: bool(self._answers), timeout, f"{total} subscribed sockets")
         with self._changed:
             answer = self._answers.pop(0)
+        if "error" in answer:
+            raise RuntimeError(f"a socket was refused: {answer['error']}")
         if answer["ready"] != total:
             raise RuntimeError(f"subscribers: {answer}")
         self.size = total
@@ -114,3 +127,5 @@ class Subscribers:
             pass
         stop_process(self.process)
         self._reader.join(5)
+        if self._tokens is not None:
+            self._tokens.close()

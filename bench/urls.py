@@ -3,10 +3,9 @@
 from django.urls import path
 from example_project.urls import urlpatterns as example_urlpatterns
 
-from bench.views import BoardView, save_card
+from bench.views import BoardView
 
 urlpatterns = [
     path("bench/board/<int:pk>", BoardView.as_view(), name="bench-board"),
-    path("bench/save-card/<int:pk>", save_card, name="bench-save-card"),
     *example_urlpatterns,
 ]

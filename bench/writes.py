@@ -1,27 +1,50 @@
-"""B6: the cost of ``save()`` with rxgraphql installed, in this process (embedded backends).
+"""B6: the cost of ``save()`` with rxgraphql installed, in one process (embedded backends), per capture mode.
 
-Each run saves ``SAVES`` cards one by one (autocommit, one title changed) and reports the mean time per
-save; the figure includes waiting, after the last save, until rxgraphql's flusher thread has propagated
-every change (``flusher.wait_idle``), so work handed to the background thread is counted. Modes:
+One process per capture mode (``python -m bench.writes MODE BOARD.json OUT.json``, with
+``RXGRAPHQL_BENCH_CAPTURE=MODE`` so that ``RXGRAPHQL["CAPTURE"]`` is set from the start). Each run saves
+``SAVES`` cards one by one from the main thread (autocommit, one title changed, outside any request) and
+reports the mean time per save; the figure includes waiting, after the last save, until rxgraphql's flusher
+thread has propagated every change (``flusher.wait_idle``), so work handed to the background thread is
+counted. Figures:
 
-- floor: rxgraphql's signal receivers disconnected (the same save with nothing of rxgraphql on its path);
+- floor: rxgraphql's signal receivers disconnected (the same save with nothing of rxgraphql's Python on its
+  path; database triggers, if a capture mode installed them, still fire);
 - unwatched: receivers connected, no subscriber of the board;
 - watched: one websocket subscriber of the board on a uvicorn server in a thread of this process;
 - a model no channel shows (``auth.Group``), receivers connected, against the same save disconnected.
+
+``RXGRAPHQL["CAPTURE"]`` ("auto", "triggers", "signals") is read by ``rxgraphql.capture``; an rxgraphql
+without that module ignores the setting and captures by signals only, so the "triggers" rows are then not
+measured (a figure would be the signals one) and the notes say so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 from bench.data import BigBoard
 from bench.stats import Row, Sample
 from bench.wsclient import BOARD_SUBSCRIPTION, BenchClient
 
 SAVES = 200
+MODES = ("signals", "triggers")
+
+
+def capture_module_installed() -> bool:
+    """Whether the installed rxgraphql reads ``RXGRAPHQL["CAPTURE"]`` (has ``rxgraphql.capture``)."""
+    return importlib.util.find_spec("rxgraphql.capture") is not None
 
 
 def disconnect_receivers() -> None:
@@ -65,13 +88,14 @@ def _card_saves(board: BigBoard) -> Callable[[], float]:
 def _group_saves() -> Callable[[], float]:
     from django.contrib.auth.models import Group
 
-    groups = [Group.objects.create(name=f"bench-group-{i}") for i in range(SAVES)]
+    tag = f"bench-group-{os.getpid()}"
+    groups = [Group.objects.create(name=f"{tag}-{i}") for i in range(SAVES)]
     counter = iter(range(10**9))
 
     def run() -> float:
         started = time.perf_counter()
         for group in groups:
-            group.name = f"bench-group-{next(counter)}"
+            group.name = f"{tag}-{next(counter)}"
             group.save(update_fields=["name"])
         return (time.perf_counter() - started) / len(groups)
 
@@ -118,58 +142,130 @@ class _Watcher:
         self.server.stop()
 
 
-def b6_rows(board: BigBoard, repeats: int) -> list[Row]:
-    """Rows of B6 (see the module docstring)."""
+def measure_mode(board: BigBoard, repeats: int) -> dict[str, list[float]]:
+    """Every figure of the module docstring in this process, ``repeats`` runs each (s per save)."""
     cards = _card_saves(board)
     groups = _group_saves()
-    floor: list[float] = []
-    unwatched: list[float] = []
-    group_floor: list[float] = []
-    group_on: list[float] = []
+    figures: dict[str, list[float]] = {
+        "floor": [],
+        "unwatched": [],
+        "group_floor": [],
+        "group": [],
+        "watched": [],
+    }
     cards()  # warm-up (flusher thread, query plans)
     for _ in range(repeats):
         disconnect_receivers()
-        floor.append(cards())
-        group_floor.append(groups())
+        figures["floor"].append(cards())
+        figures["group_floor"].append(groups())
         _connect()
-        unwatched.append(cards())
-        group_on.append(groups())
+        figures["unwatched"].append(cards())
+        figures["group"].append(groups())
     watcher = _Watcher(board)
-    watched: list[float] = []
     try:
         cards()
         for _ in range(repeats):
-            watched.append(cards())
+            figures["watched"].append(cards())
     finally:
         watcher.close()
-    floor_s = Sample.of(floor)
+    return figures
+
+
+def _run_mode(mode: str, board: BigBoard, repeats: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory(prefix="rxgraphql-bench-b6-") as folder:
+        board_file, out_file = Path(folder) / "board.json", Path(folder) / "out.json"
+        board_file.write_text(json.dumps(asdict(board)))
+        subprocess.run(
+            [sys.executable, "-m", "bench.writes", mode, str(board_file), str(out_file), str(repeats)],
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "RXGRAPHQL_BENCH_CAPTURE": mode},
+            timeout=600,
+        )
+        figures: dict[str, list[float]] = json.loads(out_file.read_text())
+        return figures
+
+
+def b6_rows(board: BigBoard, repeats: int) -> list[Row]:
+    """Rows of B6 for every capture mode (see the module docstring)."""
+    installed = capture_module_installed()
+    ignored = (
+        "the installed rxgraphql has no rxgraphql.capture module: RXGRAPHQL['CAPTURE'] is ignored and "
+        "saves are captured by signals"
+    )
     size = "1k-record board"
-    return [
-        Row(
-            "B6",
-            f"Card.save(), unwatched ({size})",
-            "s/save",
-            Sample.of(unwatched),
-            "floor (receivers off)",
-            floor_s,
-            target="<= 1.2x floor",
-            target_ratio=1.2,
-        ),
-        Row(
-            "B6",
-            f"Card.save(), watched by 1 subscriber ({size})",
-            "s/save",
-            Sample.of(watched),
-            "floor (receivers off)",
-            floor_s,
-            note="includes propagation to the subscriber (flusher drained); no target",
-        ),
-        Row(
-            "B6",
-            "Group.save(), a model no channel shows",
-            "s/save",
-            Sample.of(group_on),
-            "floor (receivers off)",
-            Sample.of(group_floor),
-        ),
-    ]
+    rows: list[Row] = []
+    for mode in MODES:
+        figures: dict[str, list[float]] | None = None
+        note = ""
+        if mode == "triggers" and not installed:
+            note = f"not measured: {ignored}, so a 'triggers' figure would be the signals one"
+        else:
+            figures = _run_mode(mode, board, repeats)
+            note = "" if installed else ignored
+
+        def sample(name: str, figures: dict[str, list[float]] | None = figures) -> Sample | None:
+            return Sample.of(figures[name]) if figures else None
+
+        label = f'CAPTURE="{mode}"'
+        rows += [
+            Row(
+                "B6",
+                f"Card.save(), unwatched, {label} ({size})",
+                "s/save",
+                sample("unwatched"),
+                "plain save (receivers off)",
+                sample("floor"),
+                target="<= 1.2x plain save",
+                target_ratio=1.2,
+                note=note,
+            ),
+            Row(
+                "B6",
+                f"Card.save(), watched by 1 subscriber, {label} ({size})",
+                "s/save",
+                sample("watched"),
+                "plain save (receivers off)",
+                sample("floor"),
+                target="<= 2x plain save",
+                target_ratio=2.0,
+                note="includes propagation to the subscriber (flusher drained)" if figures else "",
+            ),
+        ]
+        if mode == "signals":
+            rows.append(
+                Row(
+                    "B6",
+                    f"Group.save(), a model no channel shows, {label}",
+                    "s/save",
+                    sample("group"),
+                    "plain save (receivers off)",
+                    sample("group_floor"),
+                )
+            )
+    return rows
+
+
+def main() -> None:
+    """``python -m bench.writes MODE BOARD.json OUT.json REPEATS``: one capture mode's figures as JSON."""
+    _mode, board_file, out_file, repeats = sys.argv[1:5]
+    for entry in (
+        str(Path(__file__).resolve().parent.parent),
+        str(Path(__file__).resolve().parent.parent / "example"),
+    ):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django
+
+    django.setup()
+    board = BigBoard(**json.loads(Path(board_file).read_text()))
+    figures: dict[str, Any] = measure_mode(board, int(repeats))
+    from django.db import connections
+
+    connections.close_all()
+    Path(out_file).write_text(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
