@@ -8,6 +8,9 @@ Warning ``rxgraphql.W002`` (a database check: ``migrate``, ``check --database de
 capture, a layer table (or a many-to-many table between layers) has no capture trigger, or a trigger is out
 of step with the channels, so some changes would never reach subscribers. ``migrate`` fixes it.
 
+Warning ``rxgraphql.W003`` (a database check too): capture triggers left on a PostgreSQL database whose
+``CAPTURE`` is ``"signals"``.
+
 Warning ``rxgraphql.W001``: the embedded backends keep the cache and the fan-out inside one process, so a
 save made in another process (another worker, a management command, a task queue) never reaches its
 subscribers. Checks run in ``manage.py`` processes, not inside ASGI servers, so the signs looked for are
@@ -115,8 +118,10 @@ def check_capture(app_configs: Any = None, databases: Any = None, **kwargs: Any)
 
     from .capture import triggers, uses_triggers
 
-    if not databases or DEFAULT_DB_ALIAS not in databases or not uses_triggers():
+    if not databases or DEFAULT_DB_ALIAS not in databases:
         return []
+    if not uses_triggers():
+        return _leftover_triggers(DEFAULT_DB_ALIAS)
     try:
         found = triggers.status(DEFAULT_DB_ALIAS)
     except DatabaseError as error:
@@ -192,3 +197,29 @@ def check_security(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+def _leftover_triggers(using: str) -> list[CheckMessage]:
+    """``rxgraphql.W003``: capture triggers on a database whose changes are captured by signals (the
+    outbox would grow with nobody to drain it)."""
+    from django.db import DatabaseError, connections
+
+    from .capture import triggers
+
+    if connections[using].vendor != "postgresql":
+        return []
+    try:
+        installed = triggers.status(using)
+    except DatabaseError:
+        return []
+    leftover = [t for t in triggers.wanted_triggers() if t not in installed.missing] + list(installed.extra)
+    if not leftover:
+        return []
+    return [
+        Warning(
+            f"RXGRAPHQL['CAPTURE'] is 'signals' but {len(leftover)} tables still have rxgraphql's capture "
+            "triggers: their changes fill the outbox and nothing drains it.",
+            hint="Run `manage.py rxgraphql_capture --remove`.",
+            id="rxgraphql.W003",
+        )
+    ]

@@ -11,6 +11,7 @@ from board.models import Board, Card, Column, Label
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from rxgraphql import touch
 from rxgraphql.backends import BackendUnavailableError
@@ -296,3 +297,13 @@ def test_a_changed_function_is_reported_stale_and_replaced(outbox: None) -> None
     assert triggers.status().stale == (table,)
     triggers.sync()
     assert triggers.status().in_step
+
+
+def test_triggers_left_behind_by_signal_capture_are_reported(
+    outbox: None, settings: SettingsWrapper
+) -> None:
+    settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
+    (warning,) = check_capture(databases=[DEFAULT_DB_ALIAS])
+    assert warning.id == "rxgraphql.W003"
+    call_command("rxgraphql_capture", "--remove", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert check_capture(databases=[DEFAULT_DB_ALIAS]) == []
