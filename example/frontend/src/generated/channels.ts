@@ -2,9 +2,9 @@
 
 import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
-import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
-import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
-import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import { boardChannelAddColumn, boardChannelAddLabel, boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteColumn, boardChannelDeleteComment, boardChannelDeleteLabel, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
+import type { BoardChannelAddColumnMutationResult, BoardChannelAddColumnMutationVariables, BoardChannelAddLabelMutationResult, BoardChannelAddLabelMutationVariables, BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteColumnMutationResult, BoardChannelDeleteColumnMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelDeleteLabelMutationResult, BoardChannelDeleteLabelMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
+import type { BoardChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
   field: "boardChannel",
@@ -21,17 +21,21 @@ export const boardChannelModel: ChannelModel = {
   },
 };
 
-export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications } }";
+export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications runtime { __typename viewers } } }";
 
 export type BoardChannelArgs = {
   readonly boardId: string;
 };
 
 export type BoardChannelActions = {
+  addColumn(variables: Omit<BoardChannelAddColumnMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelAddColumnMutationResult>;
+  addLabel(variables: Omit<BoardChannelAddLabelMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelAddLabelMutationResult>;
   createCard(variables: Omit<BoardChannelCreateCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCardMutationResult>;
   createComment(variables: Omit<BoardChannelCreateCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCommentMutationResult>;
   deleteCard(variables: Omit<BoardChannelDeleteCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCardMutationResult>;
+  deleteColumn(variables: Omit<BoardChannelDeleteColumnMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteColumnMutationResult>;
   deleteComment(variables: Omit<BoardChannelDeleteCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCommentMutationResult>;
+  deleteLabel(variables: Omit<BoardChannelDeleteLabelMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteLabelMutationResult>;
   rename(variables: Omit<BoardChannelRenameMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelRenameMutationResult>;
   saveCard(variables: Omit<BoardChannelSaveCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSaveCardMutationResult>;
   setTheme(variables: Omit<BoardChannelSetThemeMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSetThemeMutationResult>;
@@ -43,14 +47,22 @@ export function boardChannelActions(
   args: BoardChannelArgs,
 ): BoardChannelActions {
   return {
+    addColumn: (variables, options) =>
+      boardChannelAddColumn(connection, { ...args, ...variables }, options),
+    addLabel: (variables, options) =>
+      boardChannelAddLabel(connection, { ...args, ...variables }, options),
     createCard: (variables, options) =>
       boardChannelCreateCard(connection, { ...args, ...variables }, options),
     createComment: (variables, options) =>
       boardChannelCreateComment(connection, { ...args, ...variables }, options),
     deleteCard: (variables, options) =>
       boardChannelDeleteCard(connection, { ...args, ...variables }, options),
+    deleteColumn: (variables, options) =>
+      boardChannelDeleteColumn(connection, { ...args, ...variables }, options),
     deleteComment: (variables, options) =>
       boardChannelDeleteComment(connection, { ...args, ...variables }, options),
+    deleteLabel: (variables, options) =>
+      boardChannelDeleteLabel(connection, { ...args, ...variables }, options),
     rename: (variables, options) =>
       boardChannelRename(connection, { ...args, ...variables }, options),
     saveCard: (variables, options) =>
@@ -87,8 +99,8 @@ export class BoardChannel {
   }
 
   /** This subscription's runtime state (null when the channel has none or before the first event). */
-  get runtime(): null {
-    return this.store.runtime as null;
+  get runtime(): BoardChannelRuntimeState | null {
+    return this.store.runtime as BoardChannelRuntimeState | null;
   }
 
   /** Subscribe (or resume from the last cursor after `stop()`). */

@@ -7,7 +7,7 @@ import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
 import type { Connection } from "./runtime/index.js";
 import { BoardChannelDocument, ChatRoomChannelDocument, MyBoardsChannelDocument, boardChannelActions, boardChannelModel, chatRoomChannelActions, chatRoomChannelModel, myBoardsChannelActions, myBoardsChannelModel } from "./channels.js";
 import type { BoardChannelActions, BoardChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs, MyBoardsChannelActions, MyBoardsChannelArgs } from "./channels.js";
-import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import type { BoardChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 const ConnectionContext = createContext<Connection | null>(null);
 
@@ -34,7 +34,7 @@ export function useBoardChannel(
   args: BoardChannelArgs,
   options: ChannelHookOptions<BoardState> = {},
 ): Omit<ChannelView<BoardState>, "runtime"> & {
-  readonly runtime: null;
+  readonly runtime: BoardChannelRuntimeState | null;
   readonly actions: BoardChannelActions | null;
 } {
   const provided = useContext(ConnectionContext);
@@ -47,7 +47,7 @@ export function useBoardChannel(
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [connection, argsKey],
   );
-  return { ...view, runtime: view.runtime as null, actions };
+  return { ...view, runtime: view.runtime as BoardChannelRuntimeState | null, actions };
 }
 
 /** Live state of `chatRoomChannel`: state, readiness, error and connection status. */

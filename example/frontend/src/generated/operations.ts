@@ -136,6 +136,47 @@ export async function addComment(
   return data.addComment as AddCommentMutationResult;
 }
 
+export const BoardChannelAddColumnMutationDocument = "mutation BoardChannelAddColumnMutation($boardId: ID!, $title: String!) { boardChannelAddColumn(boardId: $boardId, title: $title) }";
+export type BoardChannelAddColumnMutationVariables = {
+  boardId: string;
+  title: string;
+};
+export type BoardChannelAddColumnMutationResult = number;
+/** Add a column at the right end of the board. */
+export async function boardChannelAddColumn(
+  connection: Connection,
+  variables: BoardChannelAddColumnMutationVariables,
+  options?: RequestOptions,
+): Promise<BoardChannelAddColumnMutationResult> {
+  const data = await connection.request<{ boardChannelAddColumn: BoardChannelAddColumnMutationResult }>(
+    BoardChannelAddColumnMutationDocument,
+    variables,
+    options,
+  );
+  return data.boardChannelAddColumn as BoardChannelAddColumnMutationResult;
+}
+
+export const BoardChannelAddLabelMutationDocument = "mutation BoardChannelAddLabelMutation($boardId: ID!, $name: String!, $color: String!) { boardChannelAddLabel(boardId: $boardId, name: $name, color: $color) }";
+export type BoardChannelAddLabelMutationVariables = {
+  boardId: string;
+  name: string;
+  color: string;
+};
+export type BoardChannelAddLabelMutationResult = number;
+/** Add a label (``color`` like ``#d73a4a``) that the board's cards can carry. */
+export async function boardChannelAddLabel(
+  connection: Connection,
+  variables: BoardChannelAddLabelMutationVariables,
+  options?: RequestOptions,
+): Promise<BoardChannelAddLabelMutationResult> {
+  const data = await connection.request<{ boardChannelAddLabel: BoardChannelAddLabelMutationResult }>(
+    BoardChannelAddLabelMutationDocument,
+    variables,
+    options,
+  );
+  return data.boardChannelAddLabel as BoardChannelAddLabelMutationResult;
+}
+
 export const BoardChannelCreateCardMutationDocument = "mutation BoardChannelCreateCardMutation($boardId: ID!, $data: CardInput!) { boardChannelCreateCard(boardId: $boardId, data: $data) { __typename ok code message errors record { __typename id title description position estimate dueAt column assignee creator labels comments reminders commentCount } } }";
 export type BoardChannelCreateCardMutationVariables = {
   boardId: string;
@@ -196,6 +237,26 @@ export async function boardChannelDeleteCard(
   return data.boardChannelDeleteCard as BoardChannelDeleteCardMutationResult;
 }
 
+export const BoardChannelDeleteColumnMutationDocument = "mutation BoardChannelDeleteColumnMutation($boardId: ID!, $columnId: Int!) { boardChannelDeleteColumn(boardId: $boardId, columnId: $columnId) }";
+export type BoardChannelDeleteColumnMutationVariables = {
+  boardId: string;
+  columnId: number;
+};
+export type BoardChannelDeleteColumnMutationResult = boolean;
+/** Delete an empty column (the board's owner only). */
+export async function boardChannelDeleteColumn(
+  connection: Connection,
+  variables: BoardChannelDeleteColumnMutationVariables,
+  options?: RequestOptions,
+): Promise<BoardChannelDeleteColumnMutationResult> {
+  const data = await connection.request<{ boardChannelDeleteColumn: BoardChannelDeleteColumnMutationResult }>(
+    BoardChannelDeleteColumnMutationDocument,
+    variables,
+    options,
+  );
+  return data.boardChannelDeleteColumn as BoardChannelDeleteColumnMutationResult;
+}
+
 export const BoardChannelDeleteCommentMutationDocument = "mutation BoardChannelDeleteCommentMutation($boardId: ID!, $id: ID!) { boardChannelDeleteComment(boardId: $boardId, id: $id) { __typename ok code message errors record { __typename id text createdAt author } } }";
 export type BoardChannelDeleteCommentMutationVariables = {
   boardId: string;
@@ -214,6 +275,26 @@ export async function boardChannelDeleteComment(
     options,
   );
   return data.boardChannelDeleteComment as BoardChannelDeleteCommentMutationResult;
+}
+
+export const BoardChannelDeleteLabelMutationDocument = "mutation BoardChannelDeleteLabelMutation($boardId: ID!, $labelId: Int!) { boardChannelDeleteLabel(boardId: $boardId, labelId: $labelId) }";
+export type BoardChannelDeleteLabelMutationVariables = {
+  boardId: string;
+  labelId: number;
+};
+export type BoardChannelDeleteLabelMutationResult = boolean;
+/** Delete a label; the cards that carried it lose it. */
+export async function boardChannelDeleteLabel(
+  connection: Connection,
+  variables: BoardChannelDeleteLabelMutationVariables,
+  options?: RequestOptions,
+): Promise<BoardChannelDeleteLabelMutationResult> {
+  const data = await connection.request<{ boardChannelDeleteLabel: BoardChannelDeleteLabelMutationResult }>(
+    BoardChannelDeleteLabelMutationDocument,
+    variables,
+    options,
+  );
+  return data.boardChannelDeleteLabel as BoardChannelDeleteLabelMutationResult;
 }
 
 export const BoardChannelRenameMutationDocument = "mutation BoardChannelRenameMutation($boardId: ID!, $title: String!) { boardChannelRename(boardId: $boardId, title: $title) }";

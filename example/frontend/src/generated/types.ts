@@ -27,10 +27,16 @@ export interface BoardChannelEvent {
   readonly records: ReadonlyArray<BoardChannelRecord>;
   readonly deleted: ReadonlyArray<RecordRef>;
   readonly notifications: ReadonlyArray<JSONValue>;
+  readonly runtime: BoardChannelRuntimeState | null;
 }
 
 /** A flat record of BoardChannel's state. */
 export type BoardChannelRecord = Board | BoardSettings | BoardUser | Card | Column | Comment | Label | Reminder;
+
+/** Per subscriber: who has the board open right now (usernames, sorted, once each). */
+export interface BoardChannelRuntimeState {
+  readonly viewers: ReadonlyArray<string>;
+}
 
 /** The nested board as BoardSerializer renders it. */
 export interface BoardNested {
