@@ -214,6 +214,64 @@ const scenarios = {
     await card(column(alice.page, "Doing"), renamed).waitFor();
   },
 
+  /** Alice drags a card by its handle into another column; bob's window shows it arrive there. */
+  async drag(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/board/1" });
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    const title = "Write launch announcement";
+    await card(column(bob.page, "To do"), title).waitFor();
+    // Both windows list both viewers (the board channel's runtime state).
+    for (const { page } of [alice, bob]) {
+      await page.locator('[data-testid="viewer"][data-viewer="alice"]').waitFor();
+      await page.locator('[data-testid="viewer"][data-viewer="bob"]').waitFor();
+    }
+    const handle = card(column(alice.page, "To do"), title).getByTestId("drag-handle");
+    const from = await handle.boundingBox();
+    const to = await column(alice.page, "Doing").locator("h2").boundingBox();
+    if (from === null || to === null) throw new Error("the handle or the target column is not visible");
+    await alice.page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await alice.page.mouse.down();
+    await alice.page.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
+    await alice.page.mouse.move(to.x + to.width / 2, to.y + to.height + 20, { steps: 15 });
+    await column(alice.page, "Doing").and(alice.page.locator(".over")).waitFor();
+    await alice.page.mouse.up();
+    await card(column(alice.page, "Doing"), title).waitFor();
+    await card(column(bob.page, "Doing"), title).waitFor();
+    await card(column(bob.page, "To do"), title).waitFor({ state: "detached" });
+    await screenshot(bob.page, "drag-bob-sees-card-arrive");
+  },
+
+  /** Bob searches the board's cards (the strawberry-django `cards` query) and jumps to one. */
+  async search(browser) {
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    await bob.page.getByTestId("card").first().waitFor();
+    await bob.page.getByLabel("Search cards").fill("pricing");
+    const result = bob.page.getByTestId("search-result").filter({ hasText: "Design the pricing page" });
+    await result.waitFor();
+    if ((await bob.page.getByTestId("search-result").count()) !== 1) throw new Error("expected one match");
+    await result.click();
+    await bob.page.locator('[data-testid="card"].flash[data-card-title="Design the pricing page"]').waitFor();
+    await screenshot(bob.page, "search-found");
+    await bob.page.getByLabel("Search cards").fill("no card is called this");
+    await bob.page.getByTestId("search-results").filter({ hasText: "No card matches" }).waitFor();
+  },
+
+  /** At phone width (390 px) the pages fit: nothing wider than the screen but the board's columns strip. */
+  async phone(browser) {
+    const alice = await signedIn(browser, "alice");
+    await alice.page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["/", "/chat/1", "/board/1"]) {
+      await alice.page.evaluate((target) => {
+        window.history.pushState(null, "", target);
+        window.dispatchEvent(new PopStateEvent("popstate"));
+      }, path);
+      await alice.page.locator(path === "/" ? ".home" : path.startsWith("/chat") ? '[data-testid="message"]' : '[data-testid="card"]').first().waitFor();
+      const width = await alice.page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) throw new Error(`${path} is ${width} px wide at 390 px`);
+    }
+    await screenshot(alice.page, "phone-board");
+  },
+
   /** The server goes away and comes back; the page reconnects and shows what was written meanwhile. */
   async restart(browser) {
     const alice = await signedIn(browser, "alice", { path: "/chat/1" });

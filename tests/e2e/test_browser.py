@@ -29,6 +29,21 @@ def test_a_card_moved_by_one_user_moves_for_the_other(example_server: ExampleSer
     assert "screenshot board-bob-sees-move.png" in output
 
 
+def test_a_card_dragged_to_another_column_arrives_in_the_other_window(example_server: ExampleServer) -> None:
+    output = run_scenario("drag", example_server)
+    assert "screenshot drag-bob-sees-card-arrive.png" in output
+
+
+def test_a_card_search_in_the_browser_uses_the_strawberry_django_api(example_server: ExampleServer) -> None:
+    output = run_scenario("search", example_server)
+    assert "screenshot search-found.png" in output
+
+
+def test_the_pages_fit_a_phone_screen(example_server: ExampleServer) -> None:
+    output = run_scenario("phone", example_server)
+    assert "screenshot phone-board.png" in output
+
+
 def test_an_optimistic_edit_shows_at_once_and_rolls_back_when_refused(example_server: ExampleServer) -> None:
     output = run_scenario("optimistic", example_server)
     assert "screenshot optimistic-rolled-back.png" in output

@@ -21,7 +21,7 @@ export function BoardPage(props: { readonly boardId: string; readonly session: S
   if (state === null || !ready || actions === null) return <p className="loading">Loading the board…</p>;
 
   const showCard = (cardId: string): void => {
-    const element = document.querySelector<HTMLElement>(`[data-card-id="${cardId}"]`);
+    const element = document.querySelector<HTMLElement>(`[data-testid="card"][data-card-id="${cardId}"]`);
     if (element === null) return;
     element.scrollIntoView({ block: "center", inline: "center", behavior: "smooth" });
     element.classList.remove("flash");

@@ -14,7 +14,7 @@ import {
   useSensor,
   useSensors,
 } from "@dnd-kit/core";
-import type { DragEndEvent, DragStartEvent } from "@dnd-kit/core";
+import type { DragEndEvent, DragOverEvent, DragStartEvent } from "@dnd-kit/core";
 import { SortableContext, arrayMove, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
 import { CSS } from "@dnd-kit/utilities";
 import { moveCard } from "../generated";
@@ -46,6 +46,7 @@ export function Columns(props: {
   const { state, writer } = props;
   const connection = useRxConnection();
   const [dragging, setDragging] = useState<CardState | null>(null);
+  const [overColumn, setOverColumn] = useState<string | null>(null);
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 4 } }),
     useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
@@ -75,8 +76,12 @@ export function Columns(props: {
     const id = String(event.active.id).replace(/^card-/, "");
     setDragging(state.columns.flatMap((column) => column.cards).find((card) => card.id === id) ?? null);
   };
+  const onDragOver = (event: DragOverEvent): void => {
+    setOverColumn((event.over?.data.current as DragData | undefined)?.columnId ?? null);
+  };
   const onDragEnd = (event: DragEndEvent): void => {
     setDragging(null);
+    setOverColumn(null);
     const { active, over } = event;
     if (over === null) return;
     const fromId = (active.data.current as DragData | undefined)?.columnId;
@@ -97,12 +102,16 @@ export function Columns(props: {
       sensors={sensors}
       collisionDetection={closestCorners}
       onDragStart={onDragStart}
+      onDragOver={onDragOver}
       onDragEnd={onDragEnd}
-      onDragCancel={() => setDragging(null)}
+      onDragCancel={() => {
+        setDragging(null);
+        setOverColumn(null);
+      }}
     >
       <div className="columns">
         {state.columns.map((column) => (
-          <ColumnView key={column.id} column={column} {...props} mover={mover} />
+          <ColumnView key={column.id} column={column} {...props} mover={mover} over={overColumn === column.id} />
         ))}
       </div>
       <DragOverlay>{dragging !== null ? <CardFace card={dragging} overlay /> : null}</DragOverlay>
@@ -123,13 +132,15 @@ function ColumnView(props: {
   readonly writer: Writer;
   readonly session: Session;
   readonly mover: Mover;
+  /** A dragged card would land in this column. */
+  readonly over: boolean;
 }): ReactElement {
   const { column, actions, writer } = props;
-  const { setNodeRef, isOver } = useDroppable({ id: columnKey(column.id), data: { columnId: column.id } satisfies DragData });
+  const { setNodeRef } = useDroppable({ id: columnKey(column.id), data: { columnId: column.id } satisfies DragData });
   return (
     <section
       ref={setNodeRef}
-      className={`column${isOver ? " over" : ""}`}
+      className={`column${props.over ? " over" : ""}`}
       data-testid="column"
       data-column-title={column.title}
       data-column-id={column.id}
