@@ -272,6 +272,17 @@ const scenarios = {
     await screenshot(alice.page, "phone-board");
   },
 
+  /** GraphiQL without a sign-in says how to sign in (the channels would answer FORBIDDEN). */
+  async graphiqlanonymous(browser) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    await page.goto(`${BASE}/graphql`);
+    await page.getByTestId("signin-hint").filter({ hasText: "not signed in" }).waitFor();
+    await page.locator(".graphiql-query-editor .CodeMirror").waitFor({ state: "attached" });
+    await screenshot(page, "graphiql-anonymous");
+  },
+
   /** The server goes away and comes back; the page reconnects and shows what was written meanwhile. */
   async restart(browser) {
     const alice = await signedIn(browser, "alice", { path: "/chat/1" });

@@ -83,6 +83,11 @@ def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: E
     assert "screenshot graphiql-patch.png" in output
 
 
+def test_graphiql_tells_an_anonymous_visitor_how_to_sign_in(example_server: ExampleServer) -> None:
+    output = run_scenario("graphiqlanonymous", example_server)
+    assert "screenshot graphiql-anonymous.png" in output
+
+
 def _post_json(url: str, body: dict[str, object], headers: dict[str, str] | None = None) -> dict[str, object]:
     request = urllib.request.Request(
         url,
