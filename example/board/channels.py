@@ -34,51 +34,6 @@ class BoardChannel(ContextChannel):
         state = BoardSerializer()
         writable = {CardSerializer: [SAVE, CREATE, DELETE], CommentSerializer: [CREATE, DELETE]}
 
-    @dataclass
-    class RuntimeState:
-        """Per subscriber: who has the board open right now (usernames, sorted, once each)."""
-
-        viewers: list[str] = field(default_factory=list)
-
-    @property
-    def group(self) -> str:
-        return f"board-{self.kwargs['board_id']}"
-
-    async def on_connect(self, since: str | None) -> None:
-        """Join the board's group and say hello; everyone there answers, so each learns who is here."""
-        self.presence_id = uuid.uuid4().hex
-        self.present: dict[str, str] = {}  # presence id of each open subscription -> its username
-        await self.group_add(self.group)
-        await self._announce(present=True, ask=True)
-
-    async def on_disconnect(self) -> None:
-        await self._announce(present=False, ask=False)
-
-    async def _announce(self, *, present: bool, ask: bool) -> None:
-        layer = get_channel_layer()
-        assert layer is not None
-        event = {
-            "type": "board.presence",
-            "id": self.presence_id,
-            "user": self.user.get_username(),
-            "present": present,
-            "ask": ask,
-        }
-        await layer.group_send(self.group, event)
-
-    @consumer("board.presence")
-    async def someone_is_here(self, event: dict[str, Any]) -> None:
-        """Track the board's open subscriptions (a user with two tabs is listed once, until both close)."""
-        if event["present"]:
-            self.present[event["id"]] = event["user"]
-        else:
-            self.present.pop(event["id"], None)
-        if event["ask"] and event["id"] != self.presence_id:
-            await self._announce(present=True, ask=False)
-        viewers = sorted(set(self.present.values()))
-        if viewers != self.runtime_state.viewers:
-            await self.set_runtime_var("viewers", viewers)
-
     def _own_labels(self, labels: list[Label]) -> bool:
         return all(label.board_id == self.kwargs["board_id"] for label in labels)
 
@@ -167,6 +122,66 @@ class BoardChannel(ContextChannel):
         """The sum of the cards' estimates (a decimal, so it travels as a string)."""
         total = Card.objects.filter(column__board_id=self.kwargs["board_id"]).aggregate(total=Sum("estimate"))
         return total["total"] or Decimal("0")
+
+
+class BoardPresenceChannel(ContextChannel):
+    """Who has a board open (``boardPresenceChannel(boardId:)``): its runtime state ``viewers``.
+
+    A channel of its own beside ``BoardChannel``, so that only the pages that show the viewers open it
+    and the board's own stream carries nothing but the board. Its state is the board's summary.
+    """
+
+    class Meta:
+        state = BoardSummarySerializer()
+
+    def has_permission(self, user: AbstractBaseUser | AnonymousUser, board_id: int) -> bool:
+        """The board's owner and members."""
+        return boards_for(user).filter(pk=board_id).exists()
+
+    @dataclass
+    class RuntimeState:
+        """Per subscriber: who has the board open right now (usernames, sorted, once each)."""
+
+        viewers: list[str] = field(default_factory=list)
+
+    @property
+    def group(self) -> str:
+        return f"board-{self.kwargs['board_id']}"
+
+    async def on_connect(self, since: str | None) -> None:
+        """Join the board's group and say hello; everyone there answers, so each learns who is here."""
+        self.presence_id = uuid.uuid4().hex
+        self.present: dict[str, str] = {}  # presence id of each open subscription -> its username
+        await self.group_add(self.group)
+        await self._announce(present=True, ask=True)
+
+    async def on_disconnect(self) -> None:
+        await self._announce(present=False, ask=False)
+
+    async def _announce(self, *, present: bool, ask: bool) -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        event = {
+            "type": "board.presence",
+            "id": self.presence_id,
+            "user": self.user.get_username(),
+            "present": present,
+            "ask": ask,
+        }
+        await layer.group_send(self.group, event)
+
+    @consumer("board.presence")
+    async def someone_is_here(self, event: dict[str, Any]) -> None:
+        """Track the board's open subscriptions (a user with two tabs is listed once, until both close)."""
+        if event["present"]:
+            self.present[event["id"]] = event["user"]
+        else:
+            self.present.pop(event["id"], None)
+        if event["ask"] and event["id"] != self.presence_id:
+            await self._announce(present=True, ask=False)
+        viewers = sorted(set(self.present.values()))
+        if viewers != self.runtime_state.viewers:
+            await self.set_runtime_var("viewers", viewers)
 
 
 class MyBoardsChannel(ContextChannel):

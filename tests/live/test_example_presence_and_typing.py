@@ -1,6 +1,6 @@
 """The example's runtime state on the live server: who views a board, and "typing" ended by a message.
 
-Both travel as runtime state of the subscription (``BoardChannel.RuntimeState.viewers``,
+Both travel as runtime state of the subscription (``BoardPresenceChannel.RuntimeState.viewers``,
 ``ChatRoomChannel.RuntimeState.typing``), kept up to date by channel-layer events between subscribers.
 """
 
@@ -19,7 +19,7 @@ ClientFactory = Callable[[], LiveClient]
 
 BOARD = """
 subscription($board: ID!) {
-  boardChannel(boardId: $board) { ready records { __typename } runtime { viewers } }
+  boardPresenceChannel(boardId: $board) { ready records { __typename } runtime { viewers } }
 }
 """
 ROOM = """
@@ -46,6 +46,11 @@ def runtime_until(client: LiveClient, subscription: Subscription, field: str, ex
 
 def test_viewers_of_a_board_come_and_go(board_world: BoardWorld, ws_client: ClientFactory) -> None:
     world = board_world
+    carol = ws_client().connect(world.token(world.carol))
+    refused = carol.subscribe(BOARD, {"board": str(world.board_a.pk)})
+    denied = carol.aio.run(refused.next_payload())  # not a member: no data, and nobody sees her
+    assert denied["data"] is None
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     board = {"board": str(world.board_a.pk)}
     alice = ws_client().connect(world.token(world.alice))
     alice_board = alice.subscribe(BOARD, board)

@@ -13,7 +13,7 @@ import { makeWriter } from "./writer";
 import type { Writer } from "./writer";
 
 export function BoardPage(props: { readonly boardId: string; readonly session: Session }): ReactElement {
-  const { state, ready, error, actions, store, runtime } = useBoardChannel({ boardId: props.boardId });
+  const { state, ready, error, actions, store } = useBoardChannel({ boardId: props.boardId });
   const [writeError, setWriteError] = useState<string | null>(null);
   const writer = useMemo(() => makeWriter(store, setWriteError), [store]);
 
@@ -33,7 +33,7 @@ export function BoardPage(props: { readonly boardId: string; readonly session: S
     <section className="board" data-testid="board" data-board-id={state.id}>
       <header className="board-head">
         <h1>{state.title}</h1>
-        <Viewers viewers={runtime?.viewers ?? []} me={props.session.username} />
+        <Viewers boardId={state.id} me={props.session.username} />
         <CardSearch boardId={state.id} onPick={(card) => showCard(card.id)} />
       </header>
       <Labels state={state} actions={actions} writer={writer} />

@@ -4,7 +4,7 @@ import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
 import { boardChannelAddColumn, boardChannelAddLabel, boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteColumn, boardChannelDeleteComment, boardChannelDeleteLabel, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
 import type { BoardChannelAddColumnMutationResult, BoardChannelAddColumnMutationVariables, BoardChannelAddLabelMutationResult, BoardChannelAddLabelMutationVariables, BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteColumnMutationResult, BoardChannelDeleteColumnMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelDeleteLabelMutationResult, BoardChannelDeleteLabelMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
-import type { BoardChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import type { BoardPresenceChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
   field: "boardChannel",
@@ -21,7 +21,7 @@ export const boardChannelModel: ChannelModel = {
   },
 };
 
-export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications runtime { __typename viewers } } }";
+export const BoardChannelDocument = "subscription BoardChannel($boardId: ID!, $since: String) { boardChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on Board { id title owner settings labels columns } ... on BoardSettings { id theme } ... on BoardUser { id username } ... on Card { id title description position estimate dueAt column assignee creator labels comments reminders commentCount } ... on Column { id title position cards } ... on Comment { id text createdAt author } ... on Label { id name color } ... on Reminder { id text owner } } deleted { type id } notifications } }";
 
 export type BoardChannelArgs = {
   readonly boardId: string;
@@ -99,8 +99,8 @@ export class BoardChannel {
   }
 
   /** This subscription's runtime state (null when the channel has none or before the first event). */
-  get runtime(): BoardChannelRuntimeState | null {
-    return this.store.runtime as BoardChannelRuntimeState | null;
+  get runtime(): null {
+    return this.store.runtime as null;
   }
 
   /** Subscribe (or resume from the last cursor after `stop()`). */
@@ -108,6 +108,84 @@ export class BoardChannel {
     if (!this.subscription?.active) {
       const connection = this.connection;
       this.subscription = connection.subscribeChannel(boardChannelModel, BoardChannelDocument, this.args, this.store);
+    }
+    return this;
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+
+  /** Called once per applied event; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    return this.store.subscribe(listener);
+  }
+}
+
+export const boardPresenceChannelModel: ChannelModel = {
+  field: "boardPresenceChannel",
+  root: "BoardSummary",
+  types: {
+    BoardSummary: { refs: { members: { type: "BoardUser", many: true }, owner: { type: "BoardUser", many: false } } },
+    BoardUser: { refs: {} },
+  },
+};
+
+export const BoardPresenceChannelDocument = "subscription BoardPresenceChannel($boardId: ID!, $since: String) { boardPresenceChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on BoardSummary { id title owner members } ... on BoardUser { id username } } deleted { type id } notifications runtime { __typename viewers } } }";
+
+export type BoardPresenceChannelArgs = {
+  readonly boardId: string;
+};
+
+export type BoardPresenceChannelActions = Readonly<Record<string, never>>;
+
+export function boardPresenceChannelActions(
+  _connection: Connection,
+  _args: BoardPresenceChannelArgs,
+): BoardPresenceChannelActions {
+  return {};
+}
+
+/**
+ * Who has a board open (``boardPresenceChannel(boardId:)``): its runtime state ``viewers``.
+ *
+ *     A channel of its own beside ``BoardChannel``, so that only the pages that show the viewers open it
+ *     and the board's own stream carries nothing but the board. Its state is the board's summary.
+ */
+export class BoardPresenceChannel {
+  readonly store: ChannelStore<BoardSummaryState>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: BoardPresenceChannelActions;
+  private subscription: ChannelSubscription | null = null;
+
+  constructor(
+    readonly connection: Connection,
+    readonly args: BoardPresenceChannelArgs,
+  ) {
+    this.store = new ChannelStore<BoardSummaryState>(boardPresenceChannelModel);
+    this.actions = boardPresenceChannelActions(connection, args);
+  }
+
+  /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
+  get state(): BoardSummaryState | null {
+    return this.store.state;
+  }
+
+  get ready(): boolean {
+    return this.store.ready;
+  }
+
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): BoardPresenceChannelRuntimeState | null {
+    return this.store.runtime as BoardPresenceChannelRuntimeState | null;
+  }
+
+  /** Subscribe (or resume from the last cursor after `stop()`). */
+  start(): this {
+    if (!this.subscription?.active) {
+      const connection = this.connection;
+      this.subscription = connection.subscribeChannel(boardPresenceChannelModel, BoardPresenceChannelDocument, this.args, this.store);
     }
     return this;
   }

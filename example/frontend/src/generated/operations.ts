@@ -22,6 +22,25 @@ export async function boardChannelQuery(
   return data.boardChannel as BoardChannelQueryResult;
 }
 
+export const BoardPresenceChannelQueryDocument = "query BoardPresenceChannelQuery($boardId: ID!) { boardPresenceChannel(boardId: $boardId) { __typename id title owner { __typename id username } members { __typename id username } } }";
+export type BoardPresenceChannelQueryVariables = {
+  boardId: string;
+};
+export type BoardPresenceChannelQueryResult = ({ readonly __typename: "BoardSummaryNested"; readonly id: string; readonly title: string; readonly owner: { readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }; readonly members: ReadonlyArray<{ readonly __typename: "BoardUserNested"; readonly id: string; readonly username: string }> }) | null;
+/** The nested state of BoardPresenceChannel, once. */
+export async function boardPresenceChannelQuery(
+  connection: Connection,
+  variables: BoardPresenceChannelQueryVariables,
+  options?: RequestOptions,
+): Promise<BoardPresenceChannelQueryResult> {
+  const data = await connection.request<{ boardPresenceChannel: BoardPresenceChannelQueryResult }>(
+    BoardPresenceChannelQueryDocument,
+    variables,
+    options,
+  );
+  return data.boardPresenceChannel as BoardPresenceChannelQueryResult;
+}
+
 export const CardsQueryDocument = "query CardsQuery($pagination: OffsetPaginationInput, $filters: CardFilter, $ordering: [CardOrder!]! = []) { cards(pagination: $pagination, filters: $filters, ordering: $ordering) { __typename pageInfo { __typename offset limit } totalCount results { __typename id title description position estimate dueAt column { __typename id title position board { __typename id title } } assignee { __typename id username } labels { __typename id name color } } } }";
 export type CardsQueryVariables = {
   pagination?: OffsetPaginationInput | null;

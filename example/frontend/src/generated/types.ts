@@ -27,16 +27,10 @@ export interface BoardChannelEvent {
   readonly records: ReadonlyArray<BoardChannelRecord>;
   readonly deleted: ReadonlyArray<RecordRef>;
   readonly notifications: ReadonlyArray<JSONValue>;
-  readonly runtime: BoardChannelRuntimeState | null;
 }
 
 /** A flat record of BoardChannel's state. */
 export type BoardChannelRecord = Board | BoardSettings | BoardUser | Card | Column | Comment | Label | Reminder;
-
-/** Per subscriber: who has the board open right now (usernames, sorted, once each). */
-export interface BoardChannelRuntimeState {
-  readonly viewers: ReadonlyArray<string>;
-}
 
 /** The nested board as BoardSerializer renders it. */
 export interface BoardNested {
@@ -46,6 +40,25 @@ export interface BoardNested {
   readonly settings: BoardSettingsNested | null;
   readonly labels: ReadonlyArray<LabelNested>;
   readonly columns: ReadonlyArray<ColumnNested>;
+}
+
+/** One event of BoardPresenceChannel: a snapshot batch (reset on the first, ready on the last) or a live patch of upserted records and deleted refs. */
+export interface BoardPresenceChannelEvent {
+  readonly cursor: string;
+  readonly reset: boolean;
+  readonly ready: boolean;
+  readonly records: ReadonlyArray<BoardPresenceChannelRecord>;
+  readonly deleted: ReadonlyArray<RecordRef>;
+  readonly notifications: ReadonlyArray<JSONValue>;
+  readonly runtime: BoardPresenceChannelRuntimeState | null;
+}
+
+/** A flat record of BoardPresenceChannel's state. */
+export type BoardPresenceChannelRecord = BoardSummary | BoardUser;
+
+/** Per subscriber: who has the board open right now (usernames, sorted, once each). */
+export interface BoardPresenceChannelRuntimeState {
+  readonly viewers: ReadonlyArray<string>;
 }
 
 /** A flat board settings record (BoardSettingsSerializer). */
@@ -493,6 +506,11 @@ export type LabelState = Label;
 
 export type ReminderState = Reminder;
 
+export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
+  readonly members: ReadonlyArray<BoardUserState>;
+  readonly owner: BoardUserState;
+};
+
 export type ChatRoomState = Omit<ChatRoom, "messages" | "participants"> & {
   readonly messages: ReadonlyArray<MessageState>;
   readonly participants: ReadonlyArray<ChatUserState>;
@@ -502,9 +520,4 @@ export type ChatUserState = ChatUser;
 
 export type MessageState = Omit<Message, "author"> & {
   readonly author: ChatUserState;
-};
-
-export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
-  readonly members: ReadonlyArray<BoardUserState>;
-  readonly owner: BoardUserState;
 };
