@@ -272,15 +272,40 @@ const scenarios = {
     await screenshot(alice.page, "phone-board");
   },
 
-  /** GraphiQL without a sign-in says how to sign in (the channels would answer FORBIDDEN). */
-  async graphiqlanonymous(browser) {
+  /**
+   * GraphiQL without a sign-in says how to sign in; a token put in its Headers tab reaches the websocket's
+   * connection_init, so the subscription that was FORBIDDEN gets the room's state.
+   */
+  async graphiqlheaders(browser) {
     const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
     context.setDefaultTimeout(TIMEOUT);
     const page = await context.newPage();
-    await page.goto(`${BASE}/graphql`);
+    const login = await page.request.post(`${BASE}/api/token/`, { data: { username: "bob", password: "demo" } });
+    const { token } = await login.json();
+    const query = "subscription { chatRoomChannel(roomId: 1) { ready records { __typename } } }";
+    await page.goto(`${BASE}/graphql?q=${encodeURIComponent(query)}`);
     await page.getByTestId("signin-hint").filter({ hasText: "not signed in" }).waitFor();
     await page.locator(".graphiql-query-editor .CodeMirror").waitFor({ state: "attached" });
+    await page.locator(".graphiql-response .CodeMirror").waitFor({ state: "attached" });
+    const responseIncludes = (text) =>
+      page.waitForFunction(
+        (expected) =>
+          (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror?.getValue() ?? "").includes(expected),
+        text,
+      );
+    await page.locator(".graphiql-execute-button").click();
+    await responseIncludes("FORBIDDEN");
     await screenshot(page, "graphiql-anonymous");
+
+    await page.getByRole("button", { name: "Headers", exact: true }).click();
+    await page.evaluate((headers) => {
+      const editor = document.querySelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror");
+      if (!editor) throw new Error("no headers editor");
+      editor.CodeMirror.setValue(headers);
+    }, JSON.stringify({ Authorization: `Token ${token}` }));
+    await page.locator(".graphiql-execute-button").click();
+    await responseIncludes('"ready": true');
+    await screenshot(page, "graphiql-headers-subscription");
   },
 
   /** The server goes away and comes back; the page reconnects and shows what was written meanwhile. */

@@ -83,9 +83,12 @@ def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: E
     assert "screenshot graphiql-patch.png" in output
 
 
-def test_graphiql_tells_an_anonymous_visitor_how_to_sign_in(example_server: ExampleServer) -> None:
-    output = run_scenario("graphiqlanonymous", example_server)
+def test_graphiql_tells_how_to_sign_in_and_sends_the_headers_token_to_the_socket(
+    example_server: ExampleServer,
+) -> None:
+    output = run_scenario("graphiqlheaders", example_server)
     assert "screenshot graphiql-anonymous.png" in output
+    assert "screenshot graphiql-headers-subscription.png" in output
 
 
 def _post_json(url: str, body: dict[str, object], headers: dict[str, str] | None = None) -> dict[str, object]:
