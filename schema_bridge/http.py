@@ -23,6 +23,7 @@ from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
 
 from .context import RxContext
+from .graphiql import graphiql_page
 from .origins import origin_allowed
 from .schema import get_schema
 
@@ -45,10 +46,10 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        """Strawberry's GraphiQL page (assets from a CDN), or the file ``RXGRAPHQL["GRAPHIQL_HTML"]`` names
-        (e.g. a GraphiQL built from npm packages and served locally, for machines without internet)."""
+        """Strawberry's GraphiQL page (assets from a CDN) with a fetcher for the websocket, or the file
+        ``RXGRAPHQL["GRAPHIQL_HTML"]`` names (e.g. a GraphiQL built from npm packages and served locally)."""
         local = rx_settings().graphiql_html
-        return Path(local).read_text(encoding="utf-8") if local else super().graphql_ide_html
+        return Path(local).read_text(encoding="utf-8") if local else graphiql_page(super().graphql_ide_html)
 
 
 def graphql_http_app() -> GraphQLHTTP:
