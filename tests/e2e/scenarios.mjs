@@ -103,6 +103,19 @@ function unique(prefix) {
   return `${prefix} ${Date.now().toString(36)}`;
 }
 
+/** Drag a card by its handle over column `target` (the column lights up) and drop it there. */
+async function dragCard(page, cardLocator, target) {
+  const from = await cardLocator.getByTestId("drag-handle").boundingBox();
+  const to = await column(page, target).locator("h2").boundingBox();
+  if (from === null || to === null) throw new Error("the handle or the target column is not visible");
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height + 20, { steps: 15 });
+  await column(page, target).and(page.locator(".over")).waitFor();
+  await page.mouse.up();
+}
+
 // ---- scenarios ---------------------------------------------------------------------------------------
 const scenarios = {
   /** A message posted by bob appears in alice's window, live. */
@@ -225,20 +238,48 @@ const scenarios = {
       await page.locator('[data-testid="viewer"][data-viewer="alice"]').waitFor();
       await page.locator('[data-testid="viewer"][data-viewer="bob"]').waitFor();
     }
-    const handle = card(column(alice.page, "To do"), title).getByTestId("drag-handle");
-    const from = await handle.boundingBox();
-    const to = await column(alice.page, "Doing").locator("h2").boundingBox();
-    if (from === null || to === null) throw new Error("the handle or the target column is not visible");
-    await alice.page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-    await alice.page.mouse.down();
-    await alice.page.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
-    await alice.page.mouse.move(to.x + to.width / 2, to.y + to.height + 20, { steps: 15 });
-    await column(alice.page, "Doing").and(alice.page.locator(".over")).waitFor();
-    await alice.page.mouse.up();
+    await dragCard(alice.page, card(column(alice.page, "To do"), title), "Doing");
     await card(column(alice.page, "Doing"), title).waitFor();
     await card(column(bob.page, "Doing"), title).waitFor();
     await card(column(bob.page, "To do"), title).waitFor({ state: "detached" });
     await screenshot(bob.page, "drag-bob-sees-card-arrive");
+  },
+
+  /**
+   * A drop the server refuses rolls back: alice's move is held in the socket until her window shows the
+   * card in its new column, then sent with a column of another board, which the server refuses.
+   */
+  async dragrefused(browser) {
+    let holding = true;
+    const held = [];
+    let forward = null;
+    const alice = await signedIn(browser, "alice", {
+      path: "/board/1",
+      beforeLoad: (context) =>
+        context.routeWebSocket(/\/graphql$/, (socket) => {
+          const server = socket.connectToServer();
+          forward = (message) => server.send(message);
+          socket.onMessage((message) => {
+            if (holding && String(message).includes("MoveCardMutation")) held.push(message);
+            else server.send(message);
+          });
+          server.onMessage((message) => socket.send(message));
+          socket.onClose((code, reason) => server.close({ code, reason }));
+          server.onClose((code, reason) => socket.close({ code, reason }));
+        }),
+    });
+    const title = "Fix signup e-mail typo";
+    await dragCard(alice.page, card(column(alice.page, "To do"), title), "Done");
+    await card(column(alice.page, "Done"), title).waitFor(); // optimistic: the server has not seen it yet
+    if (held.length !== 1) throw new Error(`expected the move to be held back, held ${held.length}`);
+    const move = JSON.parse(String(held.pop()));
+    move.payload.variables.columnId = "999999";
+    holding = false;
+    forward(JSON.stringify(move));
+    await alice.page.getByTestId("write-error").filter({ hasText: "Not saved" }).waitFor();
+    await card(column(alice.page, "To do"), title).waitFor();
+    if ((await card(column(alice.page, "Done"), title).count()) !== 0) throw new Error("the refused move stayed");
+    await screenshot(alice.page, "drag-rolled-back");
   },
 
   /** Bob searches the board's cards (the strawberry-django `cards` query) and jumps to one. */
@@ -330,6 +371,27 @@ const scenarios = {
     await alice.page.getByRole("button", { name: "Send" }).click();
     await alice.page.getByTestId("message").filter({ hasText: after }).waitFor();
     await screenshot(alice.page, "restart-caught-up");
+  },
+
+  /** A message written while the server is down waits, marked as such, and is sent once it is back. */
+  async offline(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/chat/1" });
+    await alice.page.getByTestId("message").first().waitFor();
+    await ask("stop");
+    await alice.page.locator('[data-testid="connection-status"]:not([data-status="connected"])').waitFor();
+    const text = unique("Written while offline");
+    await alice.page.getByLabel("Message").fill(text);
+    await alice.page.getByRole("button", { name: "Queue" }).click();
+    const pending = alice.page.getByTestId("pending-message").filter({ hasText: text });
+    await pending.and(alice.page.locator('[data-state="waiting"]')).filter({ hasText: "waiting for the connection" }).waitFor();
+    await screenshot(alice.page, "offline-pending");
+    await ask("start");
+    await alice.page.getByTestId("message").filter({ hasText: text }).waitFor({ timeout: 30_000 });
+    await pending.waitFor({ state: "detached" });
+    if ((await alice.page.getByTestId("message").filter({ hasText: text }).count()) !== 1) {
+      throw new Error("the queued message was posted more than once");
+    }
+    await screenshot(alice.page, "offline-sent");
   },
 
   /** GraphiQL (bundled, local assets) runs a subscription and shows the patch of a new message. */

@@ -34,6 +34,11 @@ def test_a_card_dragged_to_another_column_arrives_in_the_other_window(example_se
     assert "screenshot drag-bob-sees-card-arrive.png" in output
 
 
+def test_a_drop_the_server_refuses_rolls_back(example_server: ExampleServer) -> None:
+    output = run_scenario("dragrefused", example_server)
+    assert "screenshot drag-rolled-back.png" in output
+
+
 def test_a_card_search_in_the_browser_uses_the_strawberry_django_api(example_server: ExampleServer) -> None:
     output = run_scenario("search", example_server)
     assert "screenshot search-found.png" in output
@@ -60,6 +65,13 @@ def test_the_page_reconnects_and_catches_up_after_a_server_restart(example_serve
     }
     output = run_scenario("restart", example_server, handlers)
     assert "screenshot restart-caught-up.png" in output
+
+
+def test_a_message_written_offline_waits_then_is_sent(example_server: ExampleServer) -> None:
+    handlers = {"stop": lambda _: example_server.stop(), "start": lambda _: example_server.start()}
+    output = run_scenario("offline", example_server, handlers)
+    assert "screenshot offline-pending.png" in output
+    assert "screenshot offline-sent.png" in output
 
 
 def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: ExampleServer) -> None:
