@@ -70,7 +70,15 @@ export function CardSearch(props: {
             <ul>
               {found.results.map((card) => (
                 <li key={card.id}>
-                  <button type="button" data-testid="search-result" data-card-id={card.id} onClick={() => props.onPick(card)}>
+                  <button
+                    type="button"
+                    data-testid="search-result"
+                    data-card-id={card.id}
+                    onClick={() => {
+                      setText("");
+                      props.onPick(card);
+                    }}
+                  >
                     <strong>{card.title}</strong>
                     <small>
                       {boardId === undefined ? `${card.column.board.title} · ` : ""}
