@@ -21,7 +21,11 @@ def _operation(schema: Schema, kind: str, field: Field, used: set[str]) -> str:
         if schema.types.get(argument.type.named, None) and schema.types[argument.type.named].kind != "SCALAR":
             used.add(argument.type.named)
     variables = variables_of(schema, field)
-    definitions = ", ".join(f"${a.name}: {a.type.graphql()}" for a in field.args)
+    # An argument with a default keeps it on its variable, so leaving the variable out is valid.
+    definitions = ", ".join(
+        f"${a.name}: {a.type.graphql()}" + (f" = {a.default_value}" if a.default_value is not None else "")
+        for a in field.args
+    )
     arguments = ", ".join(f"{a.name}: ${a.name}" for a in field.args)
     head = f"{kind} {name}" + (f"({definitions})" if definitions else "")
     call = field.name + (f"({arguments})" if arguments else "")

@@ -15,6 +15,7 @@ class RxSettings:
     query: str | None
     mutation: str | None
     subscription: str | None
+    extensions: tuple[str, ...]
     graphiql: bool
     graphiql_html: str | None
     allowed_origins: tuple[str, ...] | None
@@ -56,6 +57,7 @@ def rx_settings() -> RxSettings:
         query=raw.get("QUERY"),
         mutation=raw.get("MUTATION"),
         subscription=raw.get("SUBSCRIPTION"),
+        extensions=tuple(raw.get("EXTENSIONS", ())),
         graphiql=bool(raw.get("GRAPHIQL", settings.DEBUG)),
         graphiql_html=raw.get("GRAPHIQL_HTML"),
         allowed_origins=None if origins is None else tuple(origins),

@@ -28,6 +28,7 @@ from rxgraphql.conf import rx_settings
 
 from .context import RxContext
 from .documents import current_document, prepare_async
+from .graphiql import graphiql_page
 from .origins import origin_allowed, request_scheme
 from .schema import get_schema
 
@@ -108,10 +109,10 @@ class GraphQLHTTP(GraphQL[RxContext, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        """Strawberry's GraphiQL page (assets from a CDN), or the file ``RXGRAPHQL["GRAPHIQL_HTML"]`` names
-        (e.g. a GraphiQL built from npm packages and served locally, for machines without internet)."""
+        """Strawberry's GraphiQL page (assets from a CDN) with a fetcher for the websocket, or the file
+        ``RXGRAPHQL["GRAPHIQL_HTML"]`` names (e.g. a GraphiQL built from npm packages and served locally)."""
         local = rx_settings().graphiql_html
-        return Path(local).read_text(encoding="utf-8") if local else super().graphql_ide_html
+        return Path(local).read_text(encoding="utf-8") if local else graphiql_page(super().graphql_ide_html)
 
 
 def graphql_http_app() -> GraphQLHTTP:

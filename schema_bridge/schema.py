@@ -16,7 +16,8 @@ from django.core.exceptions import (
 )
 from django.utils.module_loading import import_string
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.exceptions import DuplicatedTypeName
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from rxgraphql.channel import ContextChannel
@@ -47,6 +48,28 @@ def _should_mask(error: GraphQLError) -> bool:
     if original is None or isinstance(original, (GraphQLError, *CLIENT_ERRORS)):
         return False
     return not settings.DEBUG
+
+
+def _extensions(paths: tuple[str, ...]) -> list[Any]:
+    """The schema extensions ``RXGRAPHQL["EXTENSIONS"]`` names (classes or factories), after error masking."""
+    found: list[Any] = [lambda: MaskErrors(should_mask_error=_should_mask)]
+    for path in paths:
+        extension = import_string(path)
+        if isinstance(extension, SchemaExtension):
+            message = f"RXGRAPHQL['EXTENSIONS'] names {path}: give the class, not an instance"
+            raise ImproperlyConfigured(message)
+        found.append(extension)
+    return found
+
+
+def _clash(error: DuplicatedTypeName) -> ImproperlyConfigured:
+    """Say which naming rule a duplicated GraphQL type name broke."""
+    return ImproperlyConfigured(
+        f"{error.message}. rxgraphql names a channel's layer types after their serializers without the "
+        "'Serializer' suffix (CardSerializer -> Card, CardNested, CardWriteResult, ...), and the generated "
+        "client relies on those names: give your own strawberry type another name (e.g. with a 'Type' "
+        "suffix: CardType)."
+    )
 
 
 def _root_type(name: str, base_path: str | None, fields: dict[str, Any]) -> type | None:
@@ -83,15 +106,18 @@ class SchemaIndex:
         clashes = layer_types.clashes()
         if clashes:
             raise ImproperlyConfigured(f"GraphQL type names used twice: {', '.join(clashes)}")
-        self.schema = LoggedSchema(
-            query=query,
-            # the concrete RecordRef of each layer (no field names them: they implement the interface)
-            types=list(layer_types.refs.values()),
-            mutation=_root_type("Mutation", conf.mutation, mutations),
-            subscription=_root_type("Subscription", conf.subscription, subscription_fields),
-            config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
-            extensions=[PreparedDocuments, lambda: MaskErrors(should_mask_error=_should_mask)],
-        )
+        try:
+            self.schema = LoggedSchema(
+                query=query,
+                # the concrete RecordRef of each layer (no field names them: they implement the interface)
+                types=list(layer_types.refs.values()),
+                mutation=_root_type("Mutation", conf.mutation, mutations),
+                subscription=_root_type("Subscription", conf.subscription, subscription_fields),
+                config=StrawberryConfig(default_resolver=_resolve_default, scalar_map=SCALAR_MAP),
+                extensions=[PreparedDocuments, *_extensions(conf.extensions)],
+            )
+        except DuplicatedTypeName as error:
+            raise _clash(error) from error
 
 
 @functools.cache

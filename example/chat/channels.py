@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -58,6 +59,12 @@ class ChatRoomChannel(ContextChannel):
         if not text:
             raise ActionError("A message cannot be empty", "BAD_REQUEST")
         message = Message.objects.create(room_id=self.kwargs["room_id"], author=self.user, text=text)
+        layer = get_channel_layer()
+        assert layer is not None
+        # The message is here: its author is no longer "typing" (without waiting for the timer).
+        async_to_sync(layer.group_send)(
+            self.group, {"type": "chat.stopped_typing", "user": self.user.get_username()}
+        )
         return MessagePosted(id=message.pk, created_at=message.created_at)
 
     @action
@@ -75,6 +82,14 @@ class ChatRoomChannel(ContextChannel):
         self.typing_until[name] = loop.time() + TYPING_SECONDS
         await self.set_runtime_var("typing", sorted({*self.runtime_state.typing, name}))
         loop.call_later(TYPING_SECONDS, lambda: loop.create_task(self._stopped_typing(name)))
+
+    @consumer("chat.stopped_typing")
+    async def someone_posted(self, event: dict[str, Any]) -> None:
+        """The author's message was posted: stop showing them as typing."""
+        name = event["user"]
+        self.typing_until.pop(name, None)
+        if name in self.runtime_state.typing:
+            await self.set_runtime_var("typing", [n for n in self.runtime_state.typing if n != name])
 
     async def _stopped_typing(self, name: str) -> None:
         if asyncio.get_running_loop().time() < self.typing_until.get(name, 0.0):

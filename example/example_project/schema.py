@@ -1,15 +1,18 @@
 """The project's own GraphQL root types, merged by rxgraphql into the generated schema.
 
-The channels' queries and subscriptions are generated; this adds a ``me`` query
-and the apps' mutations.
+The channels' queries and subscriptions are generated; this adds the ordinary API written with
+strawberry-django (``cards``, ``profile``), a ``me`` query and the apps' mutations.
 """
 
 from typing import Any
 
 import strawberry
 from asgiref.sync import sync_to_async
+from board.api import BoardQuery
 from board.schema import BoardMutation
 from chat.schema import ChatMutation
+
+from example_project.profile import ProfileQuery
 
 
 def _username(user: Any) -> str | None:
@@ -23,8 +26,8 @@ async def resolve_me(info: strawberry.Info) -> str | None:
 
 
 @strawberry.type
-class Query:
-    """Extra queries next to the generated channel queries."""
+class Query(BoardQuery, ProfileQuery):
+    """Extra queries next to the generated channel queries: ``cards``, ``profile`` and ``me``."""
 
     me: str | None = strawberry.field(
         resolver=resolve_me, description="Username of the signed-in user, or null when anonymous."

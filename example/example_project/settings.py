@@ -43,8 +43,26 @@ def _database_from_env() -> dict[str, Any]:
     if url.startswith(("postgres://", "postgresql://")):
         return postgres_database(url)
     if url.startswith("sqlite:///"):
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(url.removeprefix("sqlite:///"))}
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+        return sqlite_database(unquote(url.removeprefix("sqlite:///")))
+    return sqlite_database(BASE_DIR / "db.sqlite3")
+
+
+def sqlite_database(name: str | Path) -> dict[str, Any]:
+    """SQLite set up for concurrent writers (HTTP, websocket actions, the admin, management commands).
+
+    WAL lets readers go on while one connection writes; ``BEGIN IMMEDIATE`` takes the write lock when a
+    transaction starts, so a writer waits for it (up to the busy timeout) instead of failing with
+    "database is locked" when a read transaction later tries to write.
+    """
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": name,
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,  # seconds a connection waits for the write lock
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
 
 
 DEBUG = _env_flag("DJANGO_DEBUG", True)
@@ -66,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "strawberry_django",
     "chat",
     "board",
 ]
@@ -117,6 +136,8 @@ _LOCAL_GRAPHIQL = FRONTEND_DIST / "graphiql.html"
 RXGRAPHQL = {
     "QUERY": "example_project.schema.Query",
     "MUTATION": "example_project.schema.Mutation",
+    # strawberry-django's optimizer: the `cards` list joins and prefetches what a query selects.
+    "EXTENSIONS": ["strawberry_django.optimizer.DjangoOptimizerExtension"],
     # The demo keeps GraphiQL and introspection on even with DEBUG off; both follow DEBUG when unset.
     "GRAPHIQL": True,
     "INTROSPECTION": True,
@@ -131,6 +152,9 @@ RXGRAPHQL = {
     "REDIS_URL": os.environ.get("RXGRAPHQL_REDIS_URL") or None,
     "MONGO_URL": os.environ.get("RXGRAPHQL_MONGO_URL") or None,
 }
+
+# strawberry-django's pagination: 20 cards a page unless asked, never more than 100.
+STRAWBERRY_DJANGO = {"PAGINATION_DEFAULT_LIMIT": 20, "PAGINATION_MAX_LIMIT": 100}
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
 

@@ -40,7 +40,7 @@ def test_output_is_deterministic_whatever_the_type_order(introspection: dict[str
 
 def test_board_channel_model_is_recovered_from_the_schema(introspection: dict[str, Any]) -> None:
     channels = {c.field: c for c in find_channels(load_schema(introspection))}
-    assert set(channels) == {"boardChannel", "chatRoomChannel", "myBoardsChannel"}
+    assert set(channels) == {"boardChannel", "boardPresenceChannel", "chatRoomChannel", "myBoardsChannel"}
     board = channels["boardChannel"]
     assert board.root == "Board"
     assert not board.many

@@ -103,6 +103,19 @@ function unique(prefix) {
   return `${prefix} ${Date.now().toString(36)}`;
 }
 
+/** Drag a card by its handle over column `target` (the column lights up) and drop it there. */
+async function dragCard(page, cardLocator, target) {
+  const from = await cardLocator.getByTestId("drag-handle").boundingBox();
+  const to = await column(page, target).locator("h2").boundingBox();
+  if (from === null || to === null) throw new Error("the handle or the target column is not visible");
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height + 20, { steps: 15 });
+  await column(page, target).and(page.locator(".over")).waitFor();
+  await page.mouse.up();
+}
+
 // ---- scenarios ---------------------------------------------------------------------------------------
 const scenarios = {
   /** A message posted by bob appears in alice's window, live. */
@@ -214,6 +227,128 @@ const scenarios = {
     await card(column(alice.page, "Doing"), renamed).waitFor();
   },
 
+  /** Alice drags a card by its handle into another column; bob's window shows it arrive there. */
+  async drag(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/board/1" });
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    const title = "Write launch announcement";
+    await card(column(bob.page, "To do"), title).waitFor();
+    // Both windows list both viewers (the board channel's runtime state).
+    for (const { page } of [alice, bob]) {
+      await page.locator('[data-testid="viewer"][data-viewer="alice"]').waitFor();
+      await page.locator('[data-testid="viewer"][data-viewer="bob"]').waitFor();
+    }
+    await dragCard(alice.page, card(column(alice.page, "To do"), title), "Doing");
+    await card(column(alice.page, "Doing"), title).waitFor();
+    await card(column(bob.page, "Doing"), title).waitFor();
+    await card(column(bob.page, "To do"), title).waitFor({ state: "detached" });
+    await screenshot(bob.page, "drag-bob-sees-card-arrive");
+  },
+
+  /**
+   * A drop the server refuses rolls back: alice's move is held in the socket until her window shows the
+   * card in its new column, then sent with a column of another board, which the server refuses.
+   */
+  async dragrefused(browser) {
+    let holding = true;
+    const held = [];
+    let forward = null;
+    const alice = await signedIn(browser, "alice", {
+      path: "/board/1",
+      beforeLoad: (context) =>
+        context.routeWebSocket(/\/graphql$/, (socket) => {
+          const server = socket.connectToServer();
+          forward = (message) => server.send(message);
+          socket.onMessage((message) => {
+            if (holding && String(message).includes("MoveCardMutation")) held.push(message);
+            else server.send(message);
+          });
+          server.onMessage((message) => socket.send(message));
+          socket.onClose((code, reason) => server.close({ code, reason }));
+          server.onClose((code, reason) => socket.close({ code, reason }));
+        }),
+    });
+    const title = "Fix signup e-mail typo";
+    await dragCard(alice.page, card(column(alice.page, "To do"), title), "Done");
+    await card(column(alice.page, "Done"), title).waitFor(); // optimistic: the server has not seen it yet
+    if (held.length !== 1) throw new Error(`expected the move to be held back, held ${held.length}`);
+    const move = JSON.parse(String(held.pop()));
+    move.payload.variables.columnId = "999999";
+    holding = false;
+    forward(JSON.stringify(move));
+    await alice.page.getByTestId("write-error").filter({ hasText: "Not saved" }).waitFor();
+    await card(column(alice.page, "To do"), title).waitFor();
+    if ((await card(column(alice.page, "Done"), title).count()) !== 0) throw new Error("the refused move stayed");
+    await screenshot(alice.page, "drag-rolled-back");
+  },
+
+  /** Bob searches the board's cards (the strawberry-django `cards` query) and jumps to one. */
+  async search(browser) {
+    const bob = await signedIn(browser, "bob", { path: "/board/1" });
+    await bob.page.getByTestId("card").first().waitFor();
+    await bob.page.getByLabel("Search cards").fill("pricing");
+    const result = bob.page.getByTestId("search-result").filter({ hasText: "Design the pricing page" });
+    await result.waitFor();
+    if ((await bob.page.getByTestId("search-result").count()) !== 1) throw new Error("expected one match");
+    await result.click();
+    await bob.page.locator('[data-testid="card"].flash[data-card-title="Design the pricing page"]').waitFor();
+    await screenshot(bob.page, "search-found");
+    await bob.page.getByLabel("Search cards").fill("no card is called this");
+    await bob.page.getByTestId("search-results").filter({ hasText: "No card matches" }).waitFor();
+  },
+
+  /** At phone width (390 px) the pages fit: nothing wider than the screen but the board's columns strip. */
+  async phone(browser) {
+    const alice = await signedIn(browser, "alice");
+    await alice.page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["/", "/chat/1", "/board/1"]) {
+      await alice.page.evaluate((target) => {
+        window.history.pushState(null, "", target);
+        window.dispatchEvent(new PopStateEvent("popstate"));
+      }, path);
+      await alice.page.locator(path === "/" ? ".home" : path.startsWith("/chat") ? '[data-testid="message"]' : '[data-testid="card"]').first().waitFor();
+      const width = await alice.page.evaluate(() => document.documentElement.scrollWidth);
+      if (width > 390) throw new Error(`${path} is ${width} px wide at 390 px`);
+    }
+    await screenshot(alice.page, "phone-board");
+  },
+
+  /**
+   * GraphiQL without a sign-in says how to sign in; a token put in its Headers tab reaches the websocket's
+   * connection_init, so the subscription that was FORBIDDEN gets the room's state.
+   */
+  async graphiqlheaders(browser) {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    const login = await page.request.post(`${BASE}/api/token/`, { data: { username: "bob", password: "demo" } });
+    const { token } = await login.json();
+    const query = "subscription { chatRoomChannel(roomId: 1) { ready records { __typename } } }";
+    await page.goto(`${BASE}/graphql?q=${encodeURIComponent(query)}`);
+    await page.getByTestId("signin-hint").filter({ hasText: "not signed in" }).waitFor();
+    await page.locator(".graphiql-query-editor .CodeMirror").waitFor({ state: "attached" });
+    await page.locator(".graphiql-response .CodeMirror").waitFor({ state: "attached" });
+    const responseIncludes = (text) =>
+      page.waitForFunction(
+        (expected) =>
+          (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror?.getValue() ?? "").includes(expected),
+        text,
+      );
+    await page.locator(".graphiql-execute-button").click();
+    await responseIncludes("FORBIDDEN");
+    await screenshot(page, "graphiql-anonymous");
+
+    await page.getByRole("button", { name: "Headers", exact: true }).click();
+    await page.evaluate((headers) => {
+      const editor = document.querySelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror");
+      if (!editor) throw new Error("no headers editor");
+      editor.CodeMirror.setValue(headers);
+    }, JSON.stringify({ Authorization: `Token ${token}` }));
+    await page.locator(".graphiql-execute-button").click();
+    await responseIncludes('"ready": true');
+    await screenshot(page, "graphiql-headers-subscription");
+  },
+
   /** The server goes away and comes back; the page reconnects and shows what was written meanwhile. */
   async restart(browser) {
     const alice = await signedIn(browser, "alice", { path: "/chat/1" });
@@ -313,6 +448,27 @@ const scenarios = {
     // the last state stays on screen, marked as possibly out of date
     await card(column(alice.page, "Doing"), title).waitFor();
     await screenshot(alice.page, "revoked-says-so");
+  },
+
+  /** A message written while the server is down waits, marked as such, and is sent once it is back. */
+  async offline(browser) {
+    const alice = await signedIn(browser, "alice", { path: "/chat/1" });
+    await alice.page.getByTestId("message").first().waitFor();
+    await ask("stop");
+    await alice.page.locator('[data-testid="connection-status"]:not([data-status="connected"])').waitFor();
+    const text = unique("Written while offline");
+    await alice.page.getByLabel("Message").fill(text);
+    await alice.page.getByRole("button", { name: "Queue" }).click();
+    const pending = alice.page.getByTestId("pending-message").filter({ hasText: text });
+    await pending.and(alice.page.locator('[data-state="waiting"]')).filter({ hasText: "waiting for the connection" }).waitFor();
+    await screenshot(alice.page, "offline-pending");
+    await ask("start");
+    await alice.page.getByTestId("message").filter({ hasText: text }).waitFor({ timeout: 30_000 });
+    await pending.waitFor({ state: "detached" });
+    if ((await alice.page.getByTestId("message").filter({ hasText: text }).count()) !== 1) {
+      throw new Error("the queued message was posted more than once");
+    }
+    await screenshot(alice.page, "offline-sent");
   },
 
   /** GraphiQL (bundled, local assets) runs a subscription and shows the patch of a new message. */

@@ -29,6 +29,26 @@ def test_a_card_moved_by_one_user_moves_for_the_other(example_server: ExampleSer
     assert "screenshot board-bob-sees-move.png" in output
 
 
+def test_a_card_dragged_to_another_column_arrives_in_the_other_window(example_server: ExampleServer) -> None:
+    output = run_scenario("drag", example_server)
+    assert "screenshot drag-bob-sees-card-arrive.png" in output
+
+
+def test_a_drop_the_server_refuses_rolls_back(example_server: ExampleServer) -> None:
+    output = run_scenario("dragrefused", example_server)
+    assert "screenshot drag-rolled-back.png" in output
+
+
+def test_a_card_search_in_the_browser_uses_the_strawberry_django_api(example_server: ExampleServer) -> None:
+    output = run_scenario("search", example_server)
+    assert "screenshot search-found.png" in output
+
+
+def test_the_pages_fit_a_phone_screen(example_server: ExampleServer) -> None:
+    output = run_scenario("phone", example_server)
+    assert "screenshot phone-board.png" in output
+
+
 def test_an_optimistic_edit_shows_at_once_and_rolls_back_when_refused(example_server: ExampleServer) -> None:
     output = run_scenario("optimistic", example_server)
     assert "screenshot optimistic-rolled-back.png" in output
@@ -91,6 +111,13 @@ def test_a_revoked_token_is_shown_as_such(example_server: ExampleServer) -> None
     assert "screenshot revoked-says-so.png" in output
 
 
+def test_a_message_written_offline_waits_then_is_sent(example_server: ExampleServer) -> None:
+    handlers = {"stop": lambda _: example_server.stop(), "start": lambda _: example_server.start()}
+    output = run_scenario("offline", example_server, handlers)
+    assert "screenshot offline-pending.png" in output
+    assert "screenshot offline-sent.png" in output
+
+
 def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: ExampleServer) -> None:
     def post_message(args: dict[str, object]) -> None:
         """Post through the example's ``postMessage`` mutation over HTTP, as ``author``."""
@@ -110,6 +137,14 @@ def test_graphiql_with_local_assets_shows_a_subscription_patch(example_server: E
     assert "/assets/" in page
     output = run_scenario("graphiql", example_server, {"write_message": post_message})
     assert "screenshot graphiql-patch.png" in output
+
+
+def test_graphiql_tells_how_to_sign_in_and_sends_the_headers_token_to_the_socket(
+    example_server: ExampleServer,
+) -> None:
+    output = run_scenario("graphiqlheaders", example_server)
+    assert "screenshot graphiql-anonymous.png" in output
+    assert "screenshot graphiql-headers-subscription.png" in output
 
 
 def _post_json(url: str, body: dict[str, object], headers: dict[str, str] | None = None) -> dict[str, object]:

@@ -6,8 +6,9 @@ import type { BoardSummaryState } from "./generated/types";
 import { RxGraphQLProvider, useMyBoardsChannel } from "./generated/hooks";
 import { useConnectionStatus } from "./generated/runtime/hooks.js";
 import { AuthBanner } from "./AuthBanner";
-import { BoardPage } from "./Board";
-import { ChatPage } from "./Chat";
+import { BoardPage } from "./board/BoardPage";
+import { ChatPage } from "./chat/ChatPage";
+import { CardSearch } from "./search/CardSearch";
 import { linkHandler, navigate, useRoute } from "./router";
 import { loadSession, saveSession, signIn } from "./session";
 import type { Session } from "./session";
@@ -99,16 +100,7 @@ function Shell(props: {
               # {room.name}
             </a>
           ))}
-          {session.boards.map((board) => (
-            <a
-              key={`board-${board.id}`}
-              href={`/board/${board.id}`}
-              onClick={linkHandler(`/board/${board.id}`)}
-              className={route.page === "board" && route.id === board.id ? "active" : ""}
-            >
-              ▦ {board.name}
-            </a>
-          ))}
+          <BoardLinks route={route} />
           <a href="/graphql">GraphiQL</a>
         </nav>
         <StatusBadge connection={props.connection} />
@@ -133,6 +125,26 @@ function Shell(props: {
   );
 }
 
+/** The top bar's boards, live from `myBoardsChannel`: a board created or shared with you appears at once. */
+function BoardLinks({ route }: { readonly route: ReturnType<typeof useRoute> }): ReactElement {
+  const { state } = useMyBoardsChannel({});
+  return (
+    <>
+      {(state ?? []).map((board) => (
+        <a
+          key={`board-${board.id}`}
+          href={`/board/${board.id}`}
+          onClick={linkHandler(`/board/${board.id}`)}
+          className={route.page === "board" && route.id === board.id ? "active" : ""}
+          data-testid="topbar-board"
+        >
+          ▦ {board.title}
+        </a>
+      ))}
+    </>
+  );
+}
+
 function Home({ session }: { readonly session: Session }): ReactElement {
   return (
     <section className="home">
@@ -153,6 +165,8 @@ function Home({ session }: { readonly session: Session }): ReactElement {
       </ul>
       <h2>Boards</h2>
       <MyBoards />
+      <h2>Find a card</h2>
+      <CardSearch onPick={(card) => navigate(`/board/${card.column.board.id}`)} />
       <p>
         <a href="/graphql">GraphiQL</a> uses your sign-in in this tab; <a href="/admin/">the Django admin</a>{" "}
         changes show up here live too.

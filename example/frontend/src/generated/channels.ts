@@ -2,9 +2,9 @@
 
 import { ChannelStore } from "./runtime/index.js";
 import type { ChannelModel, ChannelSubscription, Connection, RequestOptions } from "./runtime/index.js";
-import { boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteComment, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
-import type { BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
-import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import { boardChannelAddColumn, boardChannelAddLabel, boardChannelCreateCard, boardChannelCreateComment, boardChannelDeleteCard, boardChannelDeleteColumn, boardChannelDeleteComment, boardChannelDeleteLabel, boardChannelRename, boardChannelSaveCard, boardChannelSetTheme, boardChannelTotalEstimate, chatRoomChannelPost, chatRoomChannelTyping, myBoardsChannelCreateBoard, myBoardsChannelHide, myBoardsChannelHideAll, myBoardsChannelShow } from "./operations.js";
+import type { BoardChannelAddColumnMutationResult, BoardChannelAddColumnMutationVariables, BoardChannelAddLabelMutationResult, BoardChannelAddLabelMutationVariables, BoardChannelCreateCardMutationResult, BoardChannelCreateCardMutationVariables, BoardChannelCreateCommentMutationResult, BoardChannelCreateCommentMutationVariables, BoardChannelDeleteCardMutationResult, BoardChannelDeleteCardMutationVariables, BoardChannelDeleteColumnMutationResult, BoardChannelDeleteColumnMutationVariables, BoardChannelDeleteCommentMutationResult, BoardChannelDeleteCommentMutationVariables, BoardChannelDeleteLabelMutationResult, BoardChannelDeleteLabelMutationVariables, BoardChannelRenameMutationResult, BoardChannelRenameMutationVariables, BoardChannelSaveCardMutationResult, BoardChannelSaveCardMutationVariables, BoardChannelSetThemeMutationResult, BoardChannelSetThemeMutationVariables, BoardChannelTotalEstimateMutationResult, BoardChannelTotalEstimateMutationVariables, ChatRoomChannelPostMutationResult, ChatRoomChannelPostMutationVariables, ChatRoomChannelTypingMutationResult, ChatRoomChannelTypingMutationVariables, MyBoardsChannelCreateBoardMutationResult, MyBoardsChannelCreateBoardMutationVariables, MyBoardsChannelHideAllMutationResult, MyBoardsChannelHideAllMutationVariables, MyBoardsChannelHideMutationResult, MyBoardsChannelHideMutationVariables, MyBoardsChannelShowMutationResult, MyBoardsChannelShowMutationVariables } from "./operations.js";
+import type { BoardPresenceChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 export const boardChannelModel: ChannelModel = {
   field: "boardChannel",
@@ -29,10 +29,14 @@ export type BoardChannelArgs = {
 };
 
 export type BoardChannelActions = {
+  addColumn(variables: Omit<BoardChannelAddColumnMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelAddColumnMutationResult>;
+  addLabel(variables: Omit<BoardChannelAddLabelMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelAddLabelMutationResult>;
   createCard(variables: Omit<BoardChannelCreateCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCardMutationResult>;
   createComment(variables: Omit<BoardChannelCreateCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelCreateCommentMutationResult>;
   deleteCard(variables: Omit<BoardChannelDeleteCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCardMutationResult>;
+  deleteColumn(variables: Omit<BoardChannelDeleteColumnMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteColumnMutationResult>;
   deleteComment(variables: Omit<BoardChannelDeleteCommentMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteCommentMutationResult>;
+  deleteLabel(variables: Omit<BoardChannelDeleteLabelMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelDeleteLabelMutationResult>;
   rename(variables: Omit<BoardChannelRenameMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelRenameMutationResult>;
   saveCard(variables: Omit<BoardChannelSaveCardMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSaveCardMutationResult>;
   setTheme(variables: Omit<BoardChannelSetThemeMutationVariables, "boardId">, options?: RequestOptions): Promise<BoardChannelSetThemeMutationResult>;
@@ -44,14 +48,22 @@ export function boardChannelActions(
   args: BoardChannelArgs,
 ): BoardChannelActions {
   return {
+    addColumn: (variables, options) =>
+      boardChannelAddColumn(connection, { ...args, ...variables }, options),
+    addLabel: (variables, options) =>
+      boardChannelAddLabel(connection, { ...args, ...variables }, options),
     createCard: (variables, options) =>
       boardChannelCreateCard(connection, { ...args, ...variables }, options),
     createComment: (variables, options) =>
       boardChannelCreateComment(connection, { ...args, ...variables }, options),
     deleteCard: (variables, options) =>
       boardChannelDeleteCard(connection, { ...args, ...variables }, options),
+    deleteColumn: (variables, options) =>
+      boardChannelDeleteColumn(connection, { ...args, ...variables }, options),
     deleteComment: (variables, options) =>
       boardChannelDeleteComment(connection, { ...args, ...variables }, options),
+    deleteLabel: (variables, options) =>
+      boardChannelDeleteLabel(connection, { ...args, ...variables }, options),
     rename: (variables, options) =>
       boardChannelRename(connection, { ...args, ...variables }, options),
     saveCard: (variables, options) =>
@@ -96,6 +108,84 @@ export class BoardChannel {
   start(): this {
     if (!this.subscription?.active) {
       this.subscription = this.connection.subscribeChannel(this.store, BoardChannelDocument, this.args);
+    }
+    return this;
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+
+  /** Called once per applied event; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    return this.store.subscribe(listener);
+  }
+}
+
+export const boardPresenceChannelModel: ChannelModel = {
+  field: "boardPresenceChannel",
+  root: "BoardSummary",
+  types: {
+    BoardSummary: { refs: { members: { type: "BoardUser", many: true }, owner: { type: "BoardUser", many: false } } },
+    BoardUser: { refs: {} },
+  },
+  version: "a7c5f01f3fba4f87",
+};
+
+export const BoardPresenceChannelDocument = "subscription BoardPresenceChannel($boardId: ID!, $since: String) { boardPresenceChannel(boardId: $boardId, since: $since) { cursor reset ready records { __typename ... on BoardSummary { id title owner members } ... on BoardUser { id username } } deleted { type id } notifications runtime { __typename viewers } } }";
+
+export type BoardPresenceChannelArgs = {
+  readonly boardId: string;
+};
+
+export type BoardPresenceChannelActions = Readonly<Record<string, never>>;
+
+export function boardPresenceChannelActions(
+  _connection: Connection,
+  _args: BoardPresenceChannelArgs,
+): BoardPresenceChannelActions {
+  return {};
+}
+
+/**
+ * Who has a board open (``boardPresenceChannel(boardId:)``): its runtime state ``viewers``.
+ *
+ *     A channel of its own beside ``BoardChannel``, so that only the pages that show the viewers open it
+ *     and the board's own stream carries nothing but the board. Its state is the board's summary.
+ */
+export class BoardPresenceChannel {
+  readonly store: ChannelStore<BoardSummaryState>;
+  /** The channel's mutations, with its arguments filled in. */
+  readonly actions: BoardPresenceChannelActions;
+  private subscription: ChannelSubscription | null = null;
+
+  constructor(
+    readonly connection: Connection,
+    readonly args: BoardPresenceChannelArgs,
+  ) {
+    this.store = new ChannelStore<BoardSummaryState>(boardPresenceChannelModel);
+    this.actions = boardPresenceChannelActions(connection, args);
+  }
+
+  /** The nested state, rebuilt from the flat records (null until the snapshot arrives). */
+  get state(): BoardSummaryState | null {
+    return this.store.state;
+  }
+
+  get ready(): boolean {
+    return this.store.ready;
+  }
+
+  /** This subscription's runtime state (null when the channel has none or before the first event). */
+  get runtime(): BoardPresenceChannelRuntimeState | null {
+    return this.store.runtime as BoardPresenceChannelRuntimeState | null;
+  }
+
+  /** Subscribe (or resume from the last cursor after `stop()`). */
+  start(): this {
+    if (!this.subscription?.active) {
+      this.subscription = this.connection.subscribeChannel(this.store, BoardPresenceChannelDocument, this.args);
     }
     return this;
   }

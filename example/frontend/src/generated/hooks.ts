@@ -5,9 +5,9 @@ import type { ReactElement, ReactNode } from "react";
 import { stableStringify, useChannel } from "./runtime/hooks.js";
 import type { ChannelView, UseChannelOptions } from "./runtime/hooks.js";
 import type { Connection } from "./runtime/index.js";
-import { BoardChannelDocument, ChatRoomChannelDocument, MyBoardsChannelDocument, boardChannelActions, boardChannelModel, chatRoomChannelActions, chatRoomChannelModel, myBoardsChannelActions, myBoardsChannelModel } from "./channels.js";
-import type { BoardChannelActions, BoardChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs, MyBoardsChannelActions, MyBoardsChannelArgs } from "./channels.js";
-import type { BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
+import { BoardChannelDocument, BoardPresenceChannelDocument, ChatRoomChannelDocument, MyBoardsChannelDocument, boardChannelActions, boardChannelModel, boardPresenceChannelActions, boardPresenceChannelModel, chatRoomChannelActions, chatRoomChannelModel, myBoardsChannelActions, myBoardsChannelModel } from "./channels.js";
+import type { BoardChannelActions, BoardChannelArgs, BoardPresenceChannelActions, BoardPresenceChannelArgs, ChatRoomChannelActions, ChatRoomChannelArgs, MyBoardsChannelActions, MyBoardsChannelArgs } from "./channels.js";
+import type { BoardPresenceChannelRuntimeState, BoardState, BoardSummaryState, ChatRoomChannelRuntimeState, ChatRoomState } from "./types.js";
 
 const ConnectionContext = createContext<Connection | null>(null);
 
@@ -48,6 +48,27 @@ export function useBoardChannel(
     [connection, argsKey],
   );
   return { ...view, runtime: view.runtime as null, actions };
+}
+
+/** Live state of `boardPresenceChannel`: state, readiness, error and connection status. */
+export function useBoardPresenceChannel(
+  args: BoardPresenceChannelArgs,
+  options: ChannelHookOptions<BoardSummaryState> = {},
+): Omit<ChannelView<BoardSummaryState>, "runtime"> & {
+  readonly runtime: BoardPresenceChannelRuntimeState | null;
+  readonly actions: BoardPresenceChannelActions | null;
+} {
+  const provided = useContext(ConnectionContext);
+  const connection = options.connection ?? provided;
+  const view = useChannel<BoardSummaryState>(connection, boardPresenceChannelModel, BoardPresenceChannelDocument, args, options);
+  const argsKey = stableStringify(args);
+  const actions = useMemo(
+    () => (connection === null ? null : boardPresenceChannelActions(connection, args)),
+    // argsKey stands for args, a new object at every render
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [connection, argsKey],
+  );
+  return { ...view, runtime: view.runtime as BoardPresenceChannelRuntimeState | null, actions };
 }
 
 /** Live state of `chatRoomChannel`: state, readiness, error and connection status. */

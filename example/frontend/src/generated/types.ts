@@ -42,6 +42,25 @@ export interface BoardNested {
   readonly columns: ReadonlyArray<ColumnNested>;
 }
 
+/** One event of BoardPresenceChannel: a snapshot batch (reset on the first, ready on the last) or a live patch of upserted records and deleted refs. */
+export interface BoardPresenceChannelEvent {
+  readonly cursor: string;
+  readonly reset: boolean;
+  readonly ready: boolean;
+  readonly records: ReadonlyArray<BoardPresenceChannelRecord>;
+  readonly deleted: ReadonlyArray<RecordRef>;
+  readonly notifications: ReadonlyArray<JSONValue>;
+  readonly runtime: BoardPresenceChannelRuntimeState | null;
+}
+
+/** A flat record of BoardPresenceChannel's state. */
+export type BoardPresenceChannelRecord = BoardSummary | BoardUser;
+
+/** Per subscriber: who has the board open right now (usernames, sorted, once each). */
+export interface BoardPresenceChannelRuntimeState {
+  readonly viewers: ReadonlyArray<string>;
+}
+
 /** A deleted board record: `type` is 'Board'. */
 export interface BoardRef {
   readonly type: string;
@@ -90,6 +109,11 @@ export interface BoardSummaryRef {
   readonly id: string;
 }
 
+export interface BoardType {
+  readonly id: string;
+  readonly title: string;
+}
+
 /** A flat user record (UserSerializer). */
 export interface BoardUser {
   readonly __typename: "BoardUser";
@@ -127,6 +151,17 @@ export interface Card {
   readonly commentCount: number;
 }
 
+export interface CardFilter {
+  title?: StrFilterLookup | null;
+  estimate?: DecimalComparisonFilterLookup | null;
+  AND?: CardFilter | null;
+  OR?: CardFilter | null;
+  NOT?: CardFilter | null;
+  DISTINCT?: boolean | null;
+  search?: string | null;
+  board?: string | null;
+}
+
 /** Fields of a Card to write; fields left out are not changed. */
 export interface CardInput {
   title?: string | null;
@@ -156,10 +191,37 @@ export interface CardNested {
   readonly commentCount: number;
 }
 
+export interface CardOrder {
+  title?: Ordering | null;
+  position?: Ordering | null;
+  estimate?: Ordering | null;
+  dueAt?: Ordering | null;
+}
+
 /** A deleted card record: `type` is 'Card'. */
 export interface CardRef {
   readonly type: string;
   readonly id: string;
+}
+
+export interface CardType {
+  readonly id: string;
+  readonly title: string;
+  readonly description: string;
+  readonly position: number;
+  readonly estimate: string | null;
+  readonly dueAt: string | null;
+  readonly column: ColumnType;
+  readonly assignee: PersonType | null;
+  readonly labels: ReadonlyArray<LabelType>;
+}
+
+export interface CardTypeOffsetPaginated {
+  readonly pageInfo: OffsetPaginationInfo;
+  /** Total count of existing results. */
+  readonly totalCount: number;
+  /** List of paginated results. */
+  readonly results: ReadonlyArray<CardType>;
 }
 
 /** The outcome of a write: code 200 (ok), 400 (invalid data), 403 (refused), 404 (not found); `cursor`: the position of its commit in the anchor's stream (null when not known). */
@@ -256,6 +318,13 @@ export interface ColumnRef {
   readonly id: string;
 }
 
+export interface ColumnType {
+  readonly id: string;
+  readonly title: string;
+  readonly position: number;
+  readonly board: BoardType;
+}
+
 /** A flat comment record (CommentSerializer). */
 export interface Comment {
   readonly __typename: "Comment";
@@ -296,6 +365,30 @@ export interface CommentWriteResult {
   readonly cursor: string | null;
 }
 
+export interface DecimalComparisonFilterLookup {
+  /** Exact match. Filter will be skipped on `null` value */
+  exact?: string | null;
+  /** Assignment test. Filter will be skipped on `null` value */
+  isNull?: boolean | null;
+  /** Exact match of items in a given list. Filter will be skipped on `null` value */
+  inList?: Array<string> | null;
+  /** Greater than. Filter will be skipped on `null` value */
+  gt?: string | null;
+  /** Greater than or equal to. Filter will be skipped on `null` value */
+  gte?: string | null;
+  /** Less than. Filter will be skipped on `null` value */
+  lt?: string | null;
+  /** Less than or equal to. Filter will be skipped on `null` value */
+  lte?: string | null;
+  /** Inclusive range test (between) */
+  range?: DecimalRangeLookup | null;
+}
+
+export interface DecimalRangeLookup {
+  start?: string | null;
+  end?: string | null;
+}
+
 /** A flat label record (LabelSerializer). */
 export interface Label {
   readonly __typename: "Label";
@@ -315,6 +408,12 @@ export interface LabelNested {
 export interface LabelRef {
   readonly type: string;
   readonly id: string;
+}
+
+export interface LabelType {
+  readonly id: string;
+  readonly name: string;
+  readonly color: string;
 }
 
 /** A flat message record (MessageSerializer). */
@@ -360,8 +459,37 @@ export interface MyBoardsChannelEvent {
 /** A flat record of MyBoardsChannel's state. */
 export type MyBoardsChannelRecord = BoardSummary | BoardUser;
 
+export interface OffsetPaginationInfo {
+  readonly offset: number;
+  readonly limit: number | null;
+}
+
+export interface OffsetPaginationInput {
+  offset?: number;
+  limit?: number | null;
+}
+
+export type Ordering = "ASC" | "ASC_NULLS_FIRST" | "ASC_NULLS_LAST" | "DESC" | "DESC_NULLS_FIRST" | "DESC_NULLS_LAST";
+
+export interface PersonType {
+  readonly id: string;
+  readonly username: string;
+}
+
 export interface PostedMessage {
   readonly id: string;
+}
+
+export interface ProfileType {
+  readonly id: string;
+  readonly username: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly email: string;
+  readonly dateJoined: string;
+  readonly isStaff: boolean;
+  /** How many boards you own or belong to. */
+  readonly boardCount: number;
 }
 
 /** A record deleted from the state: its type name and id. */
@@ -386,6 +514,33 @@ export interface ReminderNested {
 export interface ReminderRef {
   readonly type: string;
   readonly id: string;
+}
+
+export interface StrFilterLookup {
+  /** Exact match. Filter will be skipped on `null` value */
+  exact?: string | null;
+  /** Assignment test. Filter will be skipped on `null` value */
+  isNull?: boolean | null;
+  /** Exact match of items in a given list. Filter will be skipped on `null` value */
+  inList?: Array<string> | null;
+  /** Case-insensitive exact match. Filter will be skipped on `null` value */
+  iExact?: string | null;
+  /** Case-sensitive containment test. Filter will be skipped on `null` value */
+  contains?: string | null;
+  /** Case-insensitive containment test. Filter will be skipped on `null` value */
+  iContains?: string | null;
+  /** Case-sensitive starts-with. Filter will be skipped on `null` value */
+  startsWith?: string | null;
+  /** Case-insensitive starts-with. Filter will be skipped on `null` value */
+  iStartsWith?: string | null;
+  /** Case-sensitive ends-with. Filter will be skipped on `null` value */
+  endsWith?: string | null;
+  /** Case-insensitive ends-with. Filter will be skipped on `null` value */
+  iEndsWith?: string | null;
+  /** Case-sensitive regular expression match. Filter will be skipped on `null` value */
+  regex?: string | null;
+  /** Case-insensitive regular expression match. Filter will be skipped on `null` value */
+  iRegex?: string | null;
 }
 
 export type Theme = "LIGHT" | "DARK";
@@ -421,6 +576,11 @@ export type LabelState = Label;
 
 export type ReminderState = Reminder;
 
+export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
+  readonly members: ReadonlyArray<BoardUserState>;
+  readonly owner: BoardUserState | null;
+};
+
 export type ChatRoomState = Omit<ChatRoom, "messages" | "participants"> & {
   readonly messages: ReadonlyArray<MessageState>;
   readonly participants: ReadonlyArray<ChatUserState>;
@@ -430,9 +590,4 @@ export type ChatUserState = ChatUser;
 
 export type MessageState = Omit<Message, "author"> & {
   readonly author: ChatUserState | null;
-};
-
-export type BoardSummaryState = Omit<BoardSummary, "members" | "owner"> & {
-  readonly members: ReadonlyArray<BoardUserState>;
-  readonly owner: BoardUserState | null;
 };
