@@ -14,7 +14,7 @@ from rxgraphql.conf import rx_settings
 
 from .daphne_close import allow_registered_close_codes
 from .http import graphql_http_app
-from .threads import install_sync_pool
+from .threads import current_request, install_sync_pool
 from .websocket import Receive, Send, graphql_websocket
 
 
@@ -30,6 +30,7 @@ class GraphQLEndpoint:
             return
         if scope["type"] != "http":
             return
+        current_request.set(object())  # this task's share of the sync threads
         body = await read_body(scope, receive, send)
         if body is None:
             return

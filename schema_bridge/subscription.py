@@ -50,6 +50,7 @@ class ChannelSink:
         user = connection.context.user if connection.context is not None else None
         self.user_id: str | None = str(user.pk) if user is not None and user.pk is not None else None
         self.anchor_key: tuple[str, str] | None = None  # (root type, anchor): patches of it are held
+        self.pk_field = "id"
         self.guard: Guard | None = None
         self.held = False
         self.releasing = False
@@ -84,8 +85,6 @@ class ChannelSink:
             record.get("__typename") == type_name and str(record.get(self.pk_field)) == anchor
             for record in patch.records
         )
-
-    pk_field = "id"
 
     def hold(self) -> None:
         """Keep the live patches back until the permission check the anchor's change asks for."""
@@ -234,18 +233,20 @@ async def push_events(
 async def watch_access(guard: Guard, release: Callable[[], None]) -> None:
     """Run the guard until access is lost, releasing held patches after each check that kept it."""
     checking = asyncio.create_task(guard.run())
+    kept: asyncio.Task[bool] | None = None
     try:
         while True:
             kept = asyncio.create_task(guard.checked.wait())
             done, _ = await asyncio.wait({checking, kept}, return_when=asyncio.FIRST_COMPLETED)
             if checking in done:
-                kept.cancel()
                 checking.result()
                 return
             guard.checked.clear()
             release()
     finally:
         checking.cancel()
+        if kept is not None:
+            kept.cancel()
 
 
 def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:

@@ -40,6 +40,7 @@ from .list_subscription import run_list_subscription
 from .origins import origin_allowed, request_scheme
 from .schema import SchemaIndex, get_schema_index
 from .subscription import run_channel_subscription
+from .threads import current_request
 
 logger = logging.getLogger("rxgraphql.websocket")
 
@@ -215,6 +216,7 @@ class Connection:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def serve(self, receive: Receive) -> None:
+        current_request.set(self)  # the handshake's share of the sync threads; each operation has its own
         offered = self.scope.get("subprotocols") or []
         scheme = request_scheme(self.scope, self.headers)
         if not origin_allowed(self.headers.get("origin"), self.headers.get("host"), scheme):
@@ -384,6 +386,7 @@ class Connection:
         return user
 
     async def _run(self, op_id: str, payload: dict[str, Any]) -> None:
+        current_request.set(object())
         try:
             await self._execute(op_id, payload)
         except asyncio.CancelledError:

@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from rxgraphql.conf import rx_settings
 from tests.support.live import LiveClient
 from tests.support.live_server import LiveServer
 from tests.support.world import BoardWorld
@@ -238,3 +239,47 @@ def test_a_slow_permission_check_does_not_delay_another_clients_ack(
     finally:
         release.set()
     assert watcher.ready()[0]["reset"] is True
+
+
+def test_one_request_holds_at_most_half_of_the_sync_threads(
+    board_world: BoardWorld, rx_server: LiveServer, ws_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = threading.Condition()
+    inside = {"now": 0, "most": 0}
+    release = threading.Event()
+    original = BoardChannel.has_permission
+
+    def slow(self: BoardChannel, user: Any, board_id: int) -> bool:
+        with lock:
+            inside["now"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+            lock.notify_all()
+        assert release.wait(30)
+        with lock:
+            inside["now"] -= 1
+        return original(self, user, board_id)
+
+    monkeypatch.setattr(BoardChannel, "has_permission", slow)
+    board = board_world.board_a.pk
+    query = "{ " + " ".join(f"b{i}: boardChannel(boardId: {board}) {{ id }}" for i in range(20)) + " }"
+    responses: list[httpx.Response] = []
+    attack = threading.Thread(
+        target=lambda: responses.append(
+            _post(rx_server, {"query": query}, board_world.token(board_world.bob))
+        )
+    )
+    half = rx_settings().sync_threads // 2
+    attack.start()
+    try:
+        with lock:
+            assert lock.wait_for(lambda: inside["now"] == half, 10)
+        # The other half serves other clients meanwhile.
+        other = ws_client().connect(board_world.token(board_world.alice))
+        assert other.execute("{ me }") == {"data": {"me": "alice"}}
+        assert inside["now"] == half
+    finally:
+        release.set()
+        attack.join(30)
+    (response,) = responses
+    assert len(response.json()["data"]) == 20
+    assert inside["most"] == half
