@@ -73,12 +73,21 @@ def _renders_from_own_row(layer: Layer) -> bool:
 
 
 def _listed_edges(layer: Layer) -> list[Edge]:
-    """The nested lists whose ids are read without instantiating the children."""
+    """The nested lists whose ids are read without instantiating the children (a foreign key to
+    something else than the parent's primary key is read through the relation instead)."""
     return [
         edge
         for edge in layer.children
-        if edge.many and edge.kind in (EdgeKind.REVERSE, EdgeKind.MANY_TO_MANY) and edge.parent_lookup
+        if edge.many
+        and edge.parent_lookup
+        and (edge.kind is EdgeKind.MANY_TO_MANY or (edge.kind is EdgeKind.REVERSE and _links_to_pk(edge)))
     ]
+
+
+def _links_to_pk(edge: Edge) -> bool:
+    field = edge.child.model._meta.get_field(str(edge.parent_lookup))
+    target = getattr(field, "target_field", None)
+    return target is not None and bool(target.primary_key)
 
 
 def prefetched_edges(layer: Layer) -> list[Edge]:
