@@ -99,6 +99,41 @@ function card(scope, title) {
   return scope.locator(`[data-testid="card"][data-card-title="${title}"]`);
 }
 
+/** Polls `predicate` (an async check of state the page exposes no event for) until it holds. */
+async function until(predicate, what, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The example's persistent cache entries (IndexedDB `rxgraphql-example`): cursor and card count of each. */
+function cachedEntries(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const request = indexedDB.open("rxgraphql-example", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("entries");
+        request.onerror = () => resolve([]);
+        request.onsuccess = () => {
+          const db = request.result;
+          const all = db.transaction("entries", "readonly").objectStore("entries").getAll();
+          all.onerror = () => resolve([]);
+          all.onsuccess = () => {
+            db.close();
+            resolve(
+              all.result.map((entry) => ({
+                cursor: entry.state.cursor,
+                cards: entry.state.records.filter((r) => r.__typename === "Card").length,
+              })),
+            );
+          };
+        };
+      }),
+  );
+}
+
 function unique(prefix) {
   return `${prefix} ${Date.now().toString(36)}`;
 }
@@ -402,6 +437,8 @@ const scenarios = {
     });
     const title = "Design the pricing page";
     await card(column(alice.page, "Doing"), title).waitFor();
+    // The board's entry is in the page's IndexedDB before the reload (its write is asynchronous).
+    await until(async () => (await cachedEntries(alice.page)).some((entry) => entry.cards > 0), "the cached board");
 
     gate = "shut";
     await alice.page.reload();

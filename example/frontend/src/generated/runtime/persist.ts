@@ -106,8 +106,8 @@ export interface PersistOptions {
   /** Entries of another version are discarded (default: the model's `version`, else ""). */
   readonly version?: string;
   /**
-   * Changes within this many ms are saved as one write (default 200): an entry holds every record, so a
-   * busy stream is not written at every event.
+   * At most one write per this many ms (default 200): an entry holds every record, so a busy stream is
+   * not written at every event. The first change after a quiet period is written at once.
    */
   readonly saveDelayMs?: number;
 }
@@ -177,9 +177,16 @@ export function persistStore<S>(store: ChannelStore<S>, options: PersistOptions)
   })();
   restoring.set(store as ChannelStore<unknown>, restored);
 
+  let lastWrite = Number.NEGATIVE_INFINITY;
   const unsubscribe = store.subscribe(() => {
     if (scheduled !== undefined || stopped) return;
-    scheduled = setTimeout(save, delay);
+    // leading edge: the first change after a quiet period is saved at once (a page may be closed any
+    // moment); changes coming faster are saved together once `saveDelayMs` has passed
+    const wait = lastWrite + delay - Date.now();
+    scheduled = setTimeout(() => {
+      lastWrite = Date.now();
+      save();
+    }, Math.max(0, wait));
   });
   void restored.then(() => {
     if (restoring.get(store as ChannelStore<unknown>) === restored) restoring.delete(store as ChannelStore<unknown>);
