@@ -160,6 +160,11 @@ class Cluster:
 def cluster(
     transactional_db: None, _release_test_database: None, mp_mongo_url: str, tmp_path: Path
 ) -> Iterator[Cluster]:
+    from rxgraphql.capture import stop_capture
+
+    # The test process is no member of the cluster: an outbox propagator left running by earlier tests
+    # (on its embedded backends) would claim the cluster's changes and find nobody watching them.
+    stop_capture()
     redis = RedisServer().start()
     database = f"rxmp_{uuid.uuid4().hex[:8]}"
     env = {

@@ -39,6 +39,11 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
     def start(self, timeout: float = 60) -> DaphneServer:
+        from rxgraphql.capture import stop_capture
+
+        # The server process propagates the outbox on its own embedded backends: a propagator of this
+        # process (left by earlier tests) would take its changes to a cache nobody here watches.
+        stop_capture()
         db = connection.settings_dict
         env = dict(os.environ)
         env.update(
