@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCodes, RxGraphQLError } from "./errors.js";
 import { ChannelStore, feedOf } from "./store.js";
 import { board, boardModel, card, column, event, smallBoard, snapshot } from "./testing/board.js";
@@ -259,11 +259,13 @@ describe("requests", () => {
 
   it("rejects after the timeout, and completes the operation on the server", async () => {
     const connection = connect();
-    const started = Date.now();
+    const timers = vi.spyOn(globalThis, "setTimeout");
     await expect(connection.request("query { slow }", {}, { timeoutMs: 80 })).rejects.toMatchObject({
       code: ErrorCodes.TIMEOUT,
+      message: "Request timed out after 80 ms",
     });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(70);
+    expect(timers.mock.calls.some(([, delay]) => delay === 80)).toBe(true); // the request's own timer, not another
+    timers.mockRestore();
     expect(connection.pendingRequests).toBe(0);
     await until(() => server.operations[0]?.completedByClient === true);
   });
