@@ -1,7 +1,7 @@
 // B4: cost of the TypeScript ChannelStore (codegen/runtime) applying a one-record patch and building a
 // snapshot, against rebuilding the nested state from scratch. Compiled and run by bench/client.py;
 // prints one JSON object on stdout. Usage: node store_bench.js <repeats> <patches> <cards...>
-import { ChannelStore } from "../codegen/runtime/store.js";
+import { ChannelStore, feedOf } from "../codegen/runtime/store.js";
 import { bigBoard, boardModel, card, event, snapshot } from "../codegen/runtime/testing/board.js";
 
 function median(values: number[]): number {
@@ -38,7 +38,7 @@ for (const { name, cards, columns } of boards) {
     const started = performance.now();
     for (let b = 0; b < builds; b++) {
       store = new ChannelStore(boardModel);
-      store.apply(snapshot("e.1", records));
+      feedOf(store).apply(snapshot("e.1", records));
       if (store.state === null) throw new Error("no state");
     }
     const built = (performance.now() - started) / builds / 1000;
@@ -48,7 +48,7 @@ for (const { name, cards, columns } of boards) {
       const id = String((i * 7919) % cards);
       const patch = event(`e.${i + 2}`, [card(id, { title: `changed ${r}.${i}`, assignee: "u1", labels: ["l1"] })]);
       const t0 = performance.now();
-      store.apply(patch);
+      feedOf(store).apply(patch);
       if (store.state === null) throw new Error("no state");
       times.push(performance.now() - t0);
     }
