@@ -11,6 +11,9 @@ of step with the channels, so some changes would never reach subscribers. ``migr
 Warning ``rxgraphql.W003`` (a database check too): capture triggers left on a PostgreSQL database whose
 ``CAPTURE`` is ``"signals"``.
 
+Warning ``rxgraphql.W004``: a key of ``RXGRAPHQL`` that no setting has (``REDIS_URI``), with the closest
+name when there is one.
+
 Warning ``rxgraphql.W001``: the embedded backends keep the cache and the fan-out inside one process, so a
 save made in another process (another worker, a management command, a task queue) never reaches its
 subscribers. Checks run in ``manage.py`` processes, not inside ASGI servers, so the signs looked for are
@@ -223,3 +226,23 @@ def _leftover_triggers(using: str) -> list[CheckMessage]:
             id="rxgraphql.W003",
         )
     ]
+
+
+@register("rxgraphql")
+def check_setting_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    import difflib
+
+    from .conf import SETTING_NAMES
+
+    raw = getattr(settings, "RXGRAPHQL", {}) or {}
+    messages: list[CheckMessage] = []
+    for name in sorted(set(raw) - SETTING_NAMES):
+        close = difflib.get_close_matches(str(name), sorted(SETTING_NAMES), n=1)
+        messages.append(
+            Warning(
+                f"RXGRAPHQL has no setting {name!r}: it is ignored.",
+                hint=f"Did you mean {close[0]!r}?" if close else "See the settings table in the README.",
+                id="rxgraphql.W004",
+            )
+        )
+    return messages

@@ -50,6 +50,49 @@ class RxSettings:
     metrics_token: str | None
 
 
+#: Every key of ``RXGRAPHQL`` (check ``rxgraphql.W004`` names any other one).
+SETTING_NAMES = frozenset(
+    {
+        "ALLOWED_ORIGINS",
+        "CACHE_TTL",
+        "CAPTURE",
+        "CONNECTION_INIT_TIMEOUT",
+        "DOCUMENT_CACHE_BYTES",
+        "EXTENSIONS",
+        "FRONTEND_DIR",
+        "GRAPHIQL",
+        "GRAPHIQL_HTML",
+        "HEAT_LEASE",
+        "INTROSPECTION",
+        "LOCK_TIMEOUT",
+        "MAX_ALIASES",
+        "MAX_DEPTH",
+        "MAX_DOCUMENT_BYTES",
+        "MAX_FIELDS",
+        "MAX_FRAME_BYTES",
+        "MAX_REQUEST_BYTES",
+        "MAX_SUBSCRIPTIONS",
+        "MAX_TOKENS",
+        "METRICS_PATH",
+        "METRICS_TOKEN",
+        "MONGO_DATABASE",
+        "MONGO_URL",
+        "MUTATION",
+        "PERMISSION_RECHECK_INTERVAL",
+        "PING_INTERVAL",
+        "PONG_TIMEOUT",
+        "QUERY",
+        "REDIS_URL",
+        "SEND_BUFFER_BYTES",
+        "SEND_QUEUE_SIZE",
+        "SNAPSHOT_BATCH_SIZE",
+        "SUBSCRIBER_LEASE",
+        "SUBSCRIPTION",
+        "SYNC_THREADS",
+    }
+)
+
+
 def rx_settings() -> RxSettings:
     raw: dict[str, Any] = dict(getattr(settings, "RXGRAPHQL", {}) or {})
     origins = raw.get("ALLOWED_ORIGINS")
