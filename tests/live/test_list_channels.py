@@ -12,6 +12,7 @@ from typing import Any
 from board.models import Board
 from board.serializers import BoardSummarySerializer
 
+from rxgraphql.capture import wait_propagated
 from rxgraphql.notices import broadcast_system_message
 from tests.support.aio import LoopThread
 from tests.support.gql_ws import Subscription
@@ -238,6 +239,7 @@ def test_remove_add_and_clear(board_world: BoardWorld, ws_client: ClientFactory)
     # the removed anchors' patches no longer arrive: the next event is the one of the re-shown board
     world.board_b.title = "Not streamed"
     world.board_b.save()
+    assert wait_propagated(10)  # the save is decided on before the show, whatever the capture's delay
     client.execute(SHOW, {"id": a, "atStart": False})
     event = alice.ready()[-1]
     assert event["anchors"] == _ids(world.board_a)
