@@ -48,6 +48,10 @@ RowChange = tuple[type[models.Model], str]
 ChangedFields = Mapping[RowChange, Collection[str] | None]
 
 
+#: Serialises the edits of this process's embedded cache (its anchor locks are no-ops).
+local_edits = threading.Lock()
+
+
 def topic(channel_name: str, anchor: str) -> str:
     return f"rx:{channel_name}:{anchor}"
 
@@ -150,7 +154,10 @@ def propagate(
         if cache.shared:
             patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
-            with consistent_reads(channel.layers.root.model):
+            # Taken before the snapshot, as the shared cache's anchor locks are: the outbox propagator and
+            # the flusher (heat backlogs) of one process never edit at once, so the last edit of a record
+            # renders the newest committed row.
+            with local_edits, consistent_reads(channel.layers.root.model):
                 patches += _propagate_channel(channel, dirty, fields_of, cache, broker, None)
     # After the patches: a list subscription that adds an anchor on this message reads it up to date.
     for channel, pks in anchor_rows.items():

@@ -197,3 +197,34 @@ def test_a_deleted_child_leaves_its_parents_list(board: _Board) -> None:
     assert ("Card", pk) in patch.deleted
     assert int(pk) not in board.column_cards()[column]
     assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+
+
+def test_edits_of_the_embedded_cache_read_and_write_under_one_lock(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of one process propagate (the outbox propagator, the flusher replaying a heat backlog):
+    without a lock taken before the snapshot, the one that read first could write last."""
+    from contextlib import contextmanager
+
+    from board.channels import BoardChannel
+
+    from rxgraphql import propagate as module
+    from rxgraphql.backends.memory import MemoryBroker, MemoryRecordCache
+
+    seen: list[bool] = []
+
+    @contextmanager
+    def snapshot(model: object):  # type: ignore[no-untyped-def]
+        seen.append(module.local_edits.locked())
+        yield
+
+    cache = MemoryRecordCache()
+    monkeypatch.setattr(cache, "active_anchors", lambda channel: ["1"])
+    monkeypatch.setattr(module, "consistent_reads", snapshot)
+    monkeypatch.setattr(
+        module, "_propagate_channel", lambda *args: seen.append(module.local_edits.locked()) or 0
+    )
+    module.propagate([(BoardChannel.layers.root.model, "1")], cache, MemoryBroker())
+    assert len(seen) >= 2  # a snapshot and an edit for each channel showing boards
+    assert all(seen)
+    assert not module.local_edits.locked()
