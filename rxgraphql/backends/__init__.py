@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 
 from ..conf import rx_settings
 from .base import AnchorState, BackendUnavailableError, Broker, Patch, RecordCache, Snapshot
 from .memory import MemoryBroker, MemoryRecordCache
+
+if TYPE_CHECKING:
+    from .mongo import MongoStore
+    from .redis import RedisNode
 
 __all__ = [
     "AnchorState",
@@ -31,14 +36,26 @@ __all__ = [
     "reset",
 ]
 
+
+@dataclass(frozen=True)
+class _Backends:
+    """This process's backends; ``node`` and ``store`` are the connections of the shared ones."""
+
+    pid: int
+    cache: RecordCache
+    broker: Broker
+    node: RedisNode | None = None
+    store: MongoStore | None = None
+
+
 _lock = threading.Lock()
-_instances: dict[str, Any] = {}
+_instances: _Backends | None = None
 
 
-def _build() -> dict[str, Any]:
+def _build() -> _Backends:
     settings = rx_settings()
     if not settings.redis_url and not settings.mongo_url:
-        return {"pid": os.getpid(), "cache": MemoryRecordCache(), "broker": MemoryBroker()}
+        return _Backends(os.getpid(), MemoryRecordCache(), MemoryBroker())
     if not settings.redis_url or not settings.mongo_url:
         raise ImproperlyConfigured(
             "RXGRAPHQL needs both REDIS_URL and MONGO_URL for the shared backends (or neither for the "
@@ -54,42 +71,37 @@ def _build() -> dict[str, Any]:
         lock_timeout=settings.lock_timeout,
     )
     store = MongoStore(settings.mongo_url, settings.mongo_database)
-    return {
-        "pid": os.getpid(),
-        "cache": SharedRecordCache(node, store, heat_lease=settings.heat_lease),
-        "broker": RedisBroker(node),
-        "node": node,
-        "store": store,
-    }
+    cache = SharedRecordCache(node, store, heat_lease=settings.heat_lease)
+    return _Backends(os.getpid(), cache, RedisBroker(node), node, store)
 
 
-def _get(name: str) -> Any:
+def _get() -> _Backends:
+    global _instances
     with _lock:
-        if _instances.get("pid") != os.getpid():
-            _instances.clear()
-            _instances.update(_build())
-        return _instances[name]
+        if _instances is None or _instances.pid != os.getpid():
+            _instances = _build()
+        return _instances
 
 
 def get_cache() -> RecordCache:
-    cache: RecordCache = _get("cache")
-    return cache
+    return _get().cache
 
 
 def get_broker() -> Broker:
-    broker: Broker = _get("broker")
-    return broker
+    return _get().broker
 
 
 def close() -> None:
     """Drop this process's backends (and their connections); the next use builds them from settings."""
+    global _instances
     with _lock:
-        node, store = _instances.get("node"), _instances.get("store")
-        _instances.clear()
-    if node is not None:
-        node.close()
-    if store is not None:
-        store.close()
+        found, _instances = _instances, None
+    if found is None:
+        return
+    if found.node is not None:
+        found.node.close()
+    if found.store is not None:
+        found.store.close()
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -109,5 +121,7 @@ def reset() -> None:
 
     With the shared backends this clears the state of every process (``migrate`` changed the schema).
     """
-    get_cache().reset()
+    from ..registry import registry  # the channels whose stored records the shared cache drops
+
+    get_cache().reset(registry.channels)
     get_broker().reset()

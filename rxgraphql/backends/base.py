@@ -130,21 +130,11 @@ class Expirable:
     idle_seconds: float
 
 
-class RecordCache(Protocol):
+class AnchorStore(Protocol):
+    """The records of the hot anchors: what the write path edits and what subscribers read."""
+
     #: Whether other processes write the same cache: the write path then locks the anchors it edits.
     shared: bool
-
-    def active_anchors(self, channel: str) -> Collection[str]:
-        """Anchors of a channel that are hot or heating. Cheap: no network round trip."""
-        ...
-
-    def heating_anchors(self, channel: str) -> Collection[str]:
-        """The active anchors that are heating (their changed rows go to the backlog). No round trip."""
-        ...
-
-    def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
-        """Remember changed rows (model label, pk) for an anchor that is heating; False if it is not."""
-        ...
 
     def anchors_containing(
         self, channel: str, keys: Iterable[RecordKey], preload: bool = False
@@ -157,7 +147,29 @@ class RecordCache(Protocol):
         """Hold the write locks of these anchors (all or none); a no-op when the cache is not shared."""
         ...
 
-    def edit(self, channel: str, anchor: str) -> AbstractContextManager[AnchorEdit | None]: ...
+    def edit(self, channel: str, anchor: str) -> AbstractContextManager[AnchorEdit | None]:
+        """A working view of a hot anchor's records (None when the anchor is not hot)."""
+        ...
+
+    async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
+        """The anchor's records (or changes since a cursor); None when the anchor is not hot."""
+        ...
+
+
+class HeatLifecycle(Protocol):
+    """Which anchors are active, and their transitions: COLD -> HEATING -> HOT (-> COOLING -> COLD)."""
+
+    def active_anchors(self, channel: str) -> Collection[str]:
+        """Anchors of a channel that are hot or heating. Cheap: no network round trip."""
+        ...
+
+    def heating_anchors(self, channel: str) -> Collection[str]:
+        """The active anchors that are heating (their changed rows go to the backlog). No round trip."""
+        ...
+
+    def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
+        """Remember changed rows (model label, pk) for an anchor that is heating; False if it is not."""
+        ...
 
     async def begin_heat(self, channel: str, anchor: str) -> bool:
         """Claim the heating of a cold anchor; False when it is hot or another caller heats it."""
@@ -173,15 +185,17 @@ class RecordCache(Protocol):
         """Store a heated anchor, make it hot, and hand back the rows changed while it heated."""
         ...
 
-    async def abort_heat(self, channel: str, anchor: str) -> None: ...
+    async def abort_heat(self, channel: str, anchor: str) -> None:
+        """Give up a heat this caller claimed: the anchor is cold again."""
+        ...
 
     async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
         """Wait while another caller heats (or cools) the anchor; the state it ended in."""
         ...
 
-    async def snapshot(self, channel: str, anchor: str, since: tuple[str, int] | None) -> Snapshot | None:
-        """The anchor's records (or changes since a cursor); None when the anchor is not hot."""
-        ...
+
+class Retention(Protocol):
+    """Who watches an anchor, and the expiry of those nobody watches (hot -> cooling -> cold)."""
 
     async def retain(self, channel: str, anchor: str, ttl: float) -> None:
         """A subscriber of this process watches the anchor: keep it hot."""
@@ -191,11 +205,17 @@ class RecordCache(Protocol):
         """A subscriber left; the anchor may expire ``ttl`` seconds after the last one leaves."""
         ...
 
-    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
-        """Free (or only list) every anchor nobody watches whose TTL has passed."""
+    def expire_idle(self, channels: Iterable[str], dry_run: bool = False) -> list[Expirable]:
+        """Free (or only list) every anchor of these channels nobody watches whose TTL has passed."""
         ...
 
-    def reset(self) -> None: ...
+
+class RecordCache(AnchorStore, HeatLifecycle, Retention, Protocol):
+    """The whole record cache a backend provides (``MemoryRecordCache`` is the reference)."""
+
+    def reset(self, channels: Iterable[str]) -> None:
+        """Forget every anchor of these channels (and, shared, of every process)."""
+        ...
 
 
 def no_lock() -> AbstractContextManager[None]:
@@ -206,6 +226,8 @@ Unsubscribe = Callable[[], None]
 
 
 class Broker(Protocol):
+    """The fan-out of patches (and notices) between processes (``MemoryBroker`` is the reference)."""
+
     def publish(self, topic: str, data: bytes) -> None:
         """Send a message to every process subscribed to ``topic`` (write path, synchronous)."""
         ...
@@ -221,4 +243,6 @@ class Broker(Protocol):
         """Call ``callback`` on the subscribers' event loop after messages may have been lost (an outage)."""
         ...
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget this process's subscriptions (tests, ``migrate``)."""
+        ...

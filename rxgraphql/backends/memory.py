@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from ..records import Record, RecordKey
-from .base import AnchorState, Expirable, Patch, Snapshot, Unsubscribe, no_lock
+from .base import AnchorState, Broker, Expirable, Patch, RecordCache, Snapshot, Unsubscribe, no_lock
 
 MAX_TOMBSTONES = 10_000
 
@@ -121,7 +121,7 @@ class _MemoryEdit:
         return patch
 
 
-class MemoryRecordCache:
+class MemoryRecordCache(RecordCache):
     """The embedded record cache: anchors' flat records with versions, tombstones and lifecycle."""
 
     shared = False
@@ -285,13 +285,16 @@ class MemoryRecordCache:
             a.expiry = timer
             timer.start()
 
-    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
+    def expire_idle(self, channels: Iterable[str], dry_run: bool = False) -> list[Expirable]:
+        wanted = set(channels)
         now = time.monotonic()
         found: list[Expirable] = []
         with self._lock:
             for a in list(self._anchors.values()):
                 idle = now - a.idle_since
-                if a.subscribers or a.state is not AnchorState.HOT or not a.idle_since or idle < a.ttl:
+                if a.channel not in wanted or a.subscribers or a.state is not AnchorState.HOT:
+                    continue
+                if not a.idle_since or idle < a.ttl:
                     continue
                 found.append(Expirable(a.channel, a.anchor, len(a.records), idle))
                 if not dry_run:
@@ -333,7 +336,8 @@ class MemoryRecordCache:
             loop.call_soon_threadsafe(_resolve, future, state)
         a.waiters = []
 
-    def reset(self) -> None:
+    def reset(self, channels: Iterable[str]) -> None:
+        """Forget every anchor: this process's memory holds nothing else to keep."""
         with self._lock:
             for a in self._anchors.values():
                 if a.expiry is not None:
@@ -348,7 +352,7 @@ def _resolve(future: asyncio.Future[AnchorState], state: AnchorState) -> None:
         future.set_result(state)
 
 
-class MemoryBroker:
+class MemoryBroker(Broker):
     """In-process fan-out: each message is handed to subscribers on their own event loops."""
 
     def __init__(self) -> None:

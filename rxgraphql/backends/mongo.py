@@ -1,5 +1,8 @@
 """MongoDB: the shared store of flat records, one collection per channel.
 
+The collection is named by the channel's module-qualified name, so two apps with channels of the same
+class name never collide.
+
 A document per record and anchor, keyed ``(a: anchor, t: type, i: id)``, with ``e`` (the anchor's epoch),
 ``v`` (the version that last wrote it), ``d`` (a tombstone), ``refs`` (the keys it refers to, indexed:
 the referrer index of the write path) and ``r`` (the record, orjson-encoded). A record whose encoding does
@@ -28,7 +31,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, MongoClient, Update
 from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, ServerSelectionTimeoutError
 
 from ..records import Record, RecordKey
-from .base import BackendUnavailableError
+from .loops import PerLoop
 
 #: Above this size an encoded record is split into chunks (a document is limited to 16 MiB).
 MAX_INLINE = 15 * 1024 * 1024
@@ -52,11 +55,6 @@ def encode_ref(key: RecordKey) -> str:
 def decode_ref(ref: str) -> RecordKey:
     type_name, _, pk = ref.partition(REF_SEP)
     return (type_name, pk)
-
-
-def collection_name(channel: str) -> str:
-    """The channel's module-qualified name: two apps with channels of the same class name never collide."""
-    return channel
 
 
 def _check_bulk(error: BulkWriteError) -> list[int]:
@@ -146,7 +144,9 @@ class MongoStore:
         self.options = {"serverSelectionTimeoutMS": 5000, **(client_options or {})}
         self._lock = threading.Lock()
         self._sync: tuple[int, MongoClient[dict[str, Any]]] | None = None
-        self._async: dict[asyncio.AbstractEventLoop, AsyncMongoClient[dict[str, Any]]] = {}
+        self._async: PerLoop[AsyncMongoClient[dict[str, Any]]] = PerLoop(
+            lambda _: AsyncMongoClient(self.url, **self.options)
+        )
         self._indexed: set[tuple[int, str]] = set()
 
     # ---- clients -------------------------------------------------------------------------------
@@ -158,29 +158,23 @@ class MongoStore:
             return self._sync[1][self.database]
 
     def async_db(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._async.get(loop)
-        if client is None:
-            for closed in [lp for lp in self._async if lp.is_closed()]:
-                del self._async[closed]
-            client = self._async[loop] = AsyncMongoClient(self.url, **self.options)
-        return client[self.database]
+        return self._async.get()[self.database]
 
     def records(self, channel: str) -> Any:
         db = self.sync_db()
         self._ensure_indexes(db, channel)
-        return db[collection_name(channel)]
+        return db[channel]
 
     def chunks(self, channel: str) -> Any:
         db = self.sync_db()
         self._ensure_indexes(db, channel)
-        return db[collection_name(channel) + ".chunks"]
+        return db[channel + ".chunks"]
 
     def _ensure_indexes(self, db: Any, channel: str) -> None:
         marker = (os.getpid(), channel)
         if marker in self._indexed:
             return
-        name = collection_name(channel)
+        name = channel
         records = db[name]
         records.create_index(
             [("a", ASCENDING), ("t", ASCENDING), ("i", ASCENDING)], unique=True, name="anchor_key"
@@ -199,11 +193,11 @@ class MongoStore:
         db = self.async_db()
         if (os.getpid(), channel) not in self._indexed:
             await asyncio.to_thread(self.records, channel)
-        return db[collection_name(channel)]
+        return db[channel]
 
     async def achunks(self, channel: str) -> Any:
         await self.arecords(channel)
-        return self.async_db()[collection_name(channel) + ".chunks"]
+        return self.async_db()[channel + ".chunks"]
 
     # ---- the write path (synchronous) ----------------------------------------------------------
 
@@ -338,8 +332,8 @@ class MongoStore:
     def drop(self, channels: Iterable[str]) -> None:
         db = self.sync_db()
         for channel in channels:
-            db.drop_collection(collection_name(channel))
-            db.drop_collection(collection_name(channel) + ".chunks")
+            db.drop_collection(channel)
+            db.drop_collection(channel + ".chunks")
             self._indexed.discard((os.getpid(), channel))
 
     # ---- the subscription side (asynchronous) --------------------------------------------------
@@ -413,11 +407,9 @@ class MongoStore:
                 records[index] = orjson.loads(_joined(parts, doc))
         return records, deleted
 
-    async def adelete_anchor(self, channel: str, anchor: str) -> None:
-        await (await self.arecords(channel)).delete_many({"a": anchor})
-        await (await self.achunks(channel)).delete_many({"a": anchor})
-
     def close(self) -> None:
+        """Close the write path's client and each event loop's."""
+        self._async.close(AsyncMongoClient.close)
         with self._lock:
             if self._sync is not None and self._sync[0] == os.getpid():
                 self._sync[1].close()
@@ -436,7 +428,3 @@ def _joined(parts: list[dict[str, Any]], doc: Mapping[str, Any]) -> bytes:
     if len(parts) != doc["n"] or [p["k"] for p in parts] != list(range(doc["n"])):
         raise TornReadError(f"record {doc['t']}:{doc['i']} was replaced while read")
     return b"".join(bytes(p["b"]) for p in parts)
-
-
-def as_unavailable(error: BaseException) -> BaseException:
-    return BackendUnavailableError(str(error)) if unavailable(error) else error

@@ -36,7 +36,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .base import BackendUnavailableError, Unsubscribe
+from .base import AnchorState, BackendUnavailableError, Broker, Unsubscribe
+from .loops import PerLoop
 from .redis_keys import (
     CONTROL,
     PREFIX,
@@ -46,6 +47,7 @@ from .redis_keys import (
     active_key,
     as_text,
     lock_key,
+    parse_state,
     state_key,
     unavailable,
 )
@@ -61,7 +63,6 @@ class RedisNode:
         self.url = url
         self.subscriber_lease = subscriber_lease
         self.lock_timeout = lock_timeout
-        self.pid = os.getpid()
         self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.client: redis.Redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.scripts = Scripts(self.client)
@@ -70,14 +71,14 @@ class RedisNode:
             url, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0)
         )
         self._lock = threading.Lock()
-        self._view: dict[str, dict[str, str]] = {}
+        self._view: dict[str, dict[str, AnchorState]] = {}
         self._loaded: set[str] = set()
         self._recent: dict[str, set[str]] = defaultdict(set)
         self._healthy = False
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._sides: dict[asyncio.AbstractEventLoop, LoopSide] = {}
+        self._sides: PerLoop[LoopSide] = PerLoop(lambda loop: LoopSide(self, loop))
         self._reconnect_hooks: list[Callable[[], None]] = []
         self._seen_own: dict[str, threading.Event] = {}
         self._thread_local = threading.local()
@@ -86,12 +87,8 @@ class RedisNode:
     # ---- per loop ------------------------------------------------------------------------------
 
     def side(self) -> LoopSide:
-        loop = asyncio.get_running_loop()
-        side = self._sides.get(loop)
-        if side is None:
-            for other in [lp for lp in self._sides if lp.is_closed()]:
-                del self._sides[other]
-            side = self._sides[loop] = LoopSide(self, loop)
+        """The running loop's side (its clients, pub/sub connection and leases)."""
+        side = self._sides.get()
         self.start_control()
         return side
 
@@ -182,41 +179,33 @@ class RedisNode:
         parts = data.split(SEP)
         if len(parts) < 3:
             return
-        channel, anchor, state = parts[0], parts[1], parts[2]
+        channel, anchor, state = parts[0], parts[1], parse_state(parts[2])
         with self._lock:
             if channel not in self._loaded:
                 self._recent[channel].add(anchor)
-            view = self._view.setdefault(channel, {})
-            if state in ("heating", "hot"):
-                view[anchor] = state
-            else:
-                view.pop(anchor, None)
+            _set_active(self._view.setdefault(channel, {}), anchor, state)
         if len(parts) > 3:
             seen = self._seen_own.pop(parts[3], None)
             if seen is not None:
                 seen.set()
-        for side in list(self._sides.values()):
+        for side in self._sides.values():
             if not side.loop.is_closed():
                 side.loop.call_soon_threadsafe(side.wake, channel, anchor)
-                if state == "cold":
+                if state is AnchorState.COLD:
                     # Dropped (a failed write, an aborted heat): watchers of it here catch up.
                     side.loop.call_soon_threadsafe(self.reconnected, side.loop)
 
-    def apply_local(self, channel: str, anchor: str, state: str) -> None:
+    def apply_local(self, channel: str, anchor: str, state: AnchorState) -> None:
         """A transition this process made: known here at once, before its notice comes back."""
         with self._lock:
-            view = self._view.setdefault(channel, {})
-            if state in ("heating", "hot"):
-                view[anchor] = state
-            else:
-                view.pop(anchor, None)
+            _set_active(self._view.setdefault(channel, {}), anchor, state)
 
     def _notify_all_loops(self) -> None:
-        for side in list(self._sides.values()):
+        for side in self._sides.values():
             if not side.loop.is_closed():
                 side.loop.call_soon_threadsafe(self.reconnected, side.loop)
 
-    def view(self, channel: str) -> dict[str, str]:
+    def view(self, channel: str) -> dict[str, AnchorState]:
         """The anchors of a channel that are heating or hot, as this process knows them."""
         self.start_control()
         self._ready.wait(2.0)
@@ -231,7 +220,7 @@ class RedisNode:
             if unavailable(error):
                 raise BackendUnavailableError(str(error)) from error
             raise
-        loaded = {as_text(k): as_text(v) for k, v in raw.items() if as_text(v) in ("heating", "hot")}
+        loaded = {as_text(k): state for k, v in raw.items() if (state := parse_state(v)) in ACTIVE}
         with self._lock:
             if self._healthy:
                 # A control message that arrived during the load is newer than what the load read.
@@ -248,9 +237,14 @@ class RedisNode:
         return loaded
 
     def expect_own(self, token: str) -> threading.Event:
+        """An event set once this process's notice carrying ``token`` came back on the control channel."""
         event = threading.Event()
         self._seen_own[token] = event
         return event
+
+    def forget_own(self, token: str) -> None:
+        """No notice carrying ``token`` will come (the transition was refused)."""
+        self._seen_own.pop(token, None)
 
     # ---- locks of the write path --------------------------------------------------------------
 
@@ -327,12 +321,25 @@ class RedisNode:
             raise replies[-1]
 
     def close(self) -> None:
+        """Stop the control thread and close every connection: the write path's and each event loop's."""
         self._stop.set()
+        self._sides.close(LoopSide.close)
         self.client.close()
         self.control_client.close()
 
 
-class RedisBroker:
+#: The states in which an anchor is in a process's view: its changed rows are propagated.
+ACTIVE = (AnchorState.HEATING, AnchorState.HOT)
+
+
+def _set_active(view: dict[str, AnchorState], anchor: str, state: AnchorState) -> None:
+    if state in ACTIVE:
+        view[anchor] = state
+    else:
+        view.pop(anchor, None)
+
+
+class RedisBroker(Broker):
     """Patch fan-out through Redis pub/sub: a topic per anchor, one subscription per process per topic."""
 
     def __init__(self, node: RedisNode) -> None:

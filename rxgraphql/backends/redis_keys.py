@@ -224,10 +224,12 @@ class AsyncScripts:
         self.finish_cool = client.register_script(FINISH_COOL)
 
 
-def state_of(raw: dict[Any, Any]) -> AnchorState:
-    value = as_text(raw.get(b"state", raw.get("state", b"cold")))
+def parse_state(raw: Any) -> AnchorState:
+    """An anchor's state as Redis stores and announces it (absent or unknown: cold)."""
+    if raw is None:
+        return AnchorState.COLD
     try:
-        return AnchorState(value)
+        return AnchorState(as_text(raw))
     except ValueError:
         return AnchorState.COLD
 

@@ -50,7 +50,6 @@ class LoopSide:
         self.heartbeat: asyncio.Task[None] | None = None
         self.retained: dict[tuple[str, str], tuple[int, float]] = {}
         self.waiters: dict[tuple[str, str], list[asyncio.Future[None]]] = defaultdict(list)
-        self.connected = asyncio.Event()
 
     async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:
         self._ensure_reader()

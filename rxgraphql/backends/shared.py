@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..records import Record, RecordKey
-from ..registry import registry
-from .base import AnchorState, BackendUnavailableError, Expirable, Patch, Snapshot
+from .base import AnchorState, BackendUnavailableError, Expirable, Patch, RecordCache, Snapshot
 from .mongo import MongoStore, TornReadError, decode_ref, encode_ref
 from .redis import RedisNode
 from .redis_keys import (
@@ -43,6 +42,7 @@ from .redis_keys import (
     encode_items,
     members_key,
     message_prefix,
+    parse_state,
     state_key,
 )
 from .redis_keys import as_text as text
@@ -202,7 +202,7 @@ class _Heat:
     renewal: asyncio.Task[None]
 
 
-class SharedRecordCache:
+class SharedRecordCache(RecordCache):
     """RecordCache shared by every process: Redis coordinates, MongoDB stores."""
 
     shared = True
@@ -223,7 +223,7 @@ class SharedRecordCache:
         return list(self.node.view(channel))
 
     def heating_anchors(self, channel: str) -> Collection[str]:
-        return [anchor for anchor, state in self.node.view(channel).items() if state == "heating"]
+        return [anchor for anchor, state in self.node.view(channel).items() if state is AnchorState.HEATING]
 
     def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
         encoded = encode_items(items)
@@ -278,7 +278,7 @@ class SharedRecordCache:
             state, epoch, root = self.node.client.hmget(
                 state_key(channel, anchor), ["state", "epoch", "root"]
             )
-        if state is None or text(state) != "hot" or epoch is None or root is None:
+        if parse_state(state) is not AnchorState.HOT or epoch is None or root is None:
             yield None
             return
         edit = _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
@@ -296,7 +296,7 @@ class SharedRecordCache:
                 keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
                 args=[anchor, CONTROL, message_prefix(channel, anchor)],
             )
-            self.node.apply_local(channel, anchor, "cold")
+            self.node.apply_local(channel, anchor, AnchorState.COLD)
         except Exception as error:
             logger.warning("rxgraphql could not drop %s (%s)", anchor, error)
 
@@ -321,7 +321,7 @@ class SharedRecordCache:
             )
         )
         if verdict != "claimed":
-            self.node._seen_own.pop(owner, None)
+            self.node.forget_own(owner)
             return False
         renewal = asyncio.ensure_future(self._renew(channel, anchor, owner))
         self._heats[(channel, anchor)] = _Heat(owner, epoch, renewal)
@@ -381,7 +381,7 @@ class SharedRecordCache:
             heat.renewal.cancel()
         if backlog is None:
             return []
-        self.node.apply_local(channel, anchor, "hot")
+        self.node.apply_local(channel, anchor, AnchorState.HOT)
         return decode_items(backlog)
 
     async def abort_heat(self, channel: str, anchor: str) -> None:
@@ -393,19 +393,19 @@ class SharedRecordCache:
             keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
             args=[anchor, heat.owner, CONTROL, message_prefix(channel, anchor)],
         )
-        self.node.apply_local(channel, anchor, "cold")
+        self.node.apply_local(channel, anchor, AnchorState.COLD)
 
     async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
         side = self.node.side()
         future: asyncio.Future[None] = side.loop.create_future()
         side.waiters[(channel, anchor)].append(future)
         state = await side.client.hget(state_key(channel, anchor), "state")
-        current = _state(state)
+        current = parse_state(state)
         if current in (AnchorState.HEATING, AnchorState.COOLING):
             # Woken by the control channel; polled too, since an expired lease sends no message.
             with suppress(TimeoutError):
                 await asyncio.wait_for(future, 0.25)
-            current = _state(await side.client.hget(state_key(channel, anchor), "state"))
+            current = parse_state(await side.client.hget(state_key(channel, anchor), "state"))
         return current
 
     # ---- reading -------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ class SharedRecordCache:
         key = state_key(channel, anchor)
         for _ in range(20):
             state, epoch_raw, committed_raw = await side.client.hmget(key, ["state", "epoch", "committed"])
-            if state is None or text(state) != "hot" or epoch_raw is None:
+            if parse_state(state) is not AnchorState.HOT or epoch_raw is None:
                 return None
             epoch, committed = text(epoch_raw), int(committed_raw or 0)
             after = since[1] if since is not None and since[0] == epoch and since[1] <= committed else None
@@ -463,7 +463,7 @@ class SharedRecordCache:
         found = Expirable(channel, anchor, self.store.count(channel, anchor), int(idle) / 1000)
         if dry_run:
             return found
-        self.node.apply_local(channel, anchor, "cooling")
+        self.node.apply_local(channel, anchor, AnchorState.COOLING)
         try:
             with self.node.locked(channel, [anchor]):
                 self.store.delete_anchor(channel, anchor)
@@ -474,12 +474,13 @@ class SharedRecordCache:
             )
         return found
 
-    def expire_idle(self, dry_run: bool = False) -> list[Expirable]:
+    def expire_idle(self, channels: Iterable[str], dry_run: bool = False) -> list[Expirable]:
         freed: list[Expirable] = []
-        for channel in sorted(registry.channels):
-            active = {text(k): text(v) for k, v in self.node.client.hgetall(active_key(channel)).items()}
+        for channel in sorted(channels):
+            raw = self.node.client.hgetall(active_key(channel))
+            active = {text(k): parse_state(v) for k, v in raw.items()}
             for anchor in sorted(active):
-                if active[anchor] == "hot":
+                if active[anchor] is AnchorState.HOT:
                     found = self._expire_one(channel, anchor, dry_run, orphan=False)
                     if found is not None:
                         freed.append(found)
@@ -490,22 +491,14 @@ class SharedRecordCache:
                     freed.append(found)
         return freed
 
-    def reset(self) -> None:
-        """Forget every anchor of every process (``migrate``): Redis state and stored records."""
+    def reset(self, channels: Iterable[str]) -> None:
+        """Forget every anchor of every process (``migrate``): the Redis state of all, the stored records
+        of these channels."""
         client = self.node.client
         stale: list[Any] = []
         for pattern in ("s:*", "b:*", "l:*", "act:*", "m:*"):
             stale.extend(client.scan_iter(match=PREFIX + pattern, count=1000))
         for start in range(0, len(stale), 500):
             client.unlink(*stale[start : start + 500])
-        self.store.drop(registry.channels)
+        self.store.drop(channels)
         client.publish(CONTROL, RESET_MESSAGE)
-
-
-def _state(raw: Any) -> AnchorState:
-    if raw is None:
-        return AnchorState.COLD
-    try:
-        return AnchorState(text(raw))
-    except ValueError:
-        return AnchorState.COLD

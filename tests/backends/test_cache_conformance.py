@@ -151,23 +151,23 @@ async def test_expiry_after_the_ttl_of_the_last_subscriber(cache: RecordCache) -
     await cache.retain(CHANNEL, "1", 0.3)
     await cache.retain(CHANNEL, "1", 0.3)
     await cache.release(CHANNEL, "1", 0.3)
-    assert cache.expire_idle(dry_run=True) == [], "still watched"
+    assert cache.expire_idle([CHANNEL], dry_run=True) == [], "still watched"
     await cache.release(CHANNEL, "1", 60)
-    assert cache.expire_idle(dry_run=True) == [], "the TTL has not passed"
+    assert cache.expire_idle([CHANNEL], dry_run=True) == [], "the TTL has not passed"
     await cache.retain(CHANNEL, "1", 0.3)
     await cache.release(CHANNEL, "1", 0.3)
     await asyncio.sleep(0.02)
     deadline = time.monotonic() + 5
-    listed = cache.expire_idle(dry_run=True)
+    listed = cache.expire_idle([CHANNEL], dry_run=True)
     while not listed and time.monotonic() < deadline and await cache.snapshot(CHANNEL, "1", None) is not None:
         await asyncio.sleep(0.05)
-        listed = cache.expire_idle(dry_run=True)
+        listed = cache.expire_idle([CHANNEL], dry_run=True)
     # Either listed for a dry run, or already freed by the process's own timer after the TTL.
     if listed:
         # (The process's own timer may free it right after this listing: the dry run itself frees
         # nothing, which test_shared_backends checks where no timer runs.)
         assert [(e.channel, e.anchor, e.records) for e in listed] == [(CHANNEL, "1", len(TREE))]
-        cache.expire_idle()
+        cache.expire_idle([CHANNEL])
 
     async def freed() -> bool:
         return await cache.snapshot(CHANNEL, "1", None) is None

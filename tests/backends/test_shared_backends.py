@@ -15,6 +15,7 @@ from rxgraphql.backends.redis import RedisBroker
 from rxgraphql.backends.shared import SharedRecordCache
 from tests.backends.conftest import make_shared
 from tests.backends.test_cache_conformance import BOARD, CHANNEL, TREE, rec
+from tests.support.aio import LoopThread
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import async_wait_until
 
@@ -215,17 +216,17 @@ async def test_subscribers_of_a_crashed_process_stop_counting_after_their_lease(
     side = crashed.node.side()
     assert side.heartbeat is not None
     side.heartbeat.cancel()  # the process is gone: no heartbeat, no release
-    assert other.expire_idle(dry_run=True) == []
+    assert other.expire_idle([CHANNEL], dry_run=True) == []
     listed: list[Any] = []
 
     async def expirable() -> bool:
-        listed[:] = other.expire_idle(dry_run=True)
+        listed[:] = other.expire_idle([CHANNEL], dry_run=True)
         return bool(listed)
 
     await async_wait_until(expirable, "the crashed process's subscriber lease runs out", every=0.2)
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
     assert await other.snapshot(CHANNEL, "1", None) is not None, "a dry run frees nothing"
-    listed = other.expire_idle()
+    listed = other.expire_idle([CHANNEL])
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
     assert await other.snapshot(CHANNEL, "1", None) is None
 
@@ -279,3 +280,26 @@ async def test_a_failed_write_drops_the_anchor_and_its_watchers_catch_up(
             edit.commit()
     assert await server.snapshot(CHANNEL, "1", None) is None, "nobody trusts a half-written anchor"
     await asyncio.wait_for(caught_up.wait(), 5)
+
+
+async def test_closing_the_node_closes_the_connections_of_every_event_loop(
+    redis_server: RedisServer, mongo_url: str, database: str
+) -> None:
+    client = redis_server.client()
+    before = len(client.client_list())
+    cache, broker = make_shared(redis_server.url, mongo_url, database)  # type: ignore[misc]
+    elsewhere = LoopThread()
+    try:
+        await broker.subscribe("rx:c:close", lambda _: None)
+        elsewhere.run(broker.subscribe("rx:c:close", lambda _: None))
+        assert client.pubsub_numsub("rx:c:close") == [(b"rx:c:close", 2)], "one connection per loop"
+        cache.node.close()
+
+        async def all_closed() -> bool:
+            unsubscribed = client.pubsub_numsub("rx:c:close") == [(b"rx:c:close", 0)]
+            return unsubscribed and len(client.client_list()) <= before
+
+        await async_wait_until(all_closed, "every loop's pub/sub and client connections are closed")
+    finally:
+        elsewhere.close()
+        cache.store.close()

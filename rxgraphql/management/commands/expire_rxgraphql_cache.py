@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from rxgraphql.backends import get_cache
+from rxgraphql.registry import registry
 
 
 class Command(BaseCommand):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
                 "The embedded cache lives inside each server process, which frees it after the TTL; "
                 "this process holds nothing to expire."
             )
-        freed = cache.expire_idle(dry_run=dry_run)
+        freed = cache.expire_idle(registry.channels, dry_run=dry_run)
         verb = "would free" if dry_run else "freed"
         for item in freed:
             self.stdout.write(
