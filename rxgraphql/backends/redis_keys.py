@@ -189,6 +189,15 @@ def message_prefix(channel: str, anchor: str) -> str:
     return f"{channel}{SEP}{anchor}{SEP}"
 
 
+def wipe_state(client: redis.Redis) -> None:
+    """Delete the lifecycle state of every anchor (a new Redis run, ``migrate``)."""
+    stale: list[Any] = []
+    for pattern in ("s:*", "b:*", "l:*", "act:*", "m:*"):
+        stale.extend(client.scan_iter(match=PREFIX + pattern, count=1000))
+    for start in range(0, len(stale), 500):
+        client.unlink(*stale[start : start + 500])
+
+
 def unavailable(error: BaseException) -> bool:
     return isinstance(error, RedisConnectionError | RedisTimeoutError)
 

@@ -34,7 +34,6 @@ from .mongo import MongoStore, TornReadError, decode_ref, encode_ref
 from .redis import RedisNode
 from .redis_keys import (
     CONTROL,
-    PREFIX,
     RESET_MESSAGE,
     active_key,
     backlog_key,
@@ -44,6 +43,7 @@ from .redis_keys import (
     message_prefix,
     parse_state,
     state_key,
+    wipe_state,
 )
 from .redis_keys import as_text as text
 
@@ -220,10 +220,14 @@ class SharedRecordCache(RecordCache):
     # ---- write path ----------------------------------------------------------------------------
 
     def active_anchors(self, channel: str) -> Collection[str]:
-        return list(self.node.view(channel))
+        return list(self.node.control.view(channel))
 
     def heating_anchors(self, channel: str) -> Collection[str]:
-        return [anchor for anchor, state in self.node.view(channel).items() if state is AnchorState.HEATING]
+        return [
+            anchor
+            for anchor, state in self.node.control.view(channel).items()
+            if state is AnchorState.HEATING
+        ]
 
     def note_backlog(self, channel: str, anchor: str, items: Iterable[tuple[str, str]]) -> bool:
         encoded = encode_items(items)
@@ -238,7 +242,7 @@ class SharedRecordCache(RecordCache):
     def anchors_containing(
         self, channel: str, keys: Iterable[RecordKey], preload: bool = False
     ) -> Mapping[RecordKey, Collection[str]]:
-        active = set(self.node.view(channel))
+        active = set(self.node.control.view(channel))
         if not active:
             return {}
         if not preload:
@@ -296,7 +300,7 @@ class SharedRecordCache(RecordCache):
                 keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
                 args=[anchor, CONTROL, message_prefix(channel, anchor)],
             )
-            self.node.apply_local(channel, anchor, AnchorState.COLD)
+            self.node.control.apply_local(channel, anchor, AnchorState.COLD)
         except Exception as error:
             logger.warning("rxgraphql could not drop %s (%s)", anchor, error)
 
@@ -306,7 +310,7 @@ class SharedRecordCache(RecordCache):
         side = await self.node.ready()
         owner = f"{self.node.member_id}-{uuid.uuid4().hex[:8]}"
         epoch = uuid.uuid4().hex[:12]
-        seen = self.node.expect_own(owner)
+        seen = self.node.control.expect_own(owner)
         verdict = text(
             await side.scripts.begin_heat(
                 keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
@@ -321,7 +325,7 @@ class SharedRecordCache(RecordCache):
             )
         )
         if verdict != "claimed":
-            self.node.forget_own(owner)
+            self.node.control.forget_own(owner)
             return False
         renewal = asyncio.ensure_future(self._renew(channel, anchor, owner))
         self._heats[(channel, anchor)] = _Heat(owner, epoch, renewal)
@@ -381,7 +385,7 @@ class SharedRecordCache(RecordCache):
             heat.renewal.cancel()
         if backlog is None:
             return []
-        self.node.apply_local(channel, anchor, AnchorState.HOT)
+        self.node.control.apply_local(channel, anchor, AnchorState.HOT)
         return decode_items(backlog)
 
     async def abort_heat(self, channel: str, anchor: str) -> None:
@@ -393,7 +397,7 @@ class SharedRecordCache(RecordCache):
             keys=[state_key(channel, anchor), backlog_key(channel, anchor), active_key(channel)],
             args=[anchor, heat.owner, CONTROL, message_prefix(channel, anchor)],
         )
-        self.node.apply_local(channel, anchor, AnchorState.COLD)
+        self.node.control.apply_local(channel, anchor, AnchorState.COLD)
 
     async def wait_hot(self, channel: str, anchor: str) -> AnchorState:
         side = self.node.side()
@@ -463,7 +467,7 @@ class SharedRecordCache(RecordCache):
         found = Expirable(channel, anchor, self.store.count(channel, anchor), int(idle) / 1000)
         if dry_run:
             return found
-        self.node.apply_local(channel, anchor, AnchorState.COOLING)
+        self.node.control.apply_local(channel, anchor, AnchorState.COOLING)
         try:
             with self.node.locked(channel, [anchor]):
                 self.store.delete_anchor(channel, anchor)
@@ -494,11 +498,6 @@ class SharedRecordCache(RecordCache):
     def reset(self, channels: Iterable[str]) -> None:
         """Forget every anchor of every process (``migrate``): the Redis state of all, the stored records
         of these channels."""
-        client = self.node.client
-        stale: list[Any] = []
-        for pattern in ("s:*", "b:*", "l:*", "act:*", "m:*"):
-            stale.extend(client.scan_iter(match=PREFIX + pattern, count=1000))
-        for start in range(0, len(stale), 500):
-            client.unlink(*stale[start : start + 500])
+        wipe_state(self.node.client)
         self.store.drop(channels)
-        client.publish(CONTROL, RESET_MESSAGE)
+        self.node.client.publish(CONTROL, RESET_MESSAGE)
