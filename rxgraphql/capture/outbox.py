@@ -112,7 +112,7 @@ def _worth_claiming(payloads: set[str]) -> bool:
     except Exception:  # the drain reports it and retries
         return True
     tables = models_by_table()
-    changed = []
+    changed: list[RowChange] = []
     for payload in payloads:
         names = payload.split(",") if payload and payload != DRAIN else []
         if not names or any(name not in tables for name in names):
