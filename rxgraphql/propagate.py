@@ -1,10 +1,15 @@
 """Applies committed row changes to the hot anchors that show them, and publishes one patch per anchor.
 
-For every changed row the write path re-reads the committed row and renders it once per layer. An anchor
-receives the records it already holds, the parents whose child lists a change can alter (found through
-the cache's referrer index, so a moved record is found in its old anchor without asking the database),
-the records newly referenced (with their whole subtree) and the deletion of every record no longer
-reachable from the anchor's root.
+For each channel showing a changed row, in phases:
+
+1. **plan** (shared caches): the anchors to lock, from the changed keys and the parents their foreign
+   keys name (one ``values_list`` per layer), before anything is rendered;
+2. **lock**, then open the database snapshot (``consistent_reads``): locks always come first, so the
+   last writer of a record renders the newest committed row; the embedded cache takes ``local_edits``;
+3. **read**: render each changed row once and find the anchors holding it or its new parents (a shared
+   cache reads their cached records in the same query); an anchor the plan missed is locked too and
+   the read starts again, in a plain loop;
+4. **edit** each anchor (``anchor_edit``) and **publish** its patch.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 from . import metrics
+from .anchor_edit import Changes, changes_of, edit_anchor
 from .backends import Broker, RecordCache
-from .backends.base import AnchorEdit
 from .layers import EdgeKind, Layer
 from .membership import publish_membership
 from .ownership import OwnershipTracker
@@ -33,10 +38,8 @@ from .records import (
     fetch_records,
     prefetched_children,
     render_rows,
-    reverse_parent_keys,
 )
 from .registry import registry
-from .relists import ListCheck
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -48,7 +51,9 @@ RowChange = tuple[type[models.Model], str]
 ChangedFields = Mapping[RowChange, Collection[str] | None]
 
 
-#: Serialises the edits of this process's embedded cache (its anchor locks are no-ops).
+#: Serialises the edits of this process's embedded cache (its anchor locks are no-ops). Taken before the
+#: snapshot, as the shared cache's anchor locks are: the outbox propagator and the flusher (heat
+#: backlogs) of one process never edit at once, so the last edit of a record renders the newest row.
 local_edits = threading.Lock()
 
 
@@ -100,6 +105,9 @@ class _Records:
     def get(self, key: RecordKey) -> Record | None:
         self.load([key])
         return self.found[key]
+
+    def row(self, key: RecordKey) -> models.Model | None:
+        return self.rows.get(key)
 
 
 def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
@@ -154,22 +162,11 @@ def propagate(
         if cache.shared:
             patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
-            # Taken before the snapshot, as the shared cache's anchor locks are: the outbox propagator and
-            # the flusher (heat backlogs) of one process never edit at once, so the last edit of a record
-            # renders the newest committed row.
-            with local_edits, consistent_reads(channel.layers.root.model):
-                patches += _propagate_channel(channel, dirty, fields_of, cache, broker, None)
+            patches += _propagate_local(channel, dirty, fields_of, cache, broker)
     # After the patches: a list subscription that adds an anchor on this message reads it up to date.
     for channel, pks in anchor_rows.items():
         publish_membership(broker, channel, pks)
     return patches
-
-
-class _Relock(Exception):
-    """The anchors to edit are not all locked: lock them too and start again."""
-
-    def __init__(self, anchors: set[str]) -> None:
-        self.anchors = anchors
 
 
 def _propagate_locked(
@@ -183,58 +180,67 @@ def _propagate_locked(
 
     Writers of several processes then edit one anchor one after the other, each reading a snapshot taken
     after the previous one released the lock, so the last edit of a record always renders the newest
-    committed row. The first pass runs without locks only to learn which anchors to lock.
+    committed row. The plan names the anchors to lock from the keys and foreign keys alone; a row whose
+    rendered parents are held by an anchor the plan missed (it moved meanwhile) locks that one too and
+    reads again.
     """
-    locked: set[str] = set()
-    while True:
-        try:
-            root_model = channel.layers.root.model
-            with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(root_model):
-                return _propagate_channel(channel, dirty, fields_of, cache, broker, locked)
-        except _Relock as wanted:
-            locked |= wanted.anchors
+    layers = {layer.type_name: layer for layer in channel.layers}
+    locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, cache)
+    while locked:
+        with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(channel.layers.root.model):
+            changes, anchors = _read(channel, dirty, fields_of, cache, preload=True)
+            if anchors <= locked:
+                return _edit_and_publish(channel, changes, anchors, cache, broker, dirty)
+        locked |= anchors
+    return 0
 
 
-@metrics.traced("rxgraphql.publish")
-def _propagate_channel(
+def _propagate_local(
     channel: type[ContextChannel],
     dirty: set[tuple[Layer, str]],
     fields_of: Mapping[tuple[str, str], frozenset[str] | None],
     cache: RecordCache,
     broker: Broker,
-    locked: set[str] | None,
 ) -> int:
+    """Propagate into this process's embedded cache, under ``local_edits`` taken before the snapshot."""
+    with local_edits, consistent_reads(channel.layers.root.model):
+        changes, anchors = _read(channel, dirty, fields_of, cache, preload=False)
+        return _edit_and_publish(channel, changes, anchors, cache, broker, dirty)
+
+
+def _read(
+    channel: type[ContextChannel],
+    dirty: set[tuple[Layer, str]],
+    fields_of: Mapping[tuple[str, str], frozenset[str] | None],
+    cache: RecordCache,
+    preload: bool,
+) -> tuple[Changes, set[str]]:
+    """Render the changed rows and find the anchors to edit: those holding them or their new parents."""
     layers = {layer.type_name: layer for layer in channel.layers}
-    dirty_keys = {(layer.type_name, pk) for layer, pk in dirty}
-    if locked is not None and not locked:
-        # First pass on a shared cache: only learn which anchors to lock; rendering waits for the locks.
-        hinted = _anchors_to_lock(channel, layers, dirty_keys, cache)
-        if hinted:
-            raise _Relock(hinted)
-        return 0
-    records = _Records(layers)
-    records.load(dirty_keys)
-    new_parents: dict[RecordKey, set[RecordKey]] = defaultdict(set)
-    for key in dirty_keys:
-        row = records.rows.get(key)
-        if row is not None:
-            for parent in reverse_parent_keys(layers[key[0]], row):
-                new_parents[key].add(parent)
-    candidates = dirty_keys | {p for parents in new_parents.values() for p in parents}
-    holders = cache.anchors_containing(channel.channel_name, candidates, preload=locked is not None)
-    anchors: set[str] = set()
-    for key in candidates:
-        anchors.update(holders.get(key, ()))
-    if locked is not None and not anchors <= locked:
-        raise _Relock(anchors)
     fields = {(layer.type_name, pk): fields_of.get((layer.model._meta.label, pk)) for layer, pk in dirty}
+    changes = changes_of(_Records(layers), fields)
+    holders = cache.anchors_containing(channel.channel_name, changes.candidates(), preload=preload)
+    return changes, {anchor for anchors in holders.values() for anchor in anchors}
+
+
+@metrics.traced("rxgraphql.publish")
+def _edit_and_publish(
+    channel: type[ContextChannel],
+    changes: Changes,
+    anchors: Collection[str],
+    cache: RecordCache,
+    broker: Broker,
+    dirty: set[tuple[Layer, str]],
+) -> int:
+    """Edit each anchor (``anchor_edit``) and publish its patch; the number of patches."""
+    layers = {layer.type_name: layer for layer in channel.layers}
     patches = 0
     for anchor in sorted(anchors):
         with cache.edit(channel.channel_name, anchor) as edit:
             if edit is None:
                 continue
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
-            _apply(tracker or edit, dirty_keys, new_parents, records, fields)
+            edit_anchor(tracker or edit, changes)
             patch = edit.commit()
             if patch is not None:
                 if tracker is not None:
@@ -267,83 +273,6 @@ def _anchors_to_lock(
                     candidates.add((edge.parent.type_name, str(value)))
     holders = cache.anchors_containing(channel.channel_name, candidates)
     return {anchor for anchors in holders.values() for anchor in anchors}
-
-
-def _apply(
-    edit: AnchorEdit,
-    dirty_keys: set[RecordKey],
-    new_parents: dict[RecordKey, set[RecordKey]],
-    records: _Records,
-    fields: Mapping[RecordKey, frozenset[str] | None],
-) -> None:
-    layers = records.layers
-    refresh: set[RecordKey] = set()
-    edit.preload([*dirty_keys, *(p for parents in new_parents.values() for p in parents)])
-    edit.preload_referrers(dirty_keys)
-    edit.preload(r for key in dirty_keys if edit.get(key) is not None for r in edit.referrers(key))
-    for key in dirty_keys:
-        check = ListCheck(layers[key[0]], key, records.rows.get(key), fields.get(key))
-        if edit.get(key) is not None:
-            refresh.add(key)
-            for parent in edit.referrers(key):
-                if check.may_change(layers[parent[0]], parent, edit.get(parent)):
-                    refresh.add(parent)
-        for parent in new_parents.get(key, ()):
-            if check.may_change(layers[parent[0]], parent, edit.get(parent)):
-                refresh.add(parent)
-    records.load(refresh)
-    orphans: list[RecordKey] = []
-    added: list[RecordKey] = []
-    for key in refresh:
-        old = edit.get(key)
-        old_refs = set(child_keys(old, layers[key[0]])) if old is not None else set()
-        new = records.found[key]
-        if new is None:
-            edit.remove(key)
-            orphans.extend(old_refs)
-            continue
-        new_refs = list(child_keys(new, layers[key[0]]))
-        edit.put(key, new, new_refs)
-        orphans.extend(old_refs.difference(new_refs))
-        added.extend(new_refs)
-    _fill_missing(edit, added, records)
-    _collect_garbage(edit, orphans, layers)
-
-
-def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
-    """Bring in every referenced record the anchor lacks, with its subtree."""
-    frontier = edit.missing(refs)
-    while frontier:
-        records.load(frontier)
-        following: list[RecordKey] = []
-        for key in frontier:
-            if edit.get(key) is not None:
-                continue
-            record = records.found[key]
-            if record is None:
-                continue
-            refs_of = list(child_keys(record, records.layers[key[0]]))
-            edit.put(key, record, refs_of)
-            following.extend(refs_of)
-        frontier = edit.missing(following)
-
-
-def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:
-    """Delete the records no longer referenced by anything in the anchor (layers form no cycle)."""
-    edit.preload(orphans)
-    edit.preload_referrers(orphans)
-    while orphans:
-        key = orphans.pop()
-        if key == edit.root:
-            continue
-        record = edit.get(key)
-        if record is None or edit.referrers(key):
-            continue
-        edit.remove(key)
-        children = list(child_keys(record, layers[key[0]]))
-        edit.preload(children)
-        edit.preload_referrers(children)
-        orphans.extend(children)
 
 
 _gc_lock = threading.Lock()

@@ -222,7 +222,7 @@ def test_edits_of_the_embedded_cache_read_and_write_under_one_lock(
     monkeypatch.setattr(cache, "active_anchors", lambda channel: ["1"])
     monkeypatch.setattr(module, "consistent_reads", snapshot)
     monkeypatch.setattr(
-        module, "_propagate_channel", lambda *args: seen.append(module.local_edits.locked()) or 0
+        module, "_edit_and_publish", lambda *args: seen.append(module.local_edits.locked()) or 0
     )
     module.propagate([(BoardChannel.layers.root.model, "1")], cache, MemoryBroker())
     assert len(seen) >= 2  # a snapshot and an edit for each channel showing boards
