@@ -41,6 +41,8 @@ from .base import AnchorState, BackendUnavailableError, Broker, Unsubscribe
 from .loops import PerLoop
 from .redis_control import ControlView
 from .redis_keys import (
+    HEAD_FIELDS,
+    AnchorHead,
     Scripts,
     lock_key,
     state_key,
@@ -108,10 +110,10 @@ class RedisNode:
 
     @contextmanager
     def locked(
-        self, channel: str, anchors: Collection[str], states: dict[str, list[Any]] | None = None
+        self, channel: str, anchors: Collection[str], heads: dict[str, AnchorHead] | None = None
     ) -> Iterator[None]:
-        """Hold the write locks of these anchors; ``states``, when given, receives each anchor's
-        ``state``, ``epoch`` and ``root`` read in the same round trip as its lock."""
+        """Hold the write locks of these anchors; ``heads``, when given, receives each anchor's
+        ``AnchorHead`` read in the same round trip as its lock."""
         token = uuid.uuid4().hex
         held: list[str] = []
         ttl_ms = int(self.lock_timeout * 1000)
@@ -123,8 +125,8 @@ class RedisNode:
                 while True:
                     pipe = self.client.pipeline(transaction=False)
                     pipe.set(key, token, nx=True, px=ttl_ms)
-                    if states is not None:
-                        pipe.hmget(state_key(channel, anchor), ["state", "epoch", "root"])
+                    if heads is not None:
+                        pipe.hmget(state_key(channel, anchor), HEAD_FIELDS)
                     replies = pipe.execute()
                     if replies[0]:
                         break
@@ -133,8 +135,8 @@ class RedisNode:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.05)
                 held.append(key)
-                if states is not None:
-                    states[anchor] = list(replies[1])
+                if heads is not None:
+                    heads[anchor] = AnchorHead.parse(replies[1])
             yield
         finally:
             if held:

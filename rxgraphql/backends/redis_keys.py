@@ -5,7 +5,8 @@ Every lifecycle transition is one script that reads the Redis server's clock (``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -241,6 +242,29 @@ def parse_state(raw: Any) -> AnchorState:
         return AnchorState(as_text(raw))
     except ValueError:
         return AnchorState.COLD
+
+
+#: The fields of an anchor's state hash an edit reads (with the anchor's lock, in one round trip).
+HEAD_FIELDS = ["state", "epoch", "root"]
+
+
+@dataclass(frozen=True)
+class AnchorHead:
+    """What an edit needs of an anchor's state hash: its state, epoch and root (encoded)."""
+
+    state: AnchorState
+    epoch: str | None
+    root: str | None
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> AnchorHead:
+        """From the ``HMGET`` of ``HEAD_FIELDS``."""
+        state, epoch, root = raw
+        return cls(
+            parse_state(state),
+            None if epoch is None else as_text(epoch),
+            None if root is None else as_text(root),
+        )
 
 
 def encode_items(items: Iterable[tuple[str, str]]) -> list[str]:

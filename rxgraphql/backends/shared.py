@@ -34,7 +34,9 @@ from .mongo import MongoStore, TornReadError, decode_ref, encode_ref
 from .redis import RedisNode
 from .redis_keys import (
     CONTROL,
+    HEAD_FIELDS,
     RESET_MESSAGE,
+    AnchorHead,
     active_key,
     backlog_key,
     decode_items,
@@ -263,29 +265,27 @@ class SharedRecordCache(RecordCache):
     @contextmanager
     def lock(self, channel: str, anchors: Collection[str]) -> Iterator[None]:
         self._local.gathered = None
-        states: dict[str, list[Any]] = {}
+        heads: dict[str, AnchorHead] = {}
         try:
-            with self.node.locked(channel, anchors, states):
-                self._local.states = (channel, states)
+            with self.node.locked(channel, anchors, heads):
+                self._local.heads = (channel, heads)
                 yield
         finally:
             # Read under these locks: stale once they are released.
             self._local.gathered = None
-            self._local.states = None
+            self._local.heads = None
 
     @contextmanager
     def edit(self, channel: str, anchor: str) -> Iterator[_SharedEdit | None]:
-        locked = getattr(self._local, "states", None)
+        locked = getattr(self._local, "heads", None)
         if locked is not None and locked[0] == channel and anchor in locked[1]:
-            state, epoch, root = locked[1][anchor]  # read with the lock
+            head = locked[1][anchor]  # read with the lock
         else:
-            state, epoch, root = self.node.client.hmget(
-                state_key(channel, anchor), ["state", "epoch", "root"]
-            )
-        if parse_state(state) is not AnchorState.HOT or epoch is None or root is None:
+            head = AnchorHead.parse(self.node.client.hmget(state_key(channel, anchor), HEAD_FIELDS))
+        if head.state is not AnchorState.HOT or head.epoch is None or head.root is None:
             yield None
             return
-        edit = _SharedEdit(self, channel, anchor, text(epoch), decode_ref(text(root)))
+        edit = _SharedEdit(self, channel, anchor, head.epoch, decode_ref(head.root))
         gathered = getattr(self._local, "gathered", None)
         if gathered is not None and gathered[0] == channel:
             edit.seed(gathered[2], gathered[1])
