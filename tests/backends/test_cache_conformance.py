@@ -173,6 +173,11 @@ async def test_expiry_after_the_ttl_of_the_last_subscriber(cache: RecordCache) -
         return await cache.snapshot(CHANNEL, "1", None) is None
 
     await async_wait_until(freed, "the anchor is freed after the TTL of its last subscriber")
+
+    async def cold() -> bool:  # the process's own timer may still be cooling it
+        return await cache.wait_hot(CHANNEL, "1") is AnchorState.COLD
+
+    await async_wait_until(cold, "the freed anchor ends cold")
     assert "1" not in cache.active_anchors(CHANNEL)
     assert cache.anchors_containing(CHANNEL, [BOARD]) == {}
     assert await cache.begin_heat(CHANNEL, "1"), "an expired anchor heats again"

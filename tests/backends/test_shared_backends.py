@@ -225,6 +225,7 @@ async def test_subscribers_of_a_crashed_process_stop_counting_after_their_lease(
 
     await async_wait_until(expirable, "the crashed process's subscriber lease runs out", every=0.2)
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
+    assert other.expire_idle(["other.channels.OtherChannel"], dry_run=True) == [], "only the channels named"
     assert await other.snapshot(CHANNEL, "1", None) is not None, "a dry run frees nothing"
     listed = other.expire_idle([CHANNEL])
     assert [(e.anchor, e.records) for e in listed] == [("1", len(TREE))]
