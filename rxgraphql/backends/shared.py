@@ -197,6 +197,22 @@ class _SharedEdit:
         )
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """What ``anchors_containing(preload=True)`` read: the documents of these keys and their referrers."""
+
+    channel: str
+    keys: set[RecordKey]
+    docs: list[dict[str, Any]]
+
+
+class _UnderLocks(threading.local):
+    """Per thread, what was read with the locks it holds; stale (None) once they are released."""
+
+    heads: tuple[str, dict[str, AnchorHead]] | None = None
+    gathered: _Gathered | None = None
+
+
 @dataclass
 class _Heat:
     owner: str
@@ -215,8 +231,8 @@ class SharedRecordCache(RecordCache):
         self.heat_lease = heat_lease
         self._heats: dict[tuple[str, str], _Heat] = {}
         self._lock = threading.Lock()
-        # What the write path's thread gathered under the locks it holds (see anchors_containing).
-        self._local = threading.local()
+        # What the write path's thread read under the locks it holds (see lock, anchors_containing).
+        self._local = _UnderLocks()
         node.on_idle = self._on_idle
 
     # ---- write path ----------------------------------------------------------------------------
@@ -254,7 +270,7 @@ class SharedRecordCache(RecordCache):
         # of these keys and of their referrers.
         wanted = set(keys)
         docs = self.store.gather(channel, wanted)
-        self._local.gathered = (channel, wanted, docs)
+        self._local.gathered = _Gathered(channel, wanted, docs)
         holders: dict[RecordKey, set[str]] = {}
         for doc in docs:
             key = (doc["t"], doc["i"])
@@ -277,7 +293,7 @@ class SharedRecordCache(RecordCache):
 
     @contextmanager
     def edit(self, channel: str, anchor: str) -> Iterator[_SharedEdit | None]:
-        locked = getattr(self._local, "heads", None)
+        locked = self._local.heads
         if locked is not None and locked[0] == channel and anchor in locked[1]:
             head = locked[1][anchor]  # read with the lock
         else:
@@ -286,9 +302,9 @@ class SharedRecordCache(RecordCache):
             yield None
             return
         edit = _SharedEdit(self, channel, anchor, head.epoch, decode_ref(head.root))
-        gathered = getattr(self._local, "gathered", None)
-        if gathered is not None and gathered[0] == channel:
-            edit.seed(gathered[2], gathered[1])
+        gathered = self._local.gathered
+        if gathered is not None and gathered.channel == channel:
+            edit.seed(gathered.docs, gathered.keys)
         try:
             yield edit
         finally:
