@@ -1,9 +1,16 @@
 """The contracts between the channel runtime and its storage: the record cache and the patch broker.
 
+The record cache is three small contracts, one per concern: ``AnchorStore`` (the records the write
+path edits through an ``AnchorEdit`` and subscribers read as a ``Snapshot``), ``HeatLifecycle`` (which
+anchors are active, and their heating) and ``Retention`` (who watches an anchor, and the expiry of those
+nobody watches); ``RecordCache`` is the three. As in Channels' ``layers.py``, the in-memory backends
+(``memory.py``) are the reference implementations, and one conformance suite (``tests/backends``) runs
+on them and on the production ones (``shared.py``: the cache in MongoDB, the fan-out and coordination
+in Redis).
+
 The write path (the flusher thread of any process) uses the synchronous side; the subscription side (the
 event loop of an ASGI worker) uses the asynchronous side, so that no network round trip ever blocks the
-loop. The embedded backends keep everything in process memory; production backends put the cache in
-MongoDB and the fan-out and coordination in Redis.
+loop.
 """
 
 from __future__ import annotations
@@ -214,7 +221,8 @@ class RecordCache(AnchorStore, HeatLifecycle, Retention, Protocol):
     """The whole record cache a backend provides (``MemoryRecordCache`` is the reference)."""
 
     def reset(self, channels: Iterable[str]) -> None:
-        """Forget every anchor of these channels (and, shared, of every process)."""
+        """Forget every anchor (``migrate``, tests; shared: of every process). ``channels`` names the
+        channels whose stored records are dropped: a store keeps no list of its own."""
         ...
 
 
