@@ -15,7 +15,7 @@ ERRORS_TS = Path(__file__).resolve().parents[2] / "codegen" / "runtime" / "error
 
 
 def ts_const(name: str) -> dict[str, str]:
-    """The entries of ``export const <name> = { KEY: value, ... } as const`` in errors.ts (comments dropped)."""
+    """The entries of ``export const <name> = { KEY: value, ... } as const`` in errors.ts, comments out."""
     text = ERRORS_TS.read_text()
     match = re.search(rf"export const {name} = \{{(.*?)\}} as const;", text, re.S)
     assert match is not None, f"errors.ts has no `export const {name} = {{...}} as const`"
