@@ -87,3 +87,16 @@ async def test_the_subscription_over_http_is_refused_as_a_bad_request(board_worl
     results = [result async for result in stream]
     assert [[e.formatted["extensions"]["code"] for e in r.errors or []] for r in results] == [["BAD_REQUEST"]]
     assert "graphql-transport-ws" in results[0].errors[0].message
+
+
+def test_the_fields_of_a_channel_are_built_from_its_layers() -> None:
+    from board.channels import MyBoardsChannel
+
+    from schema_bridge.channel_fields import ChannelFields
+    from schema_bridge.layer_types import LayerTypes
+
+    types = LayerTypes()
+    fields = ChannelFields(MyBoardsChannel, types)
+    assert fields.event_type.__strawberry_definition__.name == "MyBoardsChannelEvent"  # type: ignore[attr-defined]
+    assert fields.nested_type is types.nested_type(MyBoardsChannel.layers.root)
+    assert set(types.refs) == {layer.type_name for layer in MyBoardsChannel.layers}

@@ -100,3 +100,14 @@ async def test_an_anchor_that_does_not_exist_answers_404(
     card = await Card.objects.aget(title="Write spec")
     answer = await _save(board_world.bob, 999_999, card.pk, "x")
     assert (answer["ok"], answer["code"], answer["message"]) == (False, 404, "No such anchor")
+
+
+def test_drf_errors_become_plain_json_values() -> None:
+    from rest_framework.exceptions import ErrorDetail
+
+    from schema_bridge.write_fields import _plain
+
+    detail = {"title": [ErrorDetail("required", code="required")], "labels": {0: (ErrorDetail("x"),)}}
+    plain = _plain(detail)
+    assert plain == {"title": ["required"], "labels": {"0": ["x"]}}
+    assert type(plain["title"][0]) is str
