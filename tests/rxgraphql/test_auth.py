@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser, User
-from django.contrib.sessions.backends.db import SessionStore
 
 from rxgraphql.auth import BadCredentials, authenticate, authenticate_sync
-from tests.support.world import make_user
+from tests.support.world import make_user, session_key_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _session_of(user: User) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    assert session.session_key is not None
-    return session.session_key
 
 
 @pytest.mark.parametrize("scheme", ["Token", "Bearer", "token", "bearer"])
@@ -47,7 +35,7 @@ def test_the_token_of_an_inactive_user_is_refused() -> None:
 def test_a_session_is_its_user_and_the_token_wins_over_it() -> None:
     ann, _ = make_user("ann")
     bea, bea_key = make_user("bea")
-    session_key = _session_of(ann)
+    session_key = session_key_of(ann)
     assert authenticate_sync(None, session_key) == ann
     assert authenticate_sync(f"Token {bea_key}", session_key) == bea
 

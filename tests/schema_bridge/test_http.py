@@ -9,26 +9,13 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from schema_bridge.http import graphql_http_app
-from tests.support.world import make_user
+from tests.support.world import make_user, session_key_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "http://127.0.0.1:8000/graphql"
-
-
-def _session_key(user: User) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    assert session.session_key is not None
-    return session.session_key
 
 
 async def _post(
@@ -64,7 +51,7 @@ async def test_wrong_credentials_are_a_401() -> None:
 
 async def test_a_session_cookie_counts_only_from_an_allowed_origin() -> None:
     user, _ = await sync_to_async(make_user)("ann")
-    cookie = f"{django_settings.SESSION_COOKIE_NAME}={await sync_to_async(_session_key)(user)}"
+    cookie = f"{django_settings.SESSION_COOKIE_NAME}={await sync_to_async(session_key_of)(user)}"
     assert await _me({"cookie": cookie}) == "ann"  # no Origin: not a browser's cross-site request
     assert await _me({"cookie": cookie, "origin": "http://127.0.0.1:8000"}) == "ann"
     assert await _me({"cookie": cookie, "origin": "https://evil.example"}) is None
