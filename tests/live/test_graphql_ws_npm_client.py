@@ -70,7 +70,7 @@ def test_npm_graphql_ws_client_gets_state_ready_then_patch(
         response = httpx.post(
             rx_server.graphql_url,
             json={
-                "query": 'mutation($r: ID!) { postMessage(roomId: $r, text: "from alice") { id } }',
+                "query": "mutation($r: ID!) { postMessage(roomId: $r, text: \"from alice\") { id } }",
                 "variables": {"r": str(room.pk)},
             },
             headers={"Authorization": f"Token {world.token(world.alice)}"},

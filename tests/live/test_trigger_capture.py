@@ -21,6 +21,7 @@ from tests.support.world import BoardWorld, board_expected
 ClientFactory = Callable[[], LiveClient]
 
 
+
 @pytest.fixture
 def watcher(board_world: BoardWorld, ws_client: ClientFactory) -> Watcher:
     assert capture_mode() == "triggers", "the test suite runs on PostgreSQL, where capture is by triggers"

@@ -25,11 +25,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.mark.parametrize("seed", [41, 42, 43], ids=lambda s: f"{MONGO_KIND}-seed{s}")
 def test_writers_killed_after_commit_lose_no_change(
-    seed: int,
-    cluster: Cluster,
-    board_world: BoardWorld,
-    aio: LoopThread,
-    clients: list[LiveClient],  # noqa: F811
+    seed: int, cluster: Cluster, board_world: BoardWorld, aio: LoopThread, clients: list[LiveClient]  # noqa: F811
 ) -> None:
     servers = [cluster.server(), cluster.server()]
     watchers = watch_both(clients, aio, servers, board_world)

@@ -299,7 +299,9 @@ def test_a_changed_function_is_reported_stale_and_replaced(outbox: None) -> None
     assert triggers.status().in_step
 
 
-def test_triggers_left_behind_by_signal_capture_are_reported(outbox: None, settings: SettingsWrapper) -> None:
+def test_triggers_left_behind_by_signal_capture_are_reported(
+    outbox: None, settings: SettingsWrapper
+) -> None:
     settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
     (warning,) = check_capture(databases=[DEFAULT_DB_ALIAS])
     assert warning.id == "rxgraphql.W003"
