@@ -184,15 +184,29 @@ def _propagate_locked(
     Writers of several processes then edit one anchor one after the other, each reading a snapshot taken
     after the previous one released the lock, so the last edit of a record always renders the newest
     committed row. The first pass runs without locks only to learn which anchors to lock.
+
+    The locks cover the records an anchor holds, not those an edit brings in: another process may change
+    a record while this edit adds it from an older snapshot, and that change's propagation, finding no
+    anchor holding the record yet, edits none. So the records an edit brought in are read again, in a
+    snapshot taken after its write and under the same locks, until an edit brings none in: a propagation
+    that found no holder looked before that write, after its change had committed.
     """
+    layers = {layer.type_name: layer for layer in channel.layers}
+    root_model = channel.layers.root.model
     locked: set[str] = set()
-    while True:
+    patches = 0
+    while dirty:
         try:
-            root_model = channel.layers.root.model
-            with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(root_model):
-                return _propagate_channel(channel, dirty, fields_of, cache, broker, locked)
+            with cache.lock(channel.channel_name, sorted(locked)):
+                while dirty:
+                    added: set[RecordKey] = set()
+                    with consistent_reads(root_model):
+                        patches += _propagate_channel(channel, dirty, fields_of, cache, broker, locked, added)
+                    dirty = {(layers[type_name], pk) for type_name, pk in added}
+                    fields_of = {}  # any of their fields may have changed since
         except _Relock as wanted:
             locked |= wanted.anchors
+    return patches
 
 
 @metrics.traced("rxgraphql.publish")
@@ -203,7 +217,9 @@ def _propagate_channel(
     cache: RecordCache,
     broker: Broker,
     locked: set[str] | None,
+    added: set[RecordKey] | None = None,
 ) -> int:
+    """Edit the anchors holding the changed rows; ``added`` receives the keys the edits brought in."""
     layers = {layer.type_name: layer for layer in channel.layers}
     dirty_keys = {(layer.type_name, pk) for layer, pk in dirty}
     if locked is not None and not locked:
@@ -234,7 +250,9 @@ def _propagate_channel(
             if edit is None:
                 continue
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
-            _apply(tracker or edit, dirty_keys, new_parents, records, fields)
+            brought = _apply(tracker or edit, dirty_keys, new_parents, records, fields)
+            if added is not None:
+                added.update(brought)
             patch = edit.commit()
             if patch is not None:
                 if tracker is not None:
@@ -275,7 +293,8 @@ def _apply(
     new_parents: dict[RecordKey, set[RecordKey]],
     records: _Records,
     fields: Mapping[RecordKey, frozenset[str] | None],
-) -> None:
+) -> list[RecordKey]:
+    """Apply the changed rows to one anchor; returns the keys of the records it brought in."""
     layers = records.layers
     refresh: set[RecordKey] = set()
     edit.preload([*dirty_keys, *(p for parents in new_parents.values() for p in parents)])
@@ -306,12 +325,14 @@ def _apply(
         edit.put(key, new, new_refs)
         orphans.extend(old_refs.difference(new_refs))
         added.extend(new_refs)
-    _fill_missing(edit, added, records)
+    brought = _fill_missing(edit, added, records)
     _collect_garbage(edit, orphans, layers)
+    return brought
 
 
-def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> None:
-    """Bring in every referenced record the anchor lacks, with its subtree."""
+def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records) -> list[RecordKey]:
+    """Bring in every referenced record the anchor lacks, with its subtree; returns their keys."""
+    brought: list[RecordKey] = []
     frontier = edit.missing(refs)
     while frontier:
         records.load(frontier)
@@ -324,8 +345,10 @@ def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], records: _Records
                 continue
             refs_of = list(child_keys(record, records.layers[key[0]]))
             edit.put(key, record, refs_of)
+            brought.append(key)
             following.extend(refs_of)
         frontier = edit.missing(following)
+    return brought
 
 
 def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: dict[str, Layer]) -> None:
