@@ -311,6 +311,16 @@ def _apply(
             if check.may_change(layers[parent[0]], parent, edit.get(parent)):
                 refresh.add(parent)
     records.load(refresh)
+    # A parent re-rendered for its child may be gone as well (deleted since, its own change still to
+    # come): the records listing it are re-rendered too, or they would go on listing it once it is removed.
+    gone = [key for key in refresh if records.found[key] is None]
+    while gone:
+        edit.preload_referrers(gone)
+        listing = {parent for key in gone for parent in edit.referrers(key)} - refresh
+        edit.preload(listing)
+        refresh |= listing
+        records.load(listing)
+        gone = [key for key in listing if records.found[key] is None]
     orphans: list[RecordKey] = []
     added: list[RecordKey] = []
     for key in refresh:

@@ -212,6 +212,33 @@ def test_a_label_edit_keeping_its_place_re_renders_no_card(board: _Board) -> Non
     assert "Card" not in board.reads
 
 
+def test_a_parent_re_rendered_for_its_child_and_gone_leaves_its_own_parents_list(board: _Board) -> None:
+    """A comment's change re-renders its card; the card was deleted since (its own change not
+    propagated yet): the column no longer lists it, and the card's deletion changes nothing more."""
+    card = _card("Write spec")
+    pk, column = str(card.pk), str(card.column_id)
+    comment = card.comments.first()
+    assert comment is not None
+    card.delete()  # and its comments with it
+    patch = board.propagate([(Comment, str(comment.pk))])
+    assert ("Card", pk) in patch.deleted
+    assert int(pk) not in board.column_cards()[column]
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+    board.propagate_unchanged([(Card, pk)])
+
+
+def test_a_renamed_label_of_a_card_deleted_since_takes_the_card_out_of_its_column(board: _Board) -> None:
+    card = _card("Write spec")
+    pk = str(card.pk)
+    bug = Label.objects.get(board=board.world.board_a, name="bug")
+    bug.name = "wontfix"
+    bug.save(update_fields=["name"])
+    card.delete()
+    board.propagate([(Label, str(bug.pk))], {(Label, str(bug.pk)): ["name"]})
+    assert ("Card", pk) not in board.records()
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+
+
 def test_a_deleted_child_leaves_its_parents_list(board: _Board) -> None:
     card = _card("Fix login")
     pk, column = str(card.pk), str(card.column_id)
