@@ -81,12 +81,23 @@ def changes_of(renders: Renders, fields: Mapping[RecordKey, frozenset[str] | Non
     return Changes(renders, fields, new_parents)
 
 
-def edit_anchor(edit: AnchorEdit, changes: Changes) -> None:
-    """Bring the anchor's records in line with the changed rows (see the module docstring)."""
+def edit_anchor(edit: AnchorEdit, changes: Changes) -> list[RecordKey]:
+    """Bring the anchor's records in line with the changed rows (see the module docstring); returns the
+    keys of the records the edit brought in."""
     renders = changes.renders
     layers = renders.layers
     refreshed = _to_refresh(edit, changes)
     renders.load(refreshed)
+    # A parent re-rendered for its child may be gone as well (deleted since, its own change still to
+    # come): the records listing it are re-rendered too, or they would go on listing it once it is removed.
+    gone = [key for key in refreshed if renders.get(key) is None]
+    while gone:
+        edit.preload_referrers(gone)
+        listing = {parent for key in gone for parent in edit.referrers(key)} - refreshed
+        edit.preload(listing)
+        refreshed |= listing
+        renders.load(listing)
+        gone = [key for key in listing if renders.get(key) is None]
     orphans: list[RecordKey] = []
     added: list[RecordKey] = []
     for key in refreshed:
@@ -101,8 +112,9 @@ def edit_anchor(edit: AnchorEdit, changes: Changes) -> None:
         edit.put(key, new, new_refs)
         orphans.extend(old_refs.difference(new_refs))
         added.extend(new_refs)
-    _fill_missing(edit, added, renders)
+    brought = _fill_missing(edit, added, renders)
     _collect_garbage(edit, orphans, layers)
+    return brought
 
 
 def _to_refresh(edit: AnchorEdit, changes: Changes) -> set[RecordKey]:
@@ -126,8 +138,9 @@ def _to_refresh(edit: AnchorEdit, changes: Changes) -> set[RecordKey]:
     return refresh
 
 
-def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], renders: Renders) -> None:
-    """Bring in every referenced record the anchor lacks, with its subtree."""
+def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], renders: Renders) -> list[RecordKey]:
+    """Bring in every referenced record the anchor lacks, with its subtree; returns their keys."""
+    brought: list[RecordKey] = []
     frontier = edit.missing(refs)
     while frontier:
         renders.load(frontier)
@@ -140,8 +153,10 @@ def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], renders: Renders)
                 continue
             refs_of = list(child_keys(record, renders.layers[key[0]]))
             edit.put(key, record, refs_of)
+            brought.append(key)
             following.extend(refs_of)
         frontier = edit.missing(following)
+    return brought
 
 
 def _collect_garbage(edit: AnchorEdit, orphans: list[RecordKey], layers: Mapping[str, Layer]) -> None:

@@ -183,16 +183,29 @@ def _propagate_locked(
     committed row. The plan names the anchors to lock from the keys and foreign keys alone; a row whose
     rendered parents are held by an anchor the plan missed (it moved meanwhile) locks that one too and
     reads again.
+
+    The locks cover the records an anchor holds, not those an edit brings in: another process may change
+    a record while this edit adds it from an older snapshot, and that change's propagation, finding no
+    anchor holding the record yet, edits none. So the records an edit brought in are read again, in a
+    snapshot taken after its write and under the same locks, until an edit brings none in: a propagation
+    that found no holder looked before that write, after its change had committed.
     """
     layers = {layer.type_name: layer for layer in channel.layers}
     locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, cache)
-    while locked:
-        with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(channel.layers.root.model):
-            changes, anchors = _read(channel, dirty, fields_of, cache, preload=True)
-            if anchors <= locked:
-                return _edit_and_publish(channel, changes, anchors, cache, broker, dirty)
+    patches = 0
+    while dirty and locked:
+        with cache.lock(channel.channel_name, sorted(locked)):
+            while dirty:
+                with consistent_reads(channel.layers.root.model):
+                    changes, anchors = _read(channel, dirty, fields_of, cache, preload=True)
+                    if not anchors <= locked:
+                        break  # lock those too and read again
+                    added: set[RecordKey] = set()
+                    patches += _edit_and_publish(channel, changes, anchors, cache, broker, dirty, added)
+                dirty = {(layers[type_name], pk) for type_name, pk in added}
+                fields_of = {}  # any of their fields may have changed since
         locked |= anchors
-    return 0
+    return patches
 
 
 def _propagate_local(
@@ -231,8 +244,10 @@ def _edit_and_publish(
     cache: RecordCache,
     broker: Broker,
     dirty: set[tuple[Layer, str]],
+    added: set[RecordKey] | None = None,
 ) -> int:
-    """Edit each anchor (``anchor_edit``) and publish its patch; the number of patches."""
+    """Edit each anchor (``anchor_edit``) and publish its patch; the number of patches. ``added`` receives
+    the keys of the records the edits brought in."""
     layers = {layer.type_name: layer for layer in channel.layers}
     patches = 0
     for anchor in sorted(anchors):
@@ -240,7 +255,9 @@ def _edit_and_publish(
             if edit is None:
                 continue
             tracker = OwnershipTracker(edit, layers) if channel.per_user else None
-            edit_anchor(tracker or edit, changes)
+            brought = edit_anchor(tracker or edit, changes)
+            if added is not None:
+                added.update(brought)
             patch = edit.commit()
             if patch is not None:
                 if tracker is not None:

@@ -13,7 +13,7 @@ from board.models import Board
 from django.db import transaction
 from pytest_django.fixtures import Settings
 
-from rxgraphql.capture import capture_mode, stop_capture
+from rxgraphql.capture import capture_mode, stop_capture, wait_propagated
 from tests.support.live import Event, LiveClient, Watcher, find_record
 from tests.support.random_writes import RolledBackError, Writer, run_group
 from tests.support.rebuild import MissingRecordError
@@ -97,6 +97,9 @@ def test_random_writes_converge(
     assert rolled_back > 0
     assert {"card_move", "card_label_add", "card_delete", "column_delete"} <= set(writer.log)
 
+    # The marker must follow every change: a propagation still in flight re-renders the board from a
+    # snapshot that may already hold the marker's title, ahead of the changes propagated after it.
+    assert wait_propagated(20)
     marker = f"marker-{seed}"
     with transaction.atomic():
         for board in Board.objects.filter(pk__in=[a, b]):

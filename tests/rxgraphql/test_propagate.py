@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from board.channels import BoardChannel
-from board.models import Card, Column, Comment
+from board.models import Card, Column, Comment, Label
 from board.serializers import BoardSerializer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -187,6 +187,56 @@ def test_a_parent_with_a_method_field_follows_its_children(board: _Board) -> Non
     patch = board.propagate([(Comment, str(comment.pk))], {(Comment, str(comment.pk)): ["text"]})
     assert _types(patch) == ["Comment"]  # the card rendered the same: nothing else is sent
     assert board.reads["Card"] == [str(card.pk)]  # a parent with a method field is re-read all the same
+
+
+@pytest.mark.parametrize("fields", [["name"], None], ids=["name", "unknown-fields"])
+def test_a_renamed_label_moves_within_its_cards_lists(board: _Board, fields: list[str] | None) -> None:
+    """A card's labels are listed by name: a rename reorders them though no link changed."""
+    card = _card("Write spec")
+    assert [label.name for label in card.labels.all()] == ["bug", "feature"]
+    bug = Label.objects.get(board=board.world.board_a, name="bug")
+    bug.name = "wontfix"
+    bug.save(update_fields=["name"])
+    board.propagate([(Label, str(bug.pk))], {(Label, str(bug.pk)): fields})
+    expected = list(card.labels.order_by("name", "id").values_list("pk", flat=True))
+    assert board.records()[("Card", str(card.pk))]["labels"] == expected
+    assert expected[-1] == bug.pk
+
+
+def test_a_label_edit_keeping_its_place_re_renders_no_card(board: _Board) -> None:
+    bug = Label.objects.get(board=board.world.board_a, name="bug")
+    bug.color = "#000000"
+    bug.save(update_fields=["color"])
+    patch = board.propagate([(Label, str(bug.pk))], {(Label, str(bug.pk)): ["color"]})
+    assert _types(patch) == ["Label"]
+    assert "Card" not in board.reads
+
+
+def test_a_parent_re_rendered_for_its_child_and_gone_leaves_its_own_parents_list(board: _Board) -> None:
+    """A comment's change re-renders its card; the card was deleted since (its own change not
+    propagated yet): the column no longer lists it, and the card's deletion changes nothing more."""
+    card = _card("Write spec")
+    pk, column = str(card.pk), str(card.column_id)
+    comment = card.comments.first()
+    assert comment is not None
+    card.delete()  # and its comments with it
+    patch = board.propagate([(Comment, str(comment.pk))])
+    assert ("Card", pk) in patch.deleted
+    assert int(pk) not in board.column_cards()[column]
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
+    board.propagate_unchanged([(Card, pk)])
+
+
+def test_a_renamed_label_of_a_card_deleted_since_takes_the_card_out_of_its_column(board: _Board) -> None:
+    card = _card("Write spec")
+    pk = str(card.pk)
+    bug = Label.objects.get(board=board.world.board_a, name="bug")
+    bug.name = "wontfix"
+    bug.save(update_fields=["name"])
+    card.delete()
+    board.propagate([(Label, str(bug.pk))], {(Label, str(bug.pk)): ["name"]})
+    assert ("Card", pk) not in board.records()
+    assert board.column_cards() == _expected_column_cards(board.world.board_a.pk)
 
 
 def test_a_deleted_child_leaves_its_parents_list(board: _Board) -> None:
