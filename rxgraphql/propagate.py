@@ -37,6 +37,7 @@ from .records import (
 )
 from .registry import registry
 from .relists import ListCheck
+from .stream import anchor_topic
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -50,10 +51,6 @@ ChangedFields = Mapping[RowChange, Collection[str] | None]
 
 #: Serialises the edits of this process's embedded cache (its anchor locks are no-ops).
 local_edits = threading.Lock()
-
-
-def topic(channel_name: str, anchor: str) -> str:
-    return f"rx:{channel_name}:{anchor}"
 
 
 class _Records:
@@ -240,7 +237,7 @@ def _propagate_channel(
                 if tracker is not None:
                     tracker.annotate(patch)
                 metrics.patch_published(channel.channel_name, anchor, patch, dirty)
-                broker.publish(topic(channel.channel_name, anchor), patch.encode())
+                broker.publish(anchor_topic(channel.channel_name, anchor), patch.encode())
                 patches += 1
     return patches
 
