@@ -2,9 +2,13 @@
 
 from collections.abc import Callable
 
+from board.channels import BoardChannel
 from board.models import Card, Reminder
+from django.contrib.auth.models import AnonymousUser
 
-from schema_bridge.fanout import ExecutionGroup, fanout
+from rxgraphql.stream import Patch
+from schema_bridge.fanout import ExecutionGroup, FanOut, fanout
+from tests.schema_bridge.test_operation import FakeSocket, make_operation
 from tests.support.live import LiveClient, find_record
 from tests.support.world import BoardWorld, make_room
 
@@ -101,3 +105,18 @@ def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_clien
     # cancelled subscription has left its group.
     assert client.execute("{ me }")["data"] == {"me": "alice"}
     assert [group for group in fanout.groups.values() if group.key[1] == str(board.pk)] == []
+
+
+def test_a_patch_object_is_rendered_once_per_document_whatever_the_users_of_the_groups() -> None:
+    op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
+    fan = FanOut()
+    document = (BoardChannel.channel_name, "1", op.query, None, b"{}")
+    alice, bob = (ExecutionGroup(fan, BoardChannel, user, (*document, user), op) for user in ("1", "2"))
+    patch = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)
+    assert (
+        fan.payload(alice, patch) == fan.payload(bob, patch) == '{"data":{"boardChannel":{"cursor":"e.3"}}}'
+    )
+    assert (alice.executions, bob.executions) == (1, 0)
+    view = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)  # cut for bob
+    fan.payload(bob, view)
+    assert bob.executions == 1
