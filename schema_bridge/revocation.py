@@ -32,7 +32,7 @@ from rxgraphql.conf import rx_settings
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
-    from .operation import Socket
+    from .fanout import Socket
 
 logger = logging.getLogger("rxgraphql.revocation")
 

@@ -43,8 +43,7 @@ from rxgraphql.stream import Event, Notice, Patch, format_cursor, parse_cursor, 
 from .access import ChannelError, list_anchors, open_channel
 from .channel_session import ConsumerGroups
 from .documents import operation, root_arguments
-from .fanout import Document, ExecutionGroup, fanout, runtime_value
-from .operation import Operation
+from .fanout import Document, ExecutionGroup, Operation, fanout, runtime_value
 from .revocation import Guard, guards
 
 if TYPE_CHECKING:

@@ -1,8 +1,9 @@
 """The ``graphql-transport-ws`` server: one connection per socket, written against raw ASGI.
 
-Channel subscriptions become an :class:`~.operation.Operation` that subscription.py runs; queries,
-mutations and the project's own subscriptions run through strawberry. The server pings, bounds what each socket may leave unread, and
-disconnects a consumer too slow to read instead of letting it stall the others or fill the memory.
+Channel subscriptions become an :class:`~.fanout.Operation` that subscription.py runs; queries,
+mutations and the project's own subscriptions run through strawberry. The server pings, bounds what
+each socket may leave unread, and disconnects a consumer too slow to read instead of letting it stall
+the others or fill the memory.
 
 Sending: a frame is written at once when nothing is waiting before it, otherwise it joins the socket's
 queue, which one task drains. Some ASGI servers (daphne, so ``runserver``) never make
@@ -35,8 +36,8 @@ from rxgraphql.conf import rx_settings
 from .access import socket_credentials
 from .context import RxContext
 from .documents import current_document, operation, prepare_async, single_root_field
+from .fanout import Operation
 from .limits import LimitError
-from .operation import Operation
 from .origins import origin_allowed, request_scheme
 from .schema import SchemaIndex, get_schema_index
 from .subscription import run_subscription

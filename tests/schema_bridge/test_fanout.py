@@ -1,15 +1,18 @@
-"""Fan-out: subscribers of one anchor with the same document share one execution per patch."""
+"""Operations and document groups: an operation frames what is rendered for it; subscribers of one anchor
+with the same document share one execution per patch."""
 
+import asyncio
 from collections.abc import Callable
 
 from board.channels import BoardChannel
 from board.models import Card, Reminder
 from django.contrib.auth.models import AnonymousUser
+from graphql import GraphQLError
 
 from rxgraphql.stream import Patch
 from schema_bridge.fanout import ExecutionGroup, FanOut, fanout
-from tests.schema_bridge.test_operation import FakeSocket, make_operation
 from tests.support.live import LiveClient, find_record
+from tests.support.sockets import FakeSocket, make_operation
 from tests.support.world import BoardWorld, make_room
 
 ClientFactory = Callable[[], LiveClient]
@@ -120,3 +123,24 @@ def test_a_patch_object_is_rendered_once_per_document_whatever_the_users_of_the_
     view = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)  # cut for bob
     fan.payload(bob, view)
     assert bob.executions == 1
+
+
+def test_a_payload_is_framed_with_the_operation_id() -> None:
+    socket = FakeSocket()
+    op = make_operation(socket, op_id='a"b')
+    op.push('{"data":{"x":1}}')
+    asyncio.run(op.push_wait('{"data":null}'))
+    assert socket.messages() == [
+        {"id": 'a"b', "type": "next", "payload": {"data": {"x": 1}}},
+        {"id": 'a"b', "type": "next", "payload": {"data": None}},
+    ]
+    assert op.user_id is None  # anonymous
+
+
+def test_a_refusal_is_one_error_then_complete() -> None:
+    socket = FakeSocket()
+    make_operation(socket).refuse(GraphQLError("No such anchor", extensions={"code": "NOT_FOUND"}))
+    refused, complete = socket.messages()
+    assert refused["payload"]["data"] is None
+    assert refused["payload"]["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    assert complete == {"id": "1", "type": "complete"}

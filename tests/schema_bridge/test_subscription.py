@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from rxgraphql.stream import Notice, Patch
 from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription
-from tests.schema_bridge.test_operation import FakeSocket, make_operation
+from tests.support.sockets import FakeSocket, make_operation
 
 T = TypeVar("T")
 BOARD = "subscription { boardChannel(boardId: 1) { cursor records { __typename } } }"

@@ -1,8 +1,7 @@
-"""An operation frames what is rendered for it, and ends with one refusal and ``complete``."""
+"""A stand-in for a connection: the frames an operation sends, and the operation itself."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -10,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from graphql import GraphQLError, parse
 
 from schema_bridge.context import RxContext
-from schema_bridge.operation import Operation
+from schema_bridge.fanout import Operation
 from schema_bridge.schema import get_schema_index
 
 QUERY = "subscription { myBoardsChannel { ready } }"
@@ -59,24 +58,3 @@ def make_operation(socket: FakeSocket, query: str = QUERY, op_id: str = "1") -> 
         operation_name=None,
         context=socket.context,
     )
-
-
-def test_a_payload_is_framed_with_the_operation_id() -> None:
-    socket = FakeSocket()
-    op = make_operation(socket, op_id='a"b')
-    op.push('{"data":{"x":1}}')
-    asyncio.run(op.push_wait('{"data":null}'))
-    assert socket.messages() == [
-        {"id": 'a"b', "type": "next", "payload": {"data": {"x": 1}}},
-        {"id": 'a"b', "type": "next", "payload": {"data": None}},
-    ]
-    assert op.user_id is None  # anonymous
-
-
-def test_a_refusal_is_one_error_then_complete() -> None:
-    socket = FakeSocket()
-    make_operation(socket).refuse(GraphQLError("No such anchor", extensions={"code": "NOT_FOUND"}))
-    refused, complete = socket.messages()
-    assert refused["payload"]["data"] is None
-    assert refused["payload"]["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
-    assert complete == {"id": "1", "type": "complete"}
