@@ -10,8 +10,11 @@ __all__ = [
     "DELETE",
     "SAVE",
     "ActionError",
+    "CloseCode",
     "ContextChannel",
+    "ErrorCode",
     "Operation",
+    "RxGraphQLError",
     "action",
     "consumer",
     "touch",
@@ -19,16 +22,20 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .actions import ActionError, action
+    from .actions import action
     from .capture import wait_propagated
     from .changes import touch
     from .channel import ContextChannel
     from .consumers import consumer
+    from .errors import ActionError, CloseCode, ErrorCode, RxGraphQLError
     from .writes import CREATE, DELETE, SAVE, Operation
 
 # Imported lazily so that ``rxgraphql`` can sit in INSTALLED_APPS before the app registry is ready.
 _HOMES = {
-    "ActionError": ".actions",
+    "ActionError": ".errors",
+    "CloseCode": ".errors",
+    "ErrorCode": ".errors",
+    "RxGraphQLError": ".errors",
     "action": ".actions",
     "touch": ".changes",
     "wait_propagated": ".capture",

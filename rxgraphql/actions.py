@@ -1,8 +1,9 @@
 """``@action``: a channel method that becomes a GraphQL mutation, typed from its annotations.
 
 Actions may be sync (run in a thread, so they can use the ORM) or async. The channel's permission is
-checked again at every call. Raise :class:`ActionError` to answer with a message and a machine-readable
-code; ``PermissionError`` answers ``FORBIDDEN`` and ``ValueError`` ``BAD_REQUEST``.
+checked again at every call. Raise :class:`ActionError` (defined with the other errors in
+``rxgraphql.errors``) to answer with a message and a machine-readable code; ``PermissionError`` answers
+``FORBIDDEN`` and ``ValueError`` ``BAD_REQUEST``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,12 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .errors import ActionError
+
+__all__ = ["ActionError", "ActionParameter", "ActionSpec", "action", "collect_actions"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__rxgraphql_action__"
-
-
-class ActionError(Exception):
-    """An action's refusal: ``message`` and ``code`` reach the client in ``extensions.code``."""
-
-    def __init__(self, message: str, code: str = "BAD_REQUEST") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import django
 from django.core.asgi import get_asgi_application as get_django_asgi_application
 
 from .conf import rx_settings
+from .errors import CloseCode
 from .metrics import metrics_endpoint
 
 ASGIApp = Callable[
@@ -54,7 +55,7 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
         elif metrics is not None and kind == "http" and scope["path"].rstrip("/") == metrics_path:
             await metrics(scope, receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 4404})
+            await send({"type": "websocket.close", "code": CloseCode.NOT_FOUND})
         else:
             await django_app(scope, receive, send)  # type: ignore[arg-type]
 

@@ -7,6 +7,9 @@ shows unless ``can_reference`` accepts it, the channel's ``can_save`` / ``can_cr
 decide (they deny by default), and a write whose foreign keys would move the record out of the anchor is
 rolled back. Signals then publish the committed state as for any other save.
 
+A refusal is a :class:`~rxgraphql.errors.WriteRefused` with the shared :class:`~rxgraphql.errors.ErrorCode`;
+the result a client reads carries its HTTP status (``ErrorCode.status``: 400, 403, 404).
+
 Nested children are written by id only when their serializer field is writable: one declared
 ``read_only=True`` is never written. The record a write answers is filtered for the writer like the
 stream (``Meta.user_key``).
@@ -24,6 +27,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from rest_framework import serializers
 
+from .errors import ErrorCode, WriteRefused, status_of
 from .layers import Edge, EdgeKind, Layer, LayerGraph
 from .ownership import owner_of
 from .records import TYPENAME
@@ -67,7 +71,10 @@ def writable_edges(layer: Layer) -> list[Edge]:
 
 @dataclass
 class WriteOutcome:
-    """What a write answers: HTTP-like ``code`` (200, 400, 403, 404), a message, field errors, the record."""
+    """What a write answers: an HTTP-like ``code``, a message, field errors, the record.
+
+    ``code`` is 200, or the refusal's ``ErrorCode.status`` (400 invalid data, 403 refused, 404 not found).
+    """
 
     code: int
     message: str = ""
@@ -78,11 +85,10 @@ class WriteOutcome:
     def ok(self) -> bool:
         return self.code == 200
 
-
-class _Refused(Exception):
-    def __init__(self, outcome: WriteOutcome) -> None:
-        super().__init__(outcome.message)
-        self.outcome = outcome
+    @classmethod
+    def refused(cls, refusal: WriteRefused) -> WriteOutcome:
+        """The outcome of a refusal: its code's HTTP status, message and field errors."""
+        return cls(status_of(refusal.code), refusal.message, errors=refusal.errors)
 
 
 def _parent_keys(layer: Layer) -> dict[str, type[models.Model]]:
@@ -179,8 +185,8 @@ def _check_references(
             if target is None or _inside(channel, lookups, anchors, target.pk):
                 continue
             if channel.can_reference(edge.field_name, target) is not True:
-                raise _Refused(
-                    WriteOutcome(403, f"'{edge.field_name}' may only point to what this channel shows")
+                raise WriteRefused(
+                    f"'{edge.field_name}' may only point to what this channel shows", ErrorCode.FORBIDDEN
                 )
 
 
@@ -213,7 +219,7 @@ def _render(writable: WritableLayer, instance: models.Model, user: Any) -> dict[
 def _validated(writable: WritableLayer, instance: models.Model | None, data: dict[str, Any]) -> Any:
     serializer = writable.serializer_class(instance, data=data, partial=instance is not None)
     if not serializer.is_valid():
-        raise _Refused(WriteOutcome(400, "Invalid data", errors=serializer.errors))
+        raise WriteRefused("Invalid data", ErrorCode.BAD_REQUEST, errors=serializer.errors)
     return serializer
 
 
@@ -226,7 +232,7 @@ def _locked(
     except (ValueError, TypeError, ValidationError):
         instance = None
     if instance is None or not _in_anchor(channel, writable, anchors, instance.pk):
-        raise _Refused(WriteOutcome(404, "No such record in this channel"))
+        raise WriteRefused("No such record in this channel", ErrorCode.NOT_FOUND)
     return instance
 
 
@@ -240,12 +246,14 @@ def perform_write(
 ) -> WriteOutcome:
     """Run one write; every refusal leaves the database as it was."""
     if operation not in writable.operations:
-        return WriteOutcome(403, f"{operation.value} is not declared writable")
+        return WriteOutcome.refused(
+            WriteRefused(f"{operation.value} is not declared writable", ErrorCode.FORBIDDEN)
+        )
     try:
         with transaction.atomic():
             return _perform(channel, writable, operation, anchors, pk, data)
-    except _Refused as refusal:
-        return refusal.outcome
+    except WriteRefused as refusal:
+        return WriteOutcome.refused(refusal)
 
 
 def _perform(
@@ -259,7 +267,7 @@ def _perform(
     if operation is Operation.DELETE:
         doomed = _locked(writable, channel, anchors, pk)
         if channel.can_delete(doomed) is not True:
-            raise _Refused(WriteOutcome(403, "Not allowed to delete this record"))
+            raise WriteRefused("Not allowed to delete this record", ErrorCode.FORBIDDEN)
         doomed.delete()
         return WriteOutcome(200)
     instance = _locked(writable, channel, anchors, pk) if operation is Operation.SAVE else None
@@ -270,8 +278,8 @@ def _perform(
     else:
         allowed = channel.can_create(writable.layer.model, dict(serializer.validated_data))
     if allowed is not True:
-        raise _Refused(WriteOutcome(403, f"Not allowed to {operation.value} this record"))
+        raise WriteRefused(f"Not allowed to {operation.value} this record", ErrorCode.FORBIDDEN)
     saved = serializer.save()
     if not _in_anchor(channel, writable, anchors, saved.pk):
-        raise _Refused(WriteOutcome(403, "This write would take the record out of the channel"))
+        raise WriteRefused("This write would take the record out of the channel", ErrorCode.FORBIDDEN)
     return WriteOutcome(200, record=_render(writable, saved, channel.user))

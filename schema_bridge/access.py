@@ -12,15 +12,22 @@ from graphql import GraphQLError
 
 from rxgraphql.auth import BadCredentials, authenticate_sync
 from rxgraphql.channel import ContextChannel, User
+from rxgraphql.errors import ErrorCode, RxGraphQLError
 from rxgraphql.lists import anchor_ids
 from rxgraphql.ownership import filter_nested
 
 
-class ChannelError(GraphQLError):
-    """A refusal with a machine-readable code in ``extensions.code``."""
+class ChannelError(GraphQLError, RxGraphQLError):
+    """A refusal as a GraphQL error: its ``code`` in ``extensions.code`` (see ``rxgraphql.errors``)."""
 
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        GraphQLError.__init__(self, message, extensions={"code": str(code), **extensions})
+        self.code = code
+
+    @classmethod
+    def of(cls, refusal: RxGraphQLError) -> ChannelError:
+        """The GraphQL error of a core refusal (an ``ActionError`` …)."""
+        return refusal if isinstance(refusal, ChannelError) else cls(refusal.message, refusal.code)
 
 
 # (authorization, session key, user pk) of the socket whose mutation runs in this task: open_channel
@@ -61,19 +68,19 @@ async def open_channel(
         try:
             kwargs[argument.name] = argument.coerce(value)
         except (TypeError, ValueError):
-            raise ChannelError(f"Invalid value for '{argument.name}'", "BAD_REQUEST") from None
+            raise ChannelError(f"Invalid value for '{argument.name}'", ErrorCode.BAD_REQUEST) from None
     channel = channel_cls(user, **kwargs)
     try:
         allowed = await database_sync_to_async(_allowed)(channel, user, kwargs, socket_credentials.get())
     except _Revoked:
-        raise ChannelError("Your credentials were revoked", "FORBIDDEN") from None
+        raise ChannelError("Your credentials were revoked", ErrorCode.FORBIDDEN) from None
     if allowed is NotImplemented or not allowed:
-        raise ChannelError("You do not have permission to watch this channel", "FORBIDDEN")
+        raise ChannelError("You do not have permission to watch this channel", ErrorCode.FORBIDDEN)
     if channel_cls.many:
         return channel, list_key(kwargs)
     anchor = channel.get_instance_id(**kwargs)
     if anchor is None:
-        raise ChannelError("No such anchor", "NOT_FOUND")
+        raise ChannelError("No such anchor", ErrorCode.NOT_FOUND)
     return channel, str(anchor)
 
 

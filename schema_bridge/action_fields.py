@@ -15,8 +15,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from rxgraphql.actions import ActionError, ActionSpec
+from rxgraphql.actions import ActionSpec
 from rxgraphql.channel import ContextChannel
+from rxgraphql.errors import ActionError, ErrorCode
 
 from .access import ChannelError, open_channel
 from .channel_fields import _argument_annotation, _with_signature
@@ -60,11 +61,11 @@ def action_field(channel_cls: type[ContextChannel], spec: ActionSpec) -> tuple[s
         try:
             result = await _call(channel, spec, values)
         except ActionError as refusal:
-            raise ChannelError(refusal.message, refusal.code) from None
+            raise ChannelError.of(refusal) from None
         except (PermissionError, PermissionDenied) as refusal:
-            raise ChannelError(str(refusal) or "Permission denied", "FORBIDDEN") from None
+            raise ChannelError(str(refusal) or "Permission denied", ErrorCode.FORBIDDEN) from None
         except (ValueError, ValidationError) as refusal:
-            raise ChannelError(str(refusal) or "Invalid input", "BAD_REQUEST") from None
+            raise ChannelError(str(refusal) or "Invalid input", ErrorCode.BAD_REQUEST) from None
         return returned.to_graphql(result)
 
     name = channel_cls.field_name + spec.pascal_name

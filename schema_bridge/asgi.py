@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from rxgraphql.conf import rx_settings
+from rxgraphql.errors import ErrorCode
 
 from .daphne_close import allow_registered_close_codes
 from .http import graphql_http_app
@@ -72,13 +73,13 @@ async def read_body(scope: dict[str, Any], receive: Receive, send: Send) -> byte
 async def too_large(send: Send, limit: int) -> None:
     error = {
         "message": f"The request body exceeds {limit} bytes (MAX_REQUEST_BYTES)",
-        "extensions": {"code": "LIMIT_EXCEEDED", "limit": "MAX_REQUEST_BYTES"},
+        "extensions": {"code": ErrorCode.LIMIT_EXCEEDED.value, "limit": "MAX_REQUEST_BYTES"},
     }
     body = orjson.dumps({"data": None, "errors": [error]})
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": ErrorCode.LIMIT_EXCEEDED.status,
             "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
         }
     )

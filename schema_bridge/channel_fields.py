@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser
 from strawberry.scalars import JSON
 
 from rxgraphql.channel import ChannelArgument, ContextChannel
+from rxgraphql.errors import ErrorCode
 
 from .access import ChannelError, nested_state, nested_states, open_channel
 from .layer_types import LayerTypes, RecordRef
@@ -107,7 +108,7 @@ class ChannelFields:
         async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
             raise ChannelError(
                 f"{channel_cls.field_name} is served over the graphql-transport-ws websocket",
-                "BAD_REQUEST",
+                ErrorCode.BAD_REQUEST,
             )
             yield  # pragma: no cover
 
@@ -131,7 +132,7 @@ class ChannelFields:
                 return await nested_states(channel, user)
             data = await nested_state(channel_cls, anchor, user)
             if data is None:
-                raise ChannelError("No such anchor", "NOT_FOUND")
+                raise ChannelError("No such anchor", ErrorCode.NOT_FOUND)
             return data
 
         nested: Any = self.nested_type

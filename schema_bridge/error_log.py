@@ -16,10 +16,15 @@ import strawberry
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from graphql import GraphQLError
 
+from rxgraphql.errors import ErrorCode
+
 logger = logging.getLogger("rxgraphql.errors")
 
-#: Codes (``extensions.code``) of refusals worth a WARNING; other refusals are INFO.
-WARNING_CODES = frozenset({"FORBIDDEN", "UNAUTHENTICATED"})
+#: Codes (``extensions.code``) of refusals worth a WARNING; other refusals are INFO. ``UNAUTHENTICATED`` is
+#: not one of ours: it is the code other libraries' permission extensions answer with.
+WARNING_CODES = frozenset({ErrorCode.FORBIDDEN.value, "UNAUTHENTICATED"})
+#: What the log calls an error graphql-core raised before execution (syntax, validation, variables).
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 _FORBIDDEN = (PermissionError, PermissionDenied)
 _BAD_INPUT = (ValueError, ValidationError, ObjectDoesNotExist)
 
@@ -33,19 +38,19 @@ def refusal_code(error: GraphQLError) -> str | None:
     original = error.original_error
     if original is None:
         code = (error.extensions or {}).get("code")
-        return str(code) if code else "GRAPHQL_VALIDATION_FAILED"  # syntax, validation, variables
+        return str(code) if code else VALIDATION_FAILED
     if isinstance(original, GraphQLError):
-        return str((original.extensions or {}).get("code") or "BAD_REQUEST")
+        return str((original.extensions or {}).get("code") or ErrorCode.BAD_REQUEST)
     if isinstance(original, _FORBIDDEN):
-        return "FORBIDDEN"
+        return ErrorCode.FORBIDDEN.value
     if isinstance(original, _BAD_INPUT):
-        return "BAD_REQUEST"
+        return ErrorCode.BAD_REQUEST.value
     return None
 
 
 def log_refusal(error: GraphQLError, code: str | None = None, where: str | None = None) -> None:
     """One line for an expected refusal of ``where`` (default: the error's path)."""
-    code = code or refusal_code(error) or "BAD_REQUEST"
+    code = code or refusal_code(error) or ErrorCode.BAD_REQUEST.value
     level = logging.WARNING if code in WARNING_CODES else logging.INFO
     logger.log(level, "%s refused (%s): %s", where or _where(error), code, error.message)
 

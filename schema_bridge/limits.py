@@ -4,7 +4,8 @@ Validation of GraphQL documents is superlinear in the worst case (graphql-core's
 compares fields pairwise), and a nested channel query costs database work per alias. Documents are
 therefore measured first: their size and token count before parsing, then, in one linear pass over the
 parsed document with fragments expanded, their depth, aliases and number of fields. A refusal is a
-GraphQL error naming the setting (``extensions.code`` ``LIMIT_EXCEEDED``, ``extensions.limit``).
+GraphQL error naming the setting (``extensions.code`` ``LIMIT_EXCEEDED``, ``extensions.limit``): a
+:class:`~schema_bridge.access.ChannelError`, as every refusal of ``rxgraphql.errors``.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from graphql.language import (
 )
 
 from rxgraphql.conf import RxSettings
+from rxgraphql.errors import ErrorCode
 
-LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+from .access import ChannelError
 
 
-class LimitError(GraphQLError):
+class LimitError(ChannelError):
     """A document, request or frame beyond one of the ``RXGRAPHQL`` limits."""
 
     def __init__(self, setting: str, message: str) -> None:
-        super().__init__(message, extensions={"code": LIMIT_EXCEEDED, "limit": setting})
+        super().__init__(message, ErrorCode.LIMIT_EXCEEDED, limit=setting)
         self.setting = setting
 
 

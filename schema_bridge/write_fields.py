@@ -2,8 +2,9 @@
 
 Each takes the channel's arguments (the anchor), then ``id`` (save, delete) and ``data: <Type>Input``
 (save, create; only the fields sent are written), and answers ``<Type>WriteResult``: ``ok``, an HTTP-like
-``code`` (200, 400, 403, 404), a ``message``, DRF's field ``errors``, the saved ``record`` and the
-``cursor`` of the write's commit in the anchor's stream (see ``commit_position``).
+``code`` (200, 400, 403, 404: the HTTP status of the refusal's ``rxgraphql.errors.ErrorCode``), a
+``message``, DRF's field ``errors``, the saved ``record`` and the ``cursor`` of the write's commit in the
+anchor's stream (see ``commit_position``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rest_framework import serializers
 from strawberry.scalars import JSON
 
 from rxgraphql.channel import ContextChannel
+from rxgraphql.errors import ErrorCode, status_of
 from rxgraphql.writes import Operation, WritableLayer, WriteOutcome, perform_write
 
 from .access import ChannelError, list_anchors, open_channel
@@ -125,9 +127,8 @@ def write_field(
         try:
             channel, anchor = await open_channel(channel_cls, user, channel_args)
         except ChannelError as refusal:
-            code = 403 if (refusal.extensions or {}).get("code") == "FORBIDDEN" else 400
             log_refusal(refusal, where=name)
-            return _outcome(WriteOutcome(code, refusal.message))
+            return _outcome(WriteOutcome(status_of(refusal.code), refusal.message))
         live = live_channel(info.context, channel_cls, anchor)
         channel = live or channel
         if not channel_cls.many:
@@ -146,7 +147,7 @@ def write_field(
             channel, writable, operation, anchors, kwargs.get("id"), data
         )
         if not outcome.ok:
-            level = logging.WARNING if outcome.code == 403 else logging.INFO
+            level = logging.WARNING if outcome.code == ErrorCode.FORBIDDEN.status else logging.INFO
             logger.log(level, "%s refused (%d): %s", name, outcome.code, outcome.message)
         # commit position of the write (single channels; list channels have no cursor)
         cursor = await commit_position(channel_cls, anchor) if outcome.ok and not channel_cls.many else None

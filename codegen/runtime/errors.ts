@@ -1,4 +1,15 @@
-/** The one error type the runtime reports: GraphQL errors of an operation, or transport failures. */
+/**
+ * The one error type the runtime reports (GraphQL errors of an operation, or transport failures) and the
+ * server's error vocabulary, mirrored from `rxgraphql/errors.py` (a Python test checks both lists agree):
+ *
+ * - `ServerErrorCodes`: the `extensions.code` values the server answers (`ErrorCode` in Python);
+ * - `ErrorCodes`: the codes the runtime produces itself;
+ * - `CloseCodes`: the codes the server closes a websocket with (`CloseCode` in Python).
+ *
+ * The server's exceptions (`RxGraphQLError` → `ActionError`, `WriteRefused`, `ChannelError` → `LimitError`)
+ * all reach the client as a GraphQL error with `extensions.code`, i.e. as an `RxGraphQLError` here with that
+ * `code`; a declared write answers its refusal in its result instead (`code`: the HTTP status of the code).
+ */
 
 /** A GraphQL error as the server formats it. */
 export interface GraphQLErrorLike {
@@ -6,6 +17,23 @@ export interface GraphQLErrorLike {
   readonly path?: readonly (string | number)[];
   readonly extensions?: Readonly<Record<string, unknown>>;
 }
+
+/** `extensions.code` of the refusals the server answers (`rxgraphql.errors.ErrorCode`). */
+export const ServerErrorCodes = {
+  /** Invalid arguments or input. */
+  BAD_REQUEST: "BAD_REQUEST",
+  /** The channel's permission (or `can_save` …) said no, or the socket's credentials were revoked. */
+  FORBIDDEN: "FORBIDDEN",
+  /** No such anchor, or no such record inside the channel's anchor. */
+  NOT_FOUND: "NOT_FOUND",
+  /** A list channel changed while no subscription of it is live. */
+  NOT_SUBSCRIBED: "NOT_SUBSCRIBED",
+  /** A request, document or operation beyond one of the server's limits (`extensions.limit` names it). */
+  LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+} as const;
+
+/** A code the server answers. */
+export type ServerErrorCode = (typeof ServerErrorCodes)[keyof typeof ServerErrorCodes];
 
 /**
  * Codes produced by the runtime itself (GraphQL errors keep the server's `extensions.code`, e.g. `FORBIDDEN`,
@@ -34,9 +62,47 @@ export const ErrorCodes = {
   GRAPHQL_ERROR: "GRAPHQL_ERROR",
 } as const;
 
+/** A code the runtime produces. */
+export type RuntimeErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The `code` of an `RxGraphQLError`: one of the server's, one of the runtime's, or a project's own
+ * (an action may raise `ActionError` with any code).
+ */
+export type ErrorCode = ServerErrorCode | RuntimeErrorCode | (string & {});
+
+/** Codes the server closes a websocket with (`rxgraphql.errors.CloseCode`). */
+export const CloseCodes = {
+  /** No pong in time. */
+  GOING_AWAY: 1001,
+  /** A client message beyond the server's frame limit. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The client left too much unread; it may reconnect and resume. */
+  TRY_AGAIN_LATER: 1013,
+  /** A message that is not graphql-transport-ws. */
+  BAD_REQUEST: 4400,
+  /** `subscribe` before the connection was acknowledged. */
+  UNAUTHORIZED: 4401,
+  /** Credentials that match no user, or an origin that may not open the socket. */
+  FORBIDDEN: 4403,
+  /** A websocket on a path that serves none. */
+  NOT_FOUND: 4404,
+  /** No subprotocol the server speaks. */
+  SUBPROTOCOL_NOT_ACCEPTABLE: 4406,
+  /** No `connection_init` in time. */
+  INIT_TIMEOUT: 4408,
+  /** A `subscribe` reusing the id of a running operation. */
+  SUBSCRIBER_EXISTS: 4409,
+  /** A second `connection_init`. */
+  TOO_MANY_INIT: 4429,
+} as const;
+
+/** A code the server closes a websocket with. */
+export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];
+
 export class RxGraphQLError extends Error {
-  /** `extensions.code` of the first GraphQL error, or one of `ErrorCodes`. */
-  readonly code: string;
+  /** `extensions.code` of the first GraphQL error (e.g. one of `ServerErrorCodes`), or one of `ErrorCodes`. */
+  readonly code: ErrorCode;
   /** The GraphQL errors as received (empty for transport failures). */
   readonly errors: readonly GraphQLErrorLike[];
   /** The websocket close code, when the error comes from a closed socket. */
@@ -44,7 +110,7 @@ export class RxGraphQLError extends Error {
 
   constructor(
     message: string,
-    code: string,
+    code: ErrorCode,
     errors: readonly GraphQLErrorLike[] = [],
     closeCode?: number,
   ) {

@@ -17,8 +17,8 @@ export type {
 export { recordKey } from "./model.js";
 export { isStale, parseCursor } from "./cursor.js";
 export type { ParsedCursor } from "./cursor.js";
-export { ErrorCodes, RxGraphQLError } from "./errors.js";
-export type { GraphQLErrorLike } from "./errors.js";
+export { CloseCodes, ErrorCodes, RxGraphQLError, ServerErrorCodes } from "./errors.js";
+export type { CloseCode, ErrorCode, GraphQLErrorLike, RuntimeErrorCode, ServerErrorCode } from "./errors.js";
 export { ValueCell } from "./observable.js";
 export type { ReadableValue } from "./observable.js";
 export type { GraphStats } from "./graph.js";

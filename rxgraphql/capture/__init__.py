@@ -94,9 +94,11 @@ def wait_propagated(timeout: float = 10.0) -> bool:
 
     deadline = time.monotonic() + timeout
     if uses_triggers():
-        from .outbox import outbox_drained_up_to, outbox_high_water
+        from .outbox import outbox_drained_up_to, outbox_high_water, request_drain
 
         mark = outbox_high_water()
+        if mark is not None:
+            request_drain()  # changes nobody watches are claimed now, not at the next regular look
         while mark is not None and not outbox_drained_up_to(mark):
             if time.monotonic() >= deadline:
                 return False

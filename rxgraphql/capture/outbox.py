@@ -8,8 +8,11 @@ committed only afterwards: several processes share the outbox without taking the
 that dies mid-batch rolls its claim back, leaving the rows to the next propagator. Propagation re-reads
 the committed rows, so a batch propagated twice converges all the same (at least once, idempotent).
 
-Rows of anchors nobody watches are discarded by the claim at the cost of the claim; when a production
-backend is unreachable the claim is rolled back and retried, as the flusher retries.
+A notification names the tables of the rows written. When no channel watches any of them (this process's
+view of the hot anchors, the check ``propagate.needed`` makes), the propagator does not claim at once: the
+rows wait for its next regular look and are then claimed and discarded in bulk, so a save nobody watches
+costs its trigger and little more. ``wait_propagated()`` asks for a drain at once (``request_drain``).
+When a production backend is unreachable the claim is rolled back and retried, as the flusher retries.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ logger = logging.getLogger("rxgraphql.capture")
 RowChange = tuple[type[models.Model], str]
 #: id, table, primary key, the columns an UPDATE changed (None for other operations), when it was written
 ClaimedRow = tuple[int, str, str, list[str] | None, float]
+
+#: The payload of a notification that asks for a drain now (table names never contain it).
+DRAIN = "*"
 
 CLAIM = (
     f"DELETE FROM {OUTBOX} WHERE id IN "
@@ -77,6 +83,44 @@ def enqueue(rows: list[RowChange], using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
 
 
+def request_drain(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Ask every propagator to claim the outbox now, changes nobody watches included."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, DRAIN])
+
+
+def _notified(listener: Any, timeout: float) -> set[str]:
+    """The payloads of the notifications that came within ``timeout`` (all those already queued)."""
+    payloads = {note.payload for note in listener.notifies(timeout=timeout, stop_after=1)}
+    if payloads:
+        payloads.update(note.payload for note in listener.notifies(timeout=0))
+    return payloads
+
+
+def _worth_claiming(payloads: set[str]) -> bool:
+    """Whether the notified changes may matter now: some channel watches one of their tables (the view of
+    this process, as ``propagate.needed`` decides), or the payload names no table (a drain, ``touch()``).
+
+    Decided after the COMMIT that sent the notification, so an anchor that starts heating later reads the
+    rows anyway: a change put off is only a change nobody watched when it committed.
+    """
+    from ..backends import get_cache
+    from ..propagate import needed
+
+    try:
+        cache = get_cache()
+    except Exception:  # the drain reports it and retries
+        return True
+    tables = models_by_table()
+    changed: list[RowChange] = []
+    for payload in payloads:
+        names = payload.split(",") if payload and payload != DRAIN else []
+        if not names or any(name not in tables for name in names):
+            return True
+        changed.extend((tables[name], "") for name in names)
+    return bool(needed(changed, cache))
+
+
 def models_by_table() -> dict[str, type[models.Model]]:
     from .triggers import captured_models
 
@@ -86,7 +130,8 @@ def models_by_table() -> dict[str, type[models.Model]]:
 class Propagator:
     #: Outbox rows claimed (and propagated) per transaction.
     batch_size = 1000
-    #: Seconds between two looks at the outbox when no notification came.
+    #: Seconds between two looks at the outbox when no notification asked for one: changes nobody
+    #: watched wait that long at most, and a notification missed while reconnecting is caught up.
     idle_poll = 5.0
     #: Seconds between two looks at the stop flag while waiting.
     tick = 0.5
@@ -142,9 +187,9 @@ class Propagator:
             self.drain(claimer)
             last_look = time.monotonic()
             while not self._stop.is_set():
-                now = time.monotonic()
-                woken = any(True for _ in listener.notifies(timeout=self.tick, stop_after=1))
-                if woken or now - last_look >= self.idle_poll:
+                woken = _notified(listener, self.tick)
+                # A change nobody watches waits for the next regular look (claimed then in bulk).
+                if (woken and _worth_claiming(woken)) or time.monotonic() - last_look >= self.idle_poll:
                     self.drain(claimer)
                     last_look = time.monotonic()
 
@@ -182,14 +227,14 @@ class Propagator:
         from ..backends import get_broker, get_cache, is_unavailable
         from ..propagate import needed, propagate
 
-        changes = changed_fields(rows)
+        changes, written_at = _decode(rows)
         retried = False
         try:
             close_old_connections()
             cache = get_cache()
             wanted = needed(list(changes), cache)
             if wanted:
-                for row, written in _written_at(rows).items():
+                for row, written in written_at.items():
                     metrics.rows_committed([row], written)
                 propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
         except Exception as error:
@@ -204,9 +249,18 @@ class Propagator:
 def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | None]:
     """Per changed row, the model fields its updates changed: None when it was inserted, deleted, linked
     or touched (anything of it may have changed)."""
+    return _decode(rows)[0]
+
+
+def _decode(
+    rows: list[ClaimedRow],
+) -> tuple[dict[RowChange, frozenset[str] | None], dict[RowChange, float]]:
+    """One pass over claimed rows: per changed row, its changed fields (see ``changed_fields``) and when its
+    oldest claimed change was written (the database's clock)."""
     tables = models_by_table()
     changes: dict[RowChange, frozenset[str] | None] = {}
-    for _id, table, pk, columns, _written in rows:
+    written: dict[RowChange, float] = {}
+    for _id, table, pk, columns, at in rows:
         model = tables.get(table)
         if model is None:
             continue
@@ -215,21 +269,11 @@ def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | N
         if key in changes:
             before = changes[key]
             changes[key] = None if before is None or names is None else before | names
+            written[key] = min(at, written[key])
         else:
             changes[key] = names
-    return changes
-
-
-def _written_at(rows: list[ClaimedRow]) -> dict[RowChange, float]:
-    """Per changed row, when its oldest claimed change was written (the database's clock)."""
-    tables = models_by_table()
-    written: dict[RowChange, float] = {}
-    for _id, table, pk, _columns, at in rows:
-        model = tables.get(table)
-        if model is not None:
-            key = (model, pk)
-            written[key] = min(at, written.get(key, at))
-    return written
+            written[key] = at
+    return changes, written
 
 
 @functools.cache

@@ -90,7 +90,14 @@ class TableCapture:
                 f"        {insert} ({_literal(target)}, {old}::text, left(TG_OP, 1), changed);",
                 "    END IF;",
             ]
-        lines += [f"    PERFORM pg_notify({_literal(CHANNEL)}, '');", "    RETURN NULL;", "END"]
+        # The payload names the tables of the rows written, so that a propagator can put off a change
+        # nobody watches (see outbox.Propagator).
+        targets = ",".join(sorted({target for _column, target in self.keys}))
+        lines += [
+            f"    PERFORM pg_notify({_literal(CHANNEL)}, {_literal(targets)});",
+            "    RETURN NULL;",
+            "END",
+        ]
         return "\n".join(lines)
 
 

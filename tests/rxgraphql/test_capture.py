@@ -307,3 +307,47 @@ def test_triggers_left_behind_by_signal_capture_are_reported(
     assert warning.id == "rxgraphql.W003"
     call_command("rxgraphql_capture", "--remove", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert check_capture(databases=[DEFAULT_DB_ALIAS]) == []
+
+
+def test_a_notification_names_the_tables_of_the_rows_written(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t", position=0)
+    label = Label.objects.create(board=board, name="l", color="#000000")
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        listener.execute(f"LISTEN {triggers.CHANNEL}")
+        Card.objects.filter(pk=card.pk).update(title="u")
+        card.labels.add(label)
+        payloads = [note.payload for note in listener.notifies(timeout=10, stop_after=2)]
+    assert payloads == [Card._meta.db_table, f"{Card._meta.db_table},{Label._meta.db_table}"]
+
+
+def test_only_changes_some_channel_watches_are_claimed_at_once(board: Board) -> None:
+    from rxgraphql.capture.outbox import DRAIN, _worth_claiming
+
+    # Nobody watches a board's cards (no hot anchor): put off until the next regular look.
+    assert not _worth_claiming({Card._meta.db_table})
+    assert not _worth_claiming({Card._meta.db_table, f"{Card._meta.db_table},{Label._meta.db_table}"})
+    # A board row is announced to the auto-updated list channel whoever watches.
+    assert _worth_claiming({Card._meta.db_table, Board._meta.db_table})
+    # A drain request, a touch() and a table this process does not know are claimed at once.
+    assert _worth_claiming({DRAIN})
+    assert _worth_claiming({""})
+    assert _worth_claiming({"not_a_layer_table"})
+
+
+def test_wait_propagated_claims_a_change_nobody_watches_at_once(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql.capture import wait_propagated
+
+    monkeypatch.setattr(Propagator, "idle_poll", 3600.0)  # no regular look could drain it
+    runner = Propagator()
+    runner.start()
+    try:
+        column = Column.objects.create(board=board, title="c")
+        Column.objects.filter(pk=column.pk).update(title="unwatched")
+        assert outbox_rows() != []
+        assert wait_propagated(30)
+        assert outbox_rows() == []
+    finally:
+        runner.stop()

@@ -58,3 +58,11 @@ def test_a_refused_write_has_no_position(board_world: BoardWorld, ws_client: Cli
     payload = client.execute(SAVE, {"b": str(world.board_a.pk), "id": str(card.pk), "title": "x"})
     result = payload["data"]["boardChannelSaveCard"]
     assert result == {"ok": False, "cursor": None}
+
+
+async def test_without_a_feed_of_the_anchor_in_this_process_there_is_no_position() -> None:
+    from board.channels import BoardChannel
+
+    from schema_bridge.commit_position import commit_position
+
+    assert await commit_position(BoardChannel, "no-such-anchor") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from graphql import GraphQLInterfaceType, parse
 
@@ -34,3 +35,56 @@ def test_deleted_refs_of_two_layers_with_one_id_have_distinct_typenames() -> Non
         {"__typename": "CardRef", "type": "Card", "id": "1"},
         {"__typename": "ReminderRef", "type": "Reminder", "id": "1"},
     ]
+
+
+def test_each_layer_type_is_built_once_and_named_after_the_layer() -> None:
+    from board.channels import BoardChannel
+
+    from schema_bridge.layer_types import LayerTypes
+
+    types = LayerTypes()
+    root = BoardChannel.layers.root
+    flat = types.flat_type(root)
+    assert types.flat_type(root) is flat
+    assert flat.__strawberry_definition__.name == "Board"  # type: ignore[attr-defined]
+    nested = types.nested_type(root)
+    assert types.nested_type(root) is nested
+    assert nested.__strawberry_definition__.name == "BoardNested"  # type: ignore[attr-defined]
+    assert types.ref_type(root) is types.ref_type(root)
+    assert types.clashes() == []
+
+
+def test_flat_children_are_ids_and_nested_children_are_nested_types() -> None:
+    schema = get_schema_index().schema._schema
+    flat, nested = schema.type_map["Board"], schema.type_map["BoardNested"]
+    assert str(flat.fields["columns"].type) == "[ID!]!"  # type: ignore[attr-defined]
+    assert str(flat.fields["settings"].type) == "ID"  # type: ignore[attr-defined]
+    assert str(nested.fields["columns"].type) == "[ColumnNested!]!"  # type: ignore[attr-defined]
+    assert str(nested.fields["settings"].type) == "BoardSettingsNested"  # type: ignore[attr-defined]
+    assert str(nested.fields["owner"].type) == "BoardUserNested!"  # type: ignore[attr-defined]  # app-prefixed
+
+
+def test_a_flat_type_resolves_only_its_own_records() -> None:
+    from board.channels import BoardChannel
+
+    from schema_bridge.layer_types import LayerTypes
+
+    types = LayerTypes()
+    flat: Any = types.flat_type(BoardChannel.layers.root)
+    ref: Any = types.ref_type(BoardChannel.layers.root)
+    assert flat.is_type_of({"__typename": "Board"}, None)
+    assert not flat.is_type_of({"__typename": "Card"}, None)
+    assert not flat.is_type_of(["Board"], None)
+    assert ref.is_type_of({"type": "Board", "id": "1"}, None)
+    assert not ref.is_type_of({"type": "Card", "id": "1"}, None)
+
+
+def test_a_type_name_given_twice_is_a_clash() -> None:
+    from schema_bridge.layer_types import LayerTypes
+
+    types = LayerTypes()
+    types.flat["CardRef"] = object  # a layer named like another layer's <Type>Ref
+    types.refs["Card"] = object
+    types.nested["BoardNested"] = object
+    types.flat["BoardNested"] = object
+    assert types.clashes() == ["BoardNested", "CardRef"]

@@ -49,6 +49,20 @@ def make_user(username: str) -> tuple[User, str]:
     return user, token.key
 
 
+def session_key_of(user: User) -> str:
+    """The key of a saved Django session in which ``user`` is signed in."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    assert session.session_key is not None
+    return session.session_key
+
+
 def make_board_world() -> BoardWorld:
     """Create the two boards and their people."""
     alice, alice_key = make_user("alice")

@@ -34,7 +34,7 @@
 
 import { createClient } from "graphql-ws";
 import type { Client, ClientOptions, SubscribePayload } from "graphql-ws";
-import { ErrorCodes, RxGraphQLError } from "./errors.js";
+import { CloseCodes, ErrorCodes, RxGraphQLError } from "./errors.js";
 import type { GraphQLErrorLike } from "./errors.js";
 import type { ChannelEvent, ConnectionStatus } from "./model.js";
 import { ValueCell } from "./observable.js";
@@ -45,7 +45,7 @@ import type { ChannelFeed, ChannelStore } from "./store.js";
 export type { ConnectionStatus } from "./model.js";
 
 /** The close code with which the server rejects credentials (a bad, expired or revoked token). */
-export const UNAUTHORIZED_CLOSE_CODE = 4403;
+export const UNAUTHORIZED_CLOSE_CODE = CloseCodes.FORBIDDEN;
 
 export type TokenValue = string | null | undefined;
 /** What a token provider is told: `rejected` after the server refused the previous token (4403). */
