@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 
+from .errors import ErrorCode
 from .session import ChannelSession
 
 
@@ -68,7 +69,9 @@ class ListChannelMixin:
         if self._session is None:
             from .actions import ActionError
 
-            raise ActionError("The list only changes while its subscription is live", "NOT_SUBSCRIBED")
+            raise ActionError(
+                "The list only changes while its subscription is live", ErrorCode.NOT_SUBSCRIBED
+            )
         return self._session
 
     async def add_instance(self, instance: Any, at_start: bool = False) -> bool:

@@ -36,6 +36,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from rxgraphql import feeds, metrics
 from rxgraphql.conf import rx_settings
+from rxgraphql.errors import ErrorCode
 from rxgraphql.membership import membership
 from rxgraphql.records import TYPENAME, Record, RecordKey
 from rxgraphql.stream import Event, Notice, Patch, format_cursor, parse_cursor, transaction
@@ -68,10 +69,12 @@ async def run_subscription(op: Operation, channel_cls: type[ContextChannel]) -> 
                 await subscription.open()
                 await channel.on_connect(since)
                 if not await subscription.snapshot(since):
-                    op.refuse(ChannelError("No such anchor", "NOT_FOUND"))
+                    op.refuse(ChannelError("No such anchor", ErrorCode.NOT_FOUND))
                     return
                 await watch_access(subscription.guard, subscription.release)
-                op.refuse(ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"))
+                op.refuse(
+                    ChannelError("You no longer have permission to watch this channel", ErrorCode.FORBIDDEN)
+                )
             finally:
                 guards.remove(subscription.guard)
                 metrics.subscription_closed(channel_cls.channel_name, op.connection)
