@@ -207,6 +207,6 @@ class ContextChannel(ListChannelMixin, LiveChannelMixin):
         From any thread; from any process when the broker is shared. Not cached and not replayed on resume.
         """
         from .notices import publish_notice
-        from .propagate import topic
+        from .stream import anchor_topic
 
-        publish_notice(topic(cls.channel_name, str(anchor_id)), notification, user_id)
+        publish_notice(anchor_topic(cls.channel_name, str(anchor_id)), notification, user_id)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .backends.base import Patch
 from .records import Record, RecordKey
+from .stream import Patch
 
 KeyOf = Callable[[Record], RecordKey]
 

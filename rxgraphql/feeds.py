@@ -1,7 +1,13 @@
 """The subscription side of a process: heating anchors, snapshots, and one broker subscription per anchor.
 
 Listeners (the GraphQL fan-out groups) register with an anchor's feed before they read the snapshot, so
-no patch committed in between is missed; the feed decodes each patch once for all of them. Patches of an
+no patch committed in between is missed; the feed decodes each patch once for all of them.
+
+Per-user records (``Meta.user_key``) are settled here: each listener names the user it renders for, and
+gets the patches and snapshots already cut to what that user may see (see ownership.py). A patch every
+user reads alike is handed to every listener as the same object, and a patch cut for one user as one
+object to each of that user's listeners, so that a listener rendering once per distinct patch object
+renders a patch once per document, and per user only when it carries per-user records. Patches of an
 anchor that arrive faster than the loop fans them out are merged (see coalesce.py): one render and one
 send carry them all, so a burst of saves costs the subscribers what one save costs.
 
@@ -21,14 +27,17 @@ from channels.db import database_sync_to_async
 from django.apps import apps
 
 from . import metrics
-from .backends import Patch, Snapshot, get_broker, get_cache
+from .backends import get_broker, get_cache
 from .backends.base import Unsubscribe
 from .coalesce import merge_patches
 from .conf import rx_settings
 from .flusher import flusher
-from .notices import Notice, SystemFeed
-from .propagate import heat_records, topic
+from .notices import SystemFeed
+from .ownership import patch_for, reads_alike
+from .propagate import heat_records
 from .records import Record, RecordKey
+from .stream import Notice, Patch, Snapshot, anchor_topic
+from .user_resume import user_snapshot
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -37,7 +46,14 @@ logger = logging.getLogger("rxgraphql.feeds")
 
 
 class Listener(Protocol):
-    def deliver(self, patch: Patch) -> None: ...
+    """What an anchor's feed hands its patches and notices to."""
+
+    #: The user whose records it may see (None on channels without per-user records).
+    @property
+    def user(self) -> str | None: ...
+
+    def deliver(self, patch: Patch) -> None:
+        """A patch as this listener's user may see it."""
 
     def notify(self, notice: Notice) -> None: ...
 
@@ -76,7 +92,7 @@ class AnchorFeed:
 
     async def _open(self) -> None:
         self._unsubscribe = await get_broker().subscribe(
-            topic(self.channel.channel_name, self.anchor), self._on_message
+            anchor_topic(self.channel.channel_name, self.anchor), self._on_message
         )
         await get_cache().retain(self.channel.channel_name, self.anchor, self.ttl)
 
@@ -112,11 +128,24 @@ class AnchorFeed:
         # The listeners drop what they already have; the feed only keeps the cursor catch-ups start from.
         if patch.epoch != self.epoch or patch.version > self.version:
             self.epoch, self.version = patch.epoch, patch.version
+        if not self.channel.per_user or reads_alike(patch, self._layers):
+            for listener in list(self.listeners):
+                self._hand(listener, patch)
+            return
+        views: dict[str | None, Patch | None] = {}
         for listener in list(self.listeners):
-            try:
-                listener.deliver(patch)
-            except Exception:
-                logger.exception("a listener of %s failed", self.anchor)
+            user = listener.user
+            if user not in views:
+                views[user] = patch_for(patch, user, self._layers)
+            view = views[user]
+            if view is not None:
+                self._hand(listener, view)
+
+    def _hand(self, listener: Listener, patch: Patch) -> None:
+        try:
+            listener.deliver(patch)
+        except Exception:
+            logger.exception("a listener of %s failed", self.anchor)
 
     def notify(self, notice: Notice) -> None:
         for listener in list(self.listeners):
@@ -256,18 +285,18 @@ class FeedHub:
 hub = FeedHub()
 
 
-def parse_cursor(cursor: str | None) -> tuple[str, int] | None:
-    """``"<epoch>.<version>"`` as sent in every event; None (a full snapshot) when malformed."""
-    if not cursor:
+async def snapshot_for(
+    channel: type[ContextChannel], anchor: str, since: tuple[str, int] | None, user: str | None
+) -> Snapshot | None:
+    """What a new subscriber of ``user`` catches up from (the changes since ``since`` when they can be
+    served); None when the anchor is gone. Join the anchor's feed first, so no later patch is missed."""
+    if not channel.per_user:
+        return await snapshot(channel, anchor, since)
+    full = await snapshot(channel, anchor, None)
+    if full is None:
         return None
-    epoch, _, version = cursor.rpartition(".")
-    if not epoch or not version.isdigit():
-        return None
-    return epoch, int(version)
-
-
-def format_cursor(epoch: str, version: int) -> str:
-    return f"{epoch}.{version}"
+    layers = {layer.type_name: layer for layer in channel.layers}
+    return await user_snapshot(full, channel.channel_name, anchor, since, user, layers)
 
 
 async def snapshot(

@@ -9,22 +9,12 @@ whether the row belongs in the list, and adds it at the end or removes it accord
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from django.db import models
 
-
-class ListSession(Protocol):
-    """The transport side of a live list subscription."""
-
-    @property
-    def anchors(self) -> list[str]: ...
-
-    async def add_anchor(self, anchor: str, at_start: bool) -> bool: ...
-
-    async def remove_anchor(self, anchor: str) -> bool: ...
-
-    async def clear_anchors(self) -> None: ...
+from .errors import ErrorCode
+from .session import ChannelSession
 
 
 def anchor_id(value: Any) -> str:
@@ -53,7 +43,7 @@ class ListChannelMixin:
 
     many: ClassVar[bool] = False
     auto_update: ClassVar[bool] = False
-    _list_session: ListSession | None = None
+    _session: ChannelSession | None
 
     def list_instances(self, **kwargs: Any) -> Any:
         """The anchors to stream, in order: a queryset, model instances or primary keys. Runs in a thread."""
@@ -69,16 +59,20 @@ class ListChannelMixin:
     @property
     def anchor_ids(self) -> list[str]:
         """The ids of the anchors the live subscription streams, in order (empty when not live)."""
-        return [] if self._list_session is None else list(self._list_session.anchors)
+        if not type(self).many or self._session is None:
+            return []
+        return list(self._session.anchors)
 
-    def _live_list(self) -> ListSession:
+    def _live_list(self) -> ChannelSession:
         if not type(self).many:
             raise TypeError(f"{type(self).__name__} is not a list channel")
-        if self._list_session is None:
+        if self._session is None:
             from .actions import ActionError
 
-            raise ActionError("The list only changes while its subscription is live", "NOT_SUBSCRIBED")
-        return self._list_session
+            raise ActionError(
+                "The list only changes while its subscription is live", ErrorCode.NOT_SUBSCRIBED
+            )
+        return self._session
 
     async def add_instance(self, instance: Any, at_start: bool = False) -> bool:
         """Stream one more anchor (an instance or its primary key), at the end or at the start.

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from channels.db import database_sync_to_async
 
 from .backends import get_broker
 from .backends.base import Broker, Unsubscribe
+from .stream import membership_topic
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
 
 logger = logging.getLogger("rxgraphql.membership")
-
-
-def membership_topic(channel_name: str) -> str:
-    return f"rx:anchors:{channel_name}"
 
 
 def publish_membership(broker: Broker, channel: type[ContextChannel], pks: Iterable[str]) -> None:
@@ -36,9 +33,8 @@ def publish_membership(broker: Broker, channel: type[ContextChannel], pks: Itera
         broker.publish(membership_topic(channel.channel_name), orjson.dumps({"anchors": found}))
 
 
-class MembershipListener(Protocol):
-    async def reconsider(self, rows: dict[str, Any]) -> None:
-        """``rows``: anchor id -> the committed row, or None when it was deleted."""
+#: Told of the committed anchor rows: anchor id -> the row, or None when it was deleted.
+Reconsider = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _rows(channel: type[ContextChannel], pks: list[str]) -> dict[str, Any]:
@@ -52,7 +48,7 @@ class _ChannelTopic:
 
     def __init__(self, channel: type[ContextChannel]) -> None:
         self.channel = channel
-        self.listeners: set[MembershipListener] = set()
+        self.listeners: set[Reconsider] = set()
         self.loop = asyncio.get_running_loop()
         self.unsubscribe: Unsubscribe | None = None
         self.closed = False
@@ -86,9 +82,9 @@ class _ChannelTopic:
             rows = await database_sync_to_async(_rows)(self.channel, pks)
             await asyncio.gather(*(self._hand(listener, rows) for listener in list(self.listeners)))
 
-    async def _hand(self, listener: MembershipListener, rows: dict[str, Any]) -> None:
+    async def _hand(self, listener: Reconsider, rows: dict[str, Any]) -> None:
         try:
-            await listener.reconsider(rows)
+            await listener(rows)
         except Exception:
             logger.exception("a list subscription of %s failed to update", self.channel.channel_name)
 
@@ -105,7 +101,7 @@ class MembershipFeeds:
     def __init__(self) -> None:
         self.topics: dict[str, _ChannelTopic] = {}
 
-    async def join(self, channel: type[ContextChannel], listener: MembershipListener) -> None:
+    async def join(self, channel: type[ContextChannel], listener: Reconsider) -> None:
         """Listen from now on: returns once the broker subscription is in place."""
         topic = self.topics.get(channel.channel_name)
         if topic is None or topic.closed or topic.loop is not asyncio.get_running_loop():
@@ -113,7 +109,7 @@ class MembershipFeeds:
         topic.listeners.add(listener)
         await topic.ready()
 
-    def leave(self, channel: type[ContextChannel], listener: MembershipListener) -> None:
+    def leave(self, channel: type[ContextChannel], listener: Reconsider) -> None:
         topic = self.topics.get(channel.channel_name)
         if topic is None:
             return

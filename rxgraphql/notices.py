@@ -9,34 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from .backends import get_broker
 from .backends.base import Unsubscribe
-
-SYSTEM_TOPIC = "rx:system"
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A notification; ``user`` (a primary key as a string) restricts it to that user's subscriptions."""
-
-    payload: dict[str, Any]
-    user: str | None = None
-
-    def encode(self) -> bytes:
-        return orjson.dumps({"notice": self.payload, "user": self.user})
-
-    @staticmethod
-    def decode(data: bytes) -> Notice | None:
-        """The notice in a broker message; None when the message is a patch."""
-        if not data.startswith(b'{"notice"'):
-            return None
-        raw = orjson.loads(data)
-        return Notice(raw["notice"], raw.get("user"))
+from .stream import SYSTEM_TOPIC, Notice
 
 
 def publish_notice(topic: str, payload: dict[str, Any], user_id: Any = None) -> None:

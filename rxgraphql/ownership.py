@@ -9,12 +9,14 @@ deletions only of records it saw.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from .backends.base import AnchorEdit, Patch
+from .backends.base import AnchorEdit
 from .layers import Layer
 from .records import Record, RecordKey, child_keys
+from .stream import Patch, key_text
 
 
 def owner_of(record: Record | None, layer: Layer) -> str | None:
@@ -22,10 +24,6 @@ def owner_of(record: Record | None, layer: Layer) -> str | None:
         return None
     value = record.get(layer.user_key)
     return None if value is None else str(value)
-
-
-def key_text(key: RecordKey) -> str:
-    return f"{key[0]}:{key[1]}"
 
 
 class OwnershipTracker:
@@ -108,7 +106,7 @@ class OwnershipTracker:
         patch.previous_owners = dict(self.previous)
 
 
-def snapshot_owners(records: list[Record], layers: dict[str, Layer]) -> dict[str, str]:
+def snapshot_owners(records: list[Record], layers: Mapping[str, Layer]) -> dict[str, str]:
     """Owners of the user-keyed records of a full snapshot (every child is in it)."""
     owners: dict[str, str] = {}
     for record in records:
@@ -119,13 +117,37 @@ def snapshot_owners(records: list[Record], layers: dict[str, Layer]) -> dict[str
     return owners
 
 
+def reads_alike(patch: Patch, layers: Mapping[str, Layer]) -> bool:
+    """Whether every user reads the patch alike: it carries no per-user record, no list of them and no
+    deletion of one (nor is it a reset, whose lists the client takes as they come)."""
+    if patch.reset or patch.previous_owners:
+        return False
+    if any(layers[type_name].user_key is not None for type_name, _ in patch.deleted):
+        return False
+    for record in patch.records:
+        layer = layers[record["__typename"]]
+        if layer.user_key is not None or any(edge.child.user_key is not None for edge in layer.children):
+            return False
+    return True
+
+
+def patch_for(patch: Patch, user: str | None, layers: Mapping[str, Layer]) -> Patch | None:
+    """The part of a patch (which does not read alike) one user may see; None when nothing of it is
+    theirs. The view carries no owners: past this point nobody needs them."""
+    owners = snapshot_owners(patch.records, layers) if patch.reset else patch.owners
+    records, deleted = visible_to(patch.records, patch.deleted, user, owners, patch.previous_owners, layers)
+    if not records and not deleted and not patch.reset:
+        return None
+    return dataclasses.replace(patch, records=records, deleted=deleted, owners={}, previous_owners={})
+
+
 def visible_to(
     records: list[Record],
     deleted: list[RecordKey],
     user: str | None,
-    owners: dict[str, str],
-    previous: dict[str, str],
-    layers: dict[str, Layer],
+    owners: Mapping[str, str],
+    previous: Mapping[str, str],
+    layers: Mapping[str, Layer],
 ) -> tuple[list[Record], list[RecordKey]]:
     """The part of a patch (or snapshot) one user may see."""
     shown: list[Record] = []
@@ -143,7 +165,7 @@ def visible_to(
 
 
 def _without_others_children(
-    record: Record, layer: Layer, user: str | None, owners: dict[str, str], layers: dict[str, Layer]
+    record: Record, layer: Layer, user: str | None, owners: Mapping[str, str], layers: Mapping[str, Layer]
 ) -> Record:
     filtered = None
     for edge in layer.children:
@@ -153,9 +175,9 @@ def _without_others_children(
         value = record[edge.field_name]
         if edge.many:
             filtered[edge.field_name] = [
-                pk for pk in value or [] if owners.get(f"{edge.child.type_name}:{pk}") == user
+                pk for pk in value or [] if owners.get(key_text((edge.child.type_name, str(pk)))) == user
             ]
-        elif value is not None and owners.get(f"{edge.child.type_name}:{value}") != user:
+        elif value is not None and owners.get(key_text((edge.child.type_name, str(value)))) != user:
             filtered[edge.field_name] = None
     return filtered if filtered is not None else record
 

@@ -40,6 +40,7 @@ from .records import (
     render_rows,
 )
 from .registry import registry
+from .stream import anchor_topic
 
 if TYPE_CHECKING:
     from .channel import ContextChannel
@@ -55,10 +56,6 @@ ChangedFields = Mapping[RowChange, Collection[str] | None]
 #: snapshot, as the shared cache's anchor locks are: the outbox propagator and the flusher (heat
 #: backlogs) of one process never edit at once, so the last edit of a record renders the newest row.
 local_edits = threading.Lock()
-
-
-def topic(channel_name: str, anchor: str) -> str:
-    return f"rx:{channel_name}:{anchor}"
 
 
 class _Records:
@@ -263,7 +260,7 @@ def _edit_and_publish(
                 if tracker is not None:
                     tracker.annotate(patch)
                 metrics.patch_published(channel.channel_name, anchor, patch, dirty)
-                broker.publish(topic(channel.channel_name, anchor), patch.encode())
+                broker.publish(anchor_topic(channel.channel_name, anchor), patch.encode())
                 patches += 1
     return patches
 

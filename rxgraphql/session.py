@@ -1,23 +1,40 @@
 """What a channel instance can do while a subscription is live: runtime state, groups, lifecycle hooks.
 
-The transport (the websocket server) attaches a :class:`ChannelSession` to each subscribed instance;
-the instance's methods delegate to it, so channel code stays independent of the transport.
+The transport (the websocket server) binds a :class:`ChannelSession` to each subscribed instance for the
+life of its subscription (``async with channel.live(session): ...``); the instance's methods delegate to
+it, so channel code stays independent of the transport.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Protocol
 
 
 class ChannelSession(Protocol):
+    """The transport's side of one live subscription of a channel instance."""
+
     async def runtime_changed(self) -> None:
         """Send the instance's runtime state to its subscriber."""
-        ...
 
     async def group_add(self, group: str) -> None: ...
 
     async def group_discard(self, group: str) -> None: ...
+
+    # List channels (see lists.py): the anchors streamed, in order, and the changes of that list.
+    @property
+    def anchors(self) -> list[str]: ...
+
+    async def add_anchor(self, anchor: str, at_start: bool) -> bool: ...
+
+    async def remove_anchor(self, anchor: str) -> bool: ...
+
+    async def clear_anchors(self) -> None: ...
+
+    async def close(self) -> None:
+        """The subscription ended: leave the channel-layer groups."""
 
 
 class LiveChannelMixin:
@@ -38,6 +55,20 @@ class LiveChannelMixin:
         runtime = type(self).RuntimeState
         self.runtime_state = runtime() if runtime is not None else None
         self._session = None
+
+    @asynccontextmanager
+    async def live(self, session: ChannelSession) -> AsyncIterator[None]:
+        """Bind the transport's session while the subscription runs; closed and unbound after it."""
+        if self._session is not None:
+            raise RuntimeError(f"{type(self).__name__} instance already has a live subscription")
+        self._session = session
+        try:
+            yield
+        finally:
+            try:
+                await session.close()
+            finally:
+                self._session = None
 
     def runtime_values(self) -> dict[str, Any] | None:
         if self.runtime_state is None:

@@ -12,32 +12,16 @@ keeps one it should lose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
-from .backends import Snapshot, get_cache
-from .feeds import snapshot
+from .backends import get_cache
 from .layers import Layer
-from .ownership import key_text, snapshot_owners, visible_to
-from .records import Record, RecordKey
-
-if TYPE_CHECKING:
-    from .channel import ContextChannel
-
-
-@dataclass(frozen=True)
-class UserSnapshot:
-    """The part of a snapshot one user may see, at the snapshot's position."""
-
-    epoch: str
-    version: int
-    reset: bool
-    records: list[Record]
-    deleted: list[RecordKey]
+from .ownership import snapshot_owners, visible_to
+from .stream import Snapshot, key_text
 
 
 def _needs_owner_history(
-    found: Snapshot, owners: dict[str, str], user: str | None, layers: dict[str, Layer]
+    found: Snapshot, owners: dict[str, str], user: str | None, layers: Mapping[str, Layer]
 ) -> bool:
     """True when the change set holds a per-user record whose previous owner only a full snapshot settles."""
     if any(layers[key[0]].user_key is not None for key in found.deleted):
@@ -52,19 +36,17 @@ def _needs_owner_history(
 
 
 async def user_snapshot(
-    channel: type[ContextChannel],
+    full: Snapshot,
+    channel_name: str,
     anchor: str,
     since: tuple[str, int] | None,
     user: str | None,
-    layers: dict[str, Layer],
-) -> UserSnapshot | None:
-    """The anchor's state (or the changes since ``since``) as ``user`` may see it; None when it is gone."""
-    full = await snapshot(channel, anchor, None)
-    if full is None:
-        return None
+    layers: Mapping[str, Layer],
+) -> Snapshot:
+    """The anchor's state (``full``, or the changes since ``since``) as ``user`` may see it."""
     owners = snapshot_owners(full.records, layers)
     if since is not None:
-        found = await get_cache().snapshot(channel.channel_name, anchor, since)
+        found = await get_cache().snapshot(channel_name, anchor, since)
         if (
             found is not None
             and not found.reset
@@ -72,6 +54,6 @@ async def user_snapshot(
             and not _needs_owner_history(found, owners, user, layers)
         ):
             records, deleted = visible_to(found.records, found.deleted, user, owners, {}, layers)
-            return UserSnapshot(found.epoch, found.version, False, records, deleted)
+            return Snapshot(found.epoch, found.version, False, records, deleted)
     records, deleted = visible_to(full.records, [], user, owners, {}, layers)
-    return UserSnapshot(full.epoch, full.version, True, records, deleted)
+    return Snapshot(full.epoch, full.version, True, records, deleted)

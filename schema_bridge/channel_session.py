@@ -1,8 +1,8 @@
-"""The websocket side of a live channel instance: runtime-state events and channel-layer groups.
+"""The channel-layer groups a live channel instance joined, and the task handing their events to it.
 
-Runtime state belongs to one subscription, so its events are rendered for that subscriber alone.
-Channel-layer events of the groups the instance joined are read by one task per instance and handed to
-its ``@consumer`` methods (sync ones run in a thread).
+Channel-layer events of the groups the instance joined (``group_add``) are read by one task per
+instance and handed to its ``@consumer`` methods (sync ones run in a thread). The subscription
+(subscription.py) owns one of these for its instance and closes it when it ends.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -18,61 +18,23 @@ from django.core.exceptions import PermissionDenied
 
 from rxgraphql.actions import ActionError
 
-from .fanout import event
-from .python_types import mapped
-
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
-
-    from .websocket import Connection
-
-
-class Renderer(Protocol):
-    def render(self, root: dict[str, Any]) -> str: ...
-
-
-class Output(Protocol):
-    """Where a subscription's own events go: its operation on its socket."""
-
-    connection: Connection
-
-    @property
-    def live(self) -> bool: ...
-
-    def cursor(self) -> str: ...
-
-    def frame(self, payload: str) -> str: ...
-
 
 logger = logging.getLogger("rxgraphql.session")
 
 
-def runtime_root(channel: ContextChannel, root: dict[str, Any]) -> dict[str, Any]:
-    """An event root carrying the instance's runtime state."""
-    runtime = type(channel).RuntimeState
-    if runtime is None:
-        return root
-    kind = mapped(runtime, f"{type(channel).__name__}RuntimeState")
-    return {**root, "runtime": kind.to_graphql(channel.runtime_values())}
+class ConsumerGroups:
+    """One channel instance's channel-layer groups, read by one task while it is in any."""
 
-
-class WebsocketChannelSession:
-    def __init__(self, channel: ContextChannel, group: Renderer, sink: Output) -> None:
+    def __init__(self, channel: ContextChannel) -> None:
         self.channel = channel
-        self.group = group
-        self.sink = sink
         self.layer: Any = None
         self.layer_channel: str | None = None
         self.groups: set[str] = set()
         self.reader: asyncio.Task[None] | None = None
 
-    async def runtime_changed(self) -> None:
-        if not self.sink.live:
-            return  # the snapshot's first event carries the runtime state
-        root = runtime_root(self.channel, event(self.sink.cursor(), False, True, [], []))
-        await self.sink.connection.push_wait(self.sink.frame(self.group.render(root)))
-
-    async def group_add(self, group: str) -> None:
+    async def add(self, group: str) -> None:
         if self.layer_channel is None:
             self.layer = get_channel_layer()
             if self.layer is None:
@@ -82,7 +44,7 @@ class WebsocketChannelSession:
         await self.layer.group_add(group, self.layer_channel)
         self.groups.add(group)
 
-    async def group_discard(self, group: str) -> None:
+    async def discard(self, group: str) -> None:
         if self.layer_channel is not None and group in self.groups:
             await self.layer.group_discard(group, self.layer_channel)
             self.groups.discard(group)
@@ -109,6 +71,6 @@ class WebsocketChannelSession:
 
     async def close(self) -> None:
         for group in list(self.groups):
-            await self.group_discard(group)
+            await self.discard(group)
         if self.reader is not None:
             self.reader.cancel()

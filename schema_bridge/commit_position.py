@@ -22,7 +22,8 @@ from channels.db import database_sync_to_async
 from rxgraphql.backends import get_cache
 from rxgraphql.capture import wait_propagated
 from rxgraphql.channel import ContextChannel
-from rxgraphql.feeds import format_cursor, hub
+from rxgraphql.feeds import hub
+from rxgraphql.stream import format_cursor
 
 #: How long a write's result waits for its propagation before answering without a position.
 PROPAGATION_WAIT_SECONDS = 5.0

@@ -1,71 +1,115 @@
-"""Fan-out: subscribers of one anchor with the same document share one execution per patch.
+"""Operations and their document groups: subscribers of one anchor with one document share each rendering.
 
-Each patch is executed once per (anchor, document, variables) group and encoded once with orjson; every
-subscriber of the group gets the same payload text, framed with its own operation id. On a channel with
-per-user records each user has a group of their own, but a patch carrying no per-user record nor a list
-of them reads the same for everyone: it is rendered once and that text goes to every user's group.
+An :class:`Operation` is one ``subscribe`` of a socket, like strawberry's ``Operation`` in its
+graphql-transport-ws handler: one object carries what it names (its socket, id, document, variables
+and context) to every stage of the pipeline, and frames the payloads rendered for it. :class:`Socket`
+is what the pipeline needs of a connection (websocket.py implements it): frames out, and the user's
+credentials as they stand now.
+
+An anchor's feed (rxgraphql/feeds.py) hands each group the patches its user may see; the group renders
+each patch once (a :class:`Document` renders an :class:`~rxgraphql.stream.Event` to payload text,
+encoded once with orjson) and every subscriber of the group gets the same payload, framed with its own
+operation id. On a channel with per-user records each user has a group of their own, but the feed hands
+a patch every user reads alike to all of them as one object: it is rendered once per document and that
+text goes to every user's group.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import logging
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute
 
 from rxgraphql import metrics
-from rxgraphql.backends import Patch
-from rxgraphql.feeds import AnchorFeed, format_cursor, hub
-from rxgraphql.layers import Layer
-from rxgraphql.notices import Notice
-from rxgraphql.ownership import snapshot_owners, visible_to
-from rxgraphql.records import Record, RecordKey
+from rxgraphql.feeds import AnchorFeed, hub
+from rxgraphql.stream import Event, Notice, Patch, format_cursor
 
+from .context import RxContext
+from .error_log import log_refusal
 from .projection import compile_event
+from .python_types import mapped
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
-logger = logging.getLogger("rxgraphql.fanout")
+
+class Socket(Protocol):
+    """The connection an operation's frames go out on."""
+
+    credentials: tuple[str | None, str | None]
+    context: RxContext | None
+
+    def push(self, frame: str) -> None:
+        """Send a live frame (a client too slow to read it is disconnected)."""
+
+    async def push_wait(self, frame: str) -> None:
+        """Send a frame once the client has read enough (a snapshot only slows its own socket)."""
+
+    def push_message(self, message: dict[str, Any]) -> None: ...
+
+    def send_errors(self, op_id: str, errors: list[GraphQLError] | tuple[GraphQLError, ...]) -> None: ...
+
+    def send_complete(self, op_id: str) -> None: ...
+
+    async def current_user(self) -> Any:
+        """The socket's user as its credentials stand now (None when they were revoked)."""
+
+
+@dataclass(eq=False)
+class Operation:
+    """One subscribe of one socket."""
+
+    connection: Socket
+    id: str
+    schema: GraphQLSchema
+    query: str
+    document: DocumentNode
+    variables: dict[str, Any]
+    operation_name: str | None
+    context: RxContext
+    prefix: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix = '{"id":' + orjson.dumps(self.id).decode() + ',"type":"next","payload":'
+
+    @property
+    def user_id(self) -> str | None:
+        """The primary key of the socket's user as the streams spell it; None when anonymous."""
+        pk = self.context.user.pk
+        return None if pk is None else str(pk)
+
+    def frame(self, payload: str) -> str:
+        """The ``next`` message carrying a payload rendered for this operation."""
+        return self.prefix + payload + "}"
+
+    def push(self, payload: str) -> None:
+        self.connection.push(self.frame(payload))
+
+    async def push_wait(self, payload: str) -> None:
+        await self.connection.push_wait(self.frame(payload))
+
+    def send_errors(self, errors: list[GraphQLError] | tuple[GraphQLError, ...]) -> None:
+        self.connection.send_errors(self.id, errors)
+
+    def refuse(self, refusal: GraphQLError) -> None:
+        """End the operation with one error (``data: null``) and ``complete``."""
+        log_refusal(refusal, where="subscription")
+        self.connection.push_message(
+            {"id": self.id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
+        )
+        self.connection.send_complete(self.id)
 
 
 class Sink(Protocol):
-    user_id: str | None
+    """One subscription's end of a group, for one anchor."""
 
-    def push_live(self, epoch: str, version: int, payload: str, patch: Patch) -> None:
-        """A patch as rendered for the group (``patch``: what it carries, filtered for the group's user)."""
+    def push_live(self, payload: str, patch: Patch) -> None:
+        """A patch (as the group's user may see it) and its payload as rendered for the group."""
 
     def push_notice(self, payload: str, notice: Notice) -> None: ...
-
-
-def event(
-    cursor: str, reset: bool, ready: bool, records: list[Record], deleted: list[RecordKey]
-) -> dict[str, Any]:
-    return {
-        "cursor": cursor,
-        "reset": reset,
-        "ready": ready,
-        "records": records,
-        "deleted": [{"type": t, "id": i} for t, i in deleted],
-        "notifications": [],
-    }
-
-
-def transaction(
-    records: list[Record], deleted: list[RecordKey], cursor: str, reset: bool, size: int
-) -> list[dict[str, Any]]:
-    """The events of one transaction in batches of ``size`` records: ``reset`` and the deletions on the
-    first, ``ready`` and the cursor on the last (at least one event)."""
-    batches = [records[i : i + size] for i in range(0, len(records), size)] or [[]]
-    last = len(batches) - 1
-    return [
-        event(cursor if n == last else "", reset and n == 0, n == last, batch, deleted if n == 0 else [])
-        for n, batch in enumerate(batches)
-    ]
 
 
 def encode_result(result: ExecutionResult) -> str:
@@ -75,43 +119,35 @@ def encode_result(result: ExecutionResult) -> str:
     return orjson.dumps(payload).decode()
 
 
-class ExecutionGroup:
-    """One document of one anchor: executes each patch once for all its sinks."""
+def runtime_value(channel: ContextChannel) -> Any:
+    """The instance's runtime state as GraphQL renders it; None without ``RuntimeState``."""
+    runtime = type(channel).RuntimeState
+    if runtime is None:
+        return None
+    kind = mapped(runtime, f"{type(channel).__name__}RuntimeState")
+    return kind.to_graphql(channel.runtime_values())
 
-    def __init__(
-        self,
-        fanout: FanOut,
-        channel_cls: type[ContextChannel],
-        user: str | None,
-        key: tuple[Any, ...],
-        schema: GraphQLSchema,
-        document: DocumentNode,
-        variables: Mapping[str, Any],
-        operation_name: str | None,
-        context: Any,
-    ) -> None:
-        self.fanout = fanout
-        self.channel_cls = channel_cls
-        self.layers = {layer.type_name: layer for layer in channel_cls.layers}
-        self.user = user
-        self.key = key
-        self.schema = schema
-        self.document = document
-        self.variables = dict(variables)
-        self.operation_name = operation_name
-        self.context = context
-        self.sinks: set[Sink] = set()
-        self.feed: AnchorFeed | None = None
+
+class Document:
+    """A subscription document with its variables, rendering events to payload text."""
+
+    def __init__(self, op: Operation) -> None:
+        self.schema = op.schema
+        self.document = op.document
+        self.variables = dict(op.variables)
+        self.operation_name = op.operation_name
+        self.context = op.context
         self.executions = 0
-        self.projection = compile_event(schema, document, operation_name)
+        self.projection = compile_event(op.schema, op.document, op.operation_name)
 
-    def render(self, root: dict[str, Any]) -> str:
+    def render(self, event: Event) -> str:
         """Execute the document against one event; the flat layer types resolve synchronously.
 
         Most documents are rendered by their compiled projection (see projection.py), which gives the
         same text; the executor renders the others, and any event the projection refuses.
         """
         self.executions += 1
+        root = event.root()
         if self.projection is not None:
             try:
                 return self.projection(root)
@@ -130,14 +166,33 @@ class ExecutionGroup:
             raise RuntimeError("channel events must resolve synchronously")
         return encode_result(result)
 
+
+class ExecutionGroup(Document):
+    """One document of one anchor (for one user on per-user channels): a listener of the anchor's feed
+    that renders each patch once for all its sinks."""
+
+    def __init__(
+        self,
+        fanout: FanOut,
+        channel_cls: type[ContextChannel],
+        user: str | None,
+        key: tuple[Any, ...],
+        op: Operation,
+    ) -> None:
+        super().__init__(op)
+        self.fanout = fanout
+        self.channel_cls = channel_cls
+        self.user = user
+        self.key = key
+        self.sinks: dict[Sink, str | None] = {}  # each sink with its user (notices may address one)
+        self.feed: AnchorFeed | None = None
+
     def notify(self, notice: Notice) -> None:
         """One execution for the notice; only the addressed user's sinks get it when it has a user."""
-        sinks = [s for s in self.sinks if notice.user is None or s.user_id == notice.user]
+        sinks = [sink for sink, user in self.sinks.items() if notice.user is None or user == notice.user]
         if not sinks:
             return
-        root = event("", False, True, [], [])
-        root["notifications"] = [notice.payload]
-        payload = self.render(root)
+        payload = self.render(Event(notifications=[notice.payload]))
         for sink in sinks:
             sink.push_notice(payload, notice)
 
@@ -145,31 +200,17 @@ class ExecutionGroup:
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
-        records, deleted = patch.records, patch.deleted
-        if self.channel_cls.per_user:
-            if self.fanout.same_for_everyone(patch, self.layers):
-                self._deliver(patch, self.fanout.shared_payload(self, patch))
-                return
-            owners = snapshot_owners(records, self.layers) if patch.reset else patch.owners
-            records, deleted = visible_to(
-                records, deleted, self.user, owners, patch.previous_owners, self.layers
-            )
-            if not records and not deleted and not patch.reset:
-                return  # nothing of this patch is this user's to see
-        payload = self.render_live(patch, records, deleted)
-        if records is not patch.records or deleted is not patch.deleted:
-            patch = dataclasses.replace(patch, records=records, deleted=deleted)
-        self._deliver(patch, payload)
+        payload = self.fanout.payload(self, patch)
+        for sink in list(self.sinks):
+            sink.push_live(payload, patch)
+        metrics.patch_sent(self.channel_cls.channel_name, patch)
 
-    def render_live(self, patch: Patch, records: list[Record], deleted: list[RecordKey]) -> str:
+    def render_live(self, patch: Patch) -> str:
         # A list subscription mixes the patches of several anchors: their cursors do not compare.
         cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
-        return self.render(event(cursor, patch.reset, True, records, deleted))
-
-    def _deliver(self, patch: Patch, payload: str) -> None:
-        for sink in list(self.sinks):
-            sink.push_live(patch.epoch, patch.version, payload, patch)
-        metrics.patch_sent(self.channel_cls.channel_name, patch)
+        return self.render(
+            Event(cursor=cursor, reset=patch.reset, records=patch.records, deleted=patch.deleted)
+        )
 
 
 class FanOut:
@@ -177,69 +218,51 @@ class FanOut:
 
     def __init__(self) -> None:
         self.groups: dict[tuple[Any, ...], ExecutionGroup] = {}
-        # The patch being delivered (a feed hands one patch to all its groups in a row) and what is
-        # known of it: whether every user reads it alike, and its payload per document.
+        # The patch being delivered (a feed hands one patch object to all its groups in a row) and its
+        # payload per document, whoever the group's user is.
         self._patch: Patch | None = None
-        self._alike = False
         self._payloads: dict[tuple[Any, ...], str] = {}
 
-    def _current(self, patch: Patch, layers: Mapping[str, Layer]) -> None:
+    def payload(self, group: ExecutionGroup, patch: Patch) -> str:
+        """The patch rendered for the group: once per document for every group handed the same object."""
         if patch is not self._patch:
             self._patch = patch
-            self._alike = not _carries_per_user_records(patch, layers)
             self._payloads = {}
-
-    def same_for_everyone(self, patch: Patch, layers: Mapping[str, Layer]) -> bool:
-        """Whether the patch carries no per-user record, no list of them and no deletion of one."""
-        self._current(patch, layers)
-        return self._alike
-
-    def shared_payload(self, group: ExecutionGroup, patch: Patch) -> str:
-        """The payload of a patch every user reads alike, rendered once per document for every user."""
-        self._current(patch, group.layers)
         document = group.key[:-1]  # the group's key without its user
         payload = self._payloads.get(document)
         if payload is None:
-            payload = self._payloads[document] = group.render_live(patch, patch.records, patch.deleted)
+            payload = self._payloads[document] = group.render_live(patch)
         return payload
 
     def join(
         self,
+        op: Operation,
         channel_cls: type[ContextChannel],
         anchor: str,
-        schema: GraphQLSchema,
-        query: str,
-        document: DocumentNode,
-        variables: Mapping[str, Any],
-        operation_name: str | None,
-        context: Any,
         sink: Sink,
         ignored_variables: frozenset[str] = frozenset(),
     ) -> ExecutionGroup:
         """Add a sink to the group of its document; ``ignored_variables`` only matter to the snapshot."""
-        shared = {k: v for k, v in variables.items() if k not in ignored_variables}
-        # Per-user records: each user gets their own execution of each patch.
-        user = sink.user_id if channel_cls.per_user else None
+        shared = {k: v for k, v in op.variables.items() if k not in ignored_variables}
+        # Per-user records: each user gets their own execution of the patches that carry them.
+        user = op.user_id if channel_cls.per_user else None
         key = (
             channel_cls.channel_name,
             anchor,
-            query,
-            operation_name,
+            op.query,
+            op.operation_name,
             orjson.dumps(shared, option=orjson.OPT_SORT_KEYS),
             user,
         )
         group = self.groups.get(key)
         if group is None:
-            group = ExecutionGroup(
-                self, channel_cls, user, key, schema, document, variables, operation_name, context
-            )
-            self.groups[key] = group
+            group = self.groups[key] = ExecutionGroup(self, channel_cls, user, key, op)
             group.feed = hub.join(channel_cls, anchor, group)
-        group.sinks.add(sink)
+        group.sinks[sink] = op.user_id
         return group
 
     def leave(self, group: ExecutionGroup, sink: Sink) -> None:
-        group.sinks.discard(sink)
+        group.sinks.pop(sink, None)
         if group.sinks:
             return
         if self.groups.get(group.key) is group:
@@ -247,18 +270,6 @@ class FanOut:
         if group.feed is not None:
             group.feed.remove(group)
             group.feed = None
-
-
-def _carries_per_user_records(patch: Patch, layers: Mapping[str, Layer]) -> bool:
-    if patch.reset or patch.previous_owners:
-        return True
-    if any(layers[type_name].user_key is not None for type_name, _ in patch.deleted):
-        return True
-    for record in patch.records:
-        layer = layers[record["__typename"]]
-        if layer.user_key is not None or any(edge.child.user_key is not None for edge in layer.children):
-            return True
-    return False
 
 
 fanout = FanOut()

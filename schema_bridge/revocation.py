@@ -32,7 +32,7 @@ from rxgraphql.conf import rx_settings
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
-    from .websocket import Connection
+    from .fanout import Socket
 
 logger = logging.getLogger("rxgraphql.revocation")
 
@@ -40,7 +40,7 @@ logger = logging.getLogger("rxgraphql.revocation")
 class Guard:
     """Watches one subscription's access; ``run()`` returns once it is lost."""
 
-    def __init__(self, connection: Connection, channel: ContextChannel) -> None:
+    def __init__(self, connection: Socket, channel: ContextChannel) -> None:
         self.connection = connection
         self.channel = channel
         self.loop = asyncio.get_running_loop()
@@ -191,7 +191,7 @@ def _user_model_label() -> tuple[str, str]:
     return app_label, model_name
 
 
-def _credentials(connection: Connection) -> tuple[str | None, str | None]:
+def _credentials(connection: Socket) -> tuple[str | None, str | None]:
     authorization, session_key = connection.credentials
     return authorization, None if authorization else session_key
 

@@ -1,125 +1,546 @@
-"""A channel subscription on one socket: permission, snapshot in batches, then the shared live patches.
+"""A channel subscription on one socket: one lifecycle, for one anchor or for a list of anchors.
 
-The subscriber joins the anchor's execution group before the snapshot is read, buffers the live patches
-that arrive meanwhile, and forwards only those newer than the snapshot once it has been sent. A patch that
-touches the anchor's own row is held, with any after it, until the permission was checked again (see
-revocation.py); the subscription ends with ``FORBIDDEN`` when access is lost.
+:func:`run_subscription` reads top to bottom: ``open`` (the arguments, then the permission), bind the
+subscription to its channel instance (``async with channel.live(...)``), ``on_connect``, ``snapshot``,
+``go_live``, then live until access is lost or the client completes, and ``close``. The two strategies
+differ only in the steps they fill in:
+
+- :class:`SingleAnchor` streams one anchor. A patch that touches the anchor's own row is held, with any
+  after it, until the permission was checked again (see revocation.py); a resume (``since``) is served
+  from the cursor when the cache still can.
+- :class:`AnchorList` (``Meta.state = S(many=True)``) streams the anchors ``list_instances()`` names as
+  one stream, in order. Records two anchors share reach the client once and leave it only when no listed
+  anchor holds them any more: the subscription counts, per record, the anchors holding it, and drops a
+  deletion while another anchor still holds the record. The anchor order travels in ``anchors`` with the
+  first snapshot and with every change of the list (``add_instance``, ``remove_instance``, ``clear``,
+  ``Meta.auto_update``), applied one at a time. Cursors of different anchors do not compare, so list
+  events carry an empty cursor and a list subscription always starts from a full snapshot.
+
+Each anchor is followed by an :class:`AnchorSink` in the anchor's document group (fanout.py), joined
+before the anchor's snapshot is read: it buffers the live patches that arrive meanwhile and forwards
+only those newer than the snapshot once the snapshot has been sent. The subscription ends with
+``FORBIDDEN`` when access is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from graphql import DocumentNode, GraphQLError
+from channels.db import database_sync_to_async
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
 from rxgraphql import feeds, metrics
-from rxgraphql.backends import Patch, Snapshot
 from rxgraphql.conf import rx_settings
-from rxgraphql.notices import Notice
-from rxgraphql.user_resume import UserSnapshot, user_snapshot
+from rxgraphql.errors import ErrorCode
+from rxgraphql.membership import membership
+from rxgraphql.records import TYPENAME, Record, RecordKey
+from rxgraphql.stream import Event, Notice, Patch, format_cursor, parse_cursor, transaction
 
-from .access import ChannelError, open_channel
-from .channel_session import WebsocketChannelSession, runtime_root
+from .access import ChannelError, list_anchors, open_channel
+from .channel_session import ConsumerGroups
 from .documents import operation, root_arguments
-from .error_log import log_refusal
-from .fanout import fanout, transaction
+from .fanout import Document, ExecutionGroup, Operation, fanout, runtime_value
 from .revocation import Guard, guards
 
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
 
-    from .websocket import Connection
+
+async def run_subscription(op: Operation, channel_cls: type[ContextChannel]) -> None:
+    """The whole life of one channel subscription, from its ``subscribe`` to its end."""
+    opened = await open_subscription(op, channel_cls)
+    if opened is None:
+        return
+    subscription, since = opened
+    channel = subscription.channel
+    live_key = (channel_cls.channel_name, subscription.key)
+    try:
+        async with channel.live(subscription):
+            # Actions sent on this socket for this anchor run on this subscription's channel instance.
+            op.context.live_channels[live_key] = channel
+            guards.add(subscription.guard)
+            metrics.subscription_opened(channel_cls.channel_name, op.connection)
+            try:
+                await subscription.open()
+                await channel.on_connect(since)
+                if not await subscription.snapshot(since):
+                    op.refuse(ChannelError("No such anchor", ErrorCode.NOT_FOUND))
+                    return
+                await watch_access(subscription.guard, subscription.release)
+                op.refuse(
+                    ChannelError("You no longer have permission to watch this channel", ErrorCode.FORBIDDEN)
+                )
+            finally:
+                guards.remove(subscription.guard)
+                metrics.subscription_closed(channel_cls.channel_name, op.connection)
+                if op.context.live_channels.get(live_key) is channel:
+                    del op.context.live_channels[live_key]
+        # Leaving the binding closed the subscription (its groups, its feeds, its channel-layer groups).
+    finally:
+        await channel.on_disconnect()
 
 
-class ChannelSink:
-    """One operation's end of an execution group: buffers live patches until its snapshot is sent."""
+async def open_subscription(
+    op: Operation, channel_cls: type[ContextChannel]
+) -> tuple[Subscription, str | None] | None:
+    """The arguments, then the permission: the subscription and its resume cursor, or None (refused)."""
+    args, errors = root_arguments(op.schema, op.document, op.variables, op.operation_name)
+    if args is None:
+        op.send_errors(errors)
+        return None
+    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
+    since = args.get("since")
+    try:
+        channel, key = await open_channel(channel_cls, op.context.user, raw)
+        subscription: Subscription
+        if channel_cls.many:
+            subscription = AnchorList(op, channel, key, await list_anchors(channel))
+        else:
+            subscription = SingleAnchor(op, channel, key)
+    except ChannelError as refusal:
+        op.refuse(refusal)
+        return None
+    return subscription, since if isinstance(since, str) else None
 
-    def __init__(self, connection: Connection, op_id: str) -> None:
-        self.connection = connection
-        self.prefix = '{"id":' + orjson.dumps(op_id).decode() + ',"type":"next","payload":'
+
+class AnchorSink:
+    """One anchor's end of its document group for one subscription: buffers until it goes live."""
+
+    def __init__(self, subscription: Subscription, anchor: str) -> None:
+        self.subscription = subscription
+        self.anchor = anchor
+        self.group: ExecutionGroup | None = None
         self.live = False
         self.epoch = ""
         self.version = 0
-        self.buffer: list[tuple[str, int, str, Patch]] = []
+        self.buffer: list[tuple[str, Patch]] = []
         self.notices: list[tuple[str, Notice]] = []
-        user = connection.context.user if connection.context is not None else None
-        self.user_id: str | None = str(user.pk) if user is not None and user.pk is not None else None
-        self.anchor_key: tuple[str, str] | None = None  # (root type, anchor): patches of it are held
-        self.pk_field = "id"
-        self.guard: Guard | None = None
+
+    def push_live(self, payload: str, patch: Patch) -> None:
+        if self.live and self.subscription.holds(patch):
+            self.live = False
+        if not self.live:
+            self.buffer.append((payload, patch))
+            return
+        if patch.epoch == self.epoch and patch.version <= self.version:
+            return
+        self.epoch, self.version = patch.epoch, patch.version
+        self.subscription.forward(self, payload, patch)
+
+    def push_notice(self, payload: str, notice: Notice) -> None:
+        if self.live:
+            self.subscription.forward_notice(payload, notice)
+        else:
+            self.notices.append((payload, notice))
+
+    def go_live(self, epoch: str, version: int) -> None:
+        """The snapshot up to this cursor was sent: forward what came after it, then the live patches."""
+        self.epoch, self.version = epoch, version
+        self.live = True
+        buffered, self.buffer = self.buffer, []
+        for payload, patch in buffered:
+            self.push_live(payload, patch)
+        notices, self.notices = self.notices, []
+        for payload, notice in notices:
+            self.subscription.forward_notice(payload, notice)
+
+
+class Subscription:
+    """One channel subscription on a socket, and the session its channel instance talks to while it is
+    live (``rxgraphql.session.ChannelSession``): runtime state, channel-layer groups, the anchor list."""
+
+    def __init__(self, op: Operation, channel: ContextChannel, key: str) -> None:
+        self.op = op
+        self.channel = channel
+        self.channel_cls = type(channel)
+        self.key = key
+        self.sinks: dict[str, AnchorSink] = {}
+        self.guard = Guard(op.connection, channel)
+        self.consumers = ConsumerGroups(channel)
+        definition = operation(op.document, op.operation_name)
+        assert definition is not None
+        self.ignored_variables = since_variables(definition)
+
+    # -- the steps of the lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Start following what the snapshot needs, before ``on_connect`` runs."""
+
+    async def snapshot(self, since: str | None) -> bool:
+        """Send the snapshot, then ``go_live``; False when the anchor does not exist."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """A permission check kept access: let the patches it held through."""
+
+    async def close(self) -> None:
+        """The end (by ``channel.live``'s exit): leave every group and the channel-layer groups."""
+        for anchor in list(self.sinks):
+            self._leave(anchor)
+        await self.consumers.close()
+
+    # -- what the strategies share ---------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def document(self) -> Document:
+        """Renders the subscription's own events (snapshot, runtime state)."""
+        raise NotImplementedError
+
+    def cursor(self) -> str:
+        return ""
+
+    def _join(self, anchor: str) -> AnchorSink:
+        sink = AnchorSink(self, anchor)
+        sink.group = fanout.join(self.op, self.channel_cls, anchor, sink, self.ignored_variables)
+        self.sinks[anchor] = sink
+        return sink
+
+    def _leave(self, anchor: str) -> None:
+        sink = self.sinks.pop(anchor, None)
+        if sink is not None and sink.group is not None:
+            fanout.leave(sink.group, sink)
+            sink.group = None
+
+    async def _send(self, events: list[Event], runtime: bool) -> None:
+        """Send a transaction's events in order, waiting for the socket, yielding to the loop between them."""
+        if runtime:
+            events[0] = dataclasses.replace(events[0], runtime=runtime_value(self.channel))
+        for number, event in enumerate(events):
+            if number:
+                await asyncio.sleep(0)
+            await self.op.push_wait(self.document.render(event))
+
+    def holds(self, patch: Patch) -> bool:
+        """Whether a live patch must wait for a permission check (the sink then buffers it)."""
+        return False
+
+    def forward(self, sink: AnchorSink, payload: str, patch: Patch) -> None:
+        self.op.push(payload)
+
+    def forward_notice(self, payload: str, notice: Notice) -> None:
+        self.op.push(payload)
+
+    # -- the channel instance's session ----------------------------------------------------------
+
+    async def runtime_changed(self) -> None:
+        if not self.live:
+            return  # the snapshot's first event carries the runtime state
+        event = Event(cursor=self.cursor(), runtime=runtime_value(self.channel))
+        await self.op.push_wait(self.document.render(event))
+
+    async def group_add(self, group: str) -> None:
+        await self.consumers.add(group)
+
+    async def group_discard(self, group: str) -> None:
+        await self.consumers.discard(group)
+
+    @property
+    def anchors(self) -> list[str]:
+        return list(self.sinks)
+
+    async def add_anchor(self, anchor: str, at_start: bool) -> bool:
+        raise TypeError(f"{self.channel_cls.__name__} is not a list channel")
+
+    async def remove_anchor(self, anchor: str) -> bool:
+        raise TypeError(f"{self.channel_cls.__name__} is not a list channel")
+
+    async def clear_anchors(self) -> None:
+        raise TypeError(f"{self.channel_cls.__name__} is not a list channel")
+
+
+class SingleAnchor(Subscription):
+    """One anchor: its snapshot (or the changes since ``since``), then its live patches."""
+
+    def __init__(self, op: Operation, channel: ContextChannel, anchor: str) -> None:
+        super().__init__(op, channel, anchor)
+        root = self.channel_cls.layers.root
+        self.anchor_key: RecordKey = (root.type_name, anchor)  # patches of this row are held
+        self.pk_field = root.pk_field
+        self.watching = False  # patches of the anchor's row are held from the end of the snapshot on
         self.held = False
         self.releasing = False
 
-    def frame(self, payload: str) -> str:
-        return self.prefix + payload + "}"
+    @property
+    def sink(self) -> AnchorSink:
+        return self.sinks[self.key]
+
+    @property
+    def document(self) -> Document:
+        group = self.sink.group
+        assert group is not None
+        return group
+
+    @property
+    def live(self) -> bool:
+        return self.key in self.sinks and self.sink.live
 
     def cursor(self) -> str:
-        return feeds.format_cursor(self.epoch, self.version)
+        return format_cursor(self.sink.epoch, self.sink.version)
 
-    def push_live(self, epoch: str, version: int, payload: str, patch: Patch) -> None:
-        if self.live and self.guard is not None and not self.releasing and self.touches_anchor(patch):
-            self.hold()
-        if not self.live:
-            self.buffer.append((epoch, version, payload, patch))
-            return
-        if epoch == self.epoch and version <= self.version:
-            return
-        self.epoch, self.version = epoch, version
-        self.forward(payload, patch)
+    async def open(self) -> None:
+        self._join(self.key)
 
-    def forward(self, payload: str, patch: Patch) -> None:
-        self.connection.push(self.frame(payload))
-
-    def touches_anchor(self, patch: Patch) -> bool:
-        if self.anchor_key is None:
+    async def snapshot(self, since: str | None) -> bool:
+        found = await feeds.snapshot_for(self.channel_cls, self.key, parse_cursor(since), self.op.user_id)
+        if found is None:
             return False
+        events = transaction(
+            records=found.records,
+            deleted=found.deleted,
+            cursor=found.cursor,
+            reset=found.reset,
+            size=rx_settings().snapshot_batch_size,
+        )
+        await self._send(events, self.channel.runtime_state is not None)
+        self.go_live(found.epoch, found.version)
+        return True
+
+    def go_live(self, epoch: str, version: int) -> None:
+        """Forward the patches newer than the snapshot; from now on the anchor's own row is guarded."""
+        self.sink.go_live(epoch, version)
+        self.watching = True
+
+    def holds(self, patch: Patch) -> bool:
+        if not self.watching or self.releasing or not self._touches_anchor(patch):
+            return False
+        self.held = True
+        self.guard.request()
+        return True
+
+    def _touches_anchor(self, patch: Patch) -> bool:
         type_name, anchor = self.anchor_key
         if (type_name, anchor) in patch.deleted:
             return True
         return any(
-            record.get("__typename") == type_name and str(record.get(self.pk_field)) == anchor
+            record.get(TYPENAME) == type_name and str(record.get(self.pk_field)) == anchor
             for record in patch.records
         )
 
-    def hold(self) -> None:
-        """Keep the live patches back until the permission check the anchor's change asks for."""
-        assert self.guard is not None
-        self.live = False
-        self.held = True
-        self.guard.request()
-
     def release(self) -> None:
-        if self.held and self.guard is not None and self.guard.passed >= self.guard.requested:
+        if self.held and self.guard.passed >= self.guard.requested:
             self.held = False
             self.releasing = True  # the held patches were checked: let them through
             try:
-                self.go_live(self.epoch, self.version)
+                self.sink.go_live(self.sink.epoch, self.sink.version)
             finally:
                 self.releasing = False
 
-    def push_notice(self, payload: str, notice: Notice) -> None:
-        if self.live:
-            self.forward_notice(payload, notice)
-        else:
-            self.notices.append((payload, notice))
+
+class AnchorList(Subscription):
+    """A list channel: the listed anchors in order, the records each of them holds for this subscriber,
+    and the events of the list itself."""
+
+    def __init__(self, op: Operation, channel: ContextChannel, key: str, anchors: list[str]) -> None:
+        super().__init__(op, channel, key)
+        self.own = Document(op)  # the list's own events: the anchor order, removals, runtime state
+        self.layers = {layer.type_name: layer for layer in self.channel_cls.layers}
+        #: ``list_instances()``'s anchors, as ``on_connect`` may change them before the snapshot.
+        self.order = anchors
+        self.held: dict[str, set[RecordKey]] = {}
+        self.holders: collections.Counter[RecordKey] = collections.Counter()
+        self.lock = asyncio.Lock()
+        self.started = False
+        self._live = False
+        self.recent_notices: collections.deque[Notice] = collections.deque(maxlen=32)
+        self.stop_system: Callable[[], None] | None = None
+        self.membership = False
+
+    @property
+    def document(self) -> Document:
+        return self.own
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    @property
+    def anchors(self) -> list[str]:
+        return self.order
+
+    async def open(self) -> None:
+        if self.channel_cls.auto_update:
+            self.membership = True
+            await membership.join(self.channel_cls, self.reconsider)
+
+    async def snapshot(self, since: str | None) -> bool:
+        """Every anchor's records as one transaction, then the live patches."""
+        async with self.lock:
+            self.started = True
+            records: list[Record] = []
+            cursors: dict[str, tuple[str, int]] = {}
+            for anchor in list(self.order):
+                found = await self._read(anchor)
+                if found is None:
+                    self.order.remove(anchor)
+                    continue
+                records.extend(found[0])
+                cursors[anchor] = found[1]
+            await self._send_list(records, [], reset=True, runtime=self.channel.runtime_state is not None)
+            self.go_live(cursors)  # under the lock: a change of the list waits for it
+        return True
+
+    def go_live(self, cursors: dict[str, tuple[str, int]]) -> None:
+        self._live = True
+        # System messages reach the subscription even while it lists no anchor.
+        self.stop_system = feeds.hub.listen_system(self._system_notice)
+        for anchor, (epoch, version) in cursors.items():
+            self.sinks[anchor].go_live(epoch, version)
+
+    async def close(self) -> None:
+        if self.membership:
+            membership.leave(self.channel_cls, self.reconsider)
+        if self.stop_system is not None:
+            self.stop_system()
+        for anchor in list(self.sinks):
+            self._release(anchor)
+        await self.consumers.close()
+
+    # -- the anchors ---------------------------------------------------------------------------------
+
+    def _key(self, record: Record) -> RecordKey:
+        type_name = record[TYPENAME]
+        return type_name, str(record[self.layers[type_name].pk_field])
+
+    def _release(self, anchor: str) -> list[RecordKey]:
+        """Stop following ``anchor``; the keys no listed anchor holds any more."""
+        self._leave(anchor)
+        released = []
+        for key in self.held.pop(anchor, set()):
+            self.holders[key] -= 1
+            if self.holders[key] <= 0:
+                del self.holders[key]
+                released.append(key)
+        return released
+
+    def _hold(self, anchor: str, key: RecordKey) -> None:
+        held = self.held.setdefault(anchor, set())
+        if key not in held:
+            held.add(key)
+            self.holders[key] += 1
+
+    async def _read(self, anchor: str) -> tuple[list[Record], tuple[str, int]] | None:
+        """The anchor's records for this user (joining it first, so no patch is missed); None if gone."""
+        self._join(anchor)
+        found = await feeds.snapshot_for(self.channel_cls, anchor, None, self.op.user_id)
+        if found is None:
+            self._release(anchor)
+            return None
+        for record in found.records:
+            self._hold(anchor, self._key(record))
+        return found.records, (found.epoch, found.version)
+
+    async def _send_list(
+        self, records: list[Record], deleted: list[RecordKey], *, reset: bool, runtime: bool
+    ) -> None:
+        """One transaction: batches with ``ready: false``, then the last with the anchor order."""
+        events = transaction(
+            records=records, deleted=deleted, cursor="", reset=reset, size=rx_settings().snapshot_batch_size
+        )
+        events[-1] = dataclasses.replace(events[-1], anchors=list(self.order))
+        await self._send(events, runtime)
+
+    async def add_anchor(self, anchor: str, at_start: bool) -> bool:
+        if not self.started:
+            if anchor in self.order:
+                return False
+            self.order.insert(0 if at_start else len(self.order), anchor)
+            return True
+        async with self.lock:
+            if anchor in self.sinks:
+                return False
+            found = await self._read(anchor)
+            if found is None:
+                return False
+            self.order.insert(0 if at_start else len(self.order), anchor)
+            await self._send_list(found[0], [], reset=False, runtime=False)
+            self.sinks[anchor].go_live(*found[1])
+            return True
+
+    async def remove_anchor(self, anchor: str) -> bool:
+        if not self.started:
+            if anchor not in self.order:
+                return False
+            self.order.remove(anchor)
+            return True
+        async with self.lock:
+            if anchor not in self.sinks:
+                return False
+            released = self._release(anchor)
+            self.order.remove(anchor)
+            await self._send_list([], released, reset=False, runtime=False)
+            return True
+
+    async def clear_anchors(self) -> None:
+        if not self.started:
+            self.order = []
+            return
+        async with self.lock:
+            released: list[RecordKey] = []
+            for anchor in list(self.sinks):
+                released.extend(self._release(anchor))
+            self.order = []
+            await self._send_list([], released, reset=False, runtime=False)
+
+    async def reconsider(self, rows: dict[str, Any]) -> None:
+        """``Meta.auto_update``: add the saved anchors ``is_visible`` accepts, remove the others."""
+        for anchor, row in rows.items():
+            visible = row is not None and bool(await database_sync_to_async(self.channel.is_visible)(row))
+            if visible:
+                await self.add_anchor(anchor, at_start=False)
+            else:
+                await self.remove_anchor(anchor)
+
+    # -- live patches --------------------------------------------------------------------------------
+
+    def forward(self, sink: AnchorSink, payload: str, patch: Patch) -> None:
+        """Send one anchor's patch, keeping deletions of records another listed anchor still holds."""
+        held = self.held.get(sink.anchor)
+        if held is None or sink.group is None:
+            return  # left meanwhile
+        keys = [self._key(record) for record in patch.records]
+        deleted: list[RecordKey] = []
+        changed = patch.reset
+        gone = held - set(keys) if patch.reset else set(patch.deleted)
+        for key in gone:
+            if key in held:
+                held.discard(key)
+                self.holders[key] -= 1
+                if self.holders[key] > 0:
+                    changed = True
+                    continue
+                del self.holders[key]
+                deleted.append(key)
+            elif self.holders[key] > 0:
+                changed = True
+            else:
+                deleted.append(key)
+        for key in keys:
+            self._hold(sink.anchor, key)
+        if changed:
+            if not patch.records and not deleted:
+                return
+            payload = sink.group.render(Event(records=patch.records, deleted=deleted))
+        self.op.push(payload)
+
+    def _system_notice(self, notice: Notice) -> None:
+        if not any(seen is notice for seen in self.recent_notices):
+            self.forward_notice(self.own.render(Event(notifications=[notice.payload])), notice)
 
     def forward_notice(self, payload: str, notice: Notice) -> None:
-        self.connection.push(self.frame(payload))
-
-    def go_live(self, epoch: str, version: int) -> None:
-        self.epoch, self.version = epoch, version
-        self.live = True
-        buffered, self.buffer = self.buffer, []
-        for patch_epoch, patch_version, payload, patch in buffered:
-            self.push_live(patch_epoch, patch_version, payload, patch)
-        notices, self.notices = self.notices, []
-        for payload, notice in notices:
-            self.forward_notice(payload, notice)
+        # A system message reaches every listed anchor's group: send it once.
+        if any(seen is notice for seen in self.recent_notices):
+            return
+        self.recent_notices.append(notice)
+        self.op.push(payload)
 
 
 def since_variables(op: OperationDefinitionNode) -> frozenset[str]:
@@ -130,104 +551,6 @@ def since_variables(op: OperationDefinitionNode) -> frozenset[str]:
         for arg in field.arguments or ()
         if arg.name.value == "since" and isinstance(arg.value, VariableNode)
     )
-
-
-async def run_channel_subscription(
-    connection: Connection,
-    op_id: str,
-    channel_cls: type[ContextChannel],
-    query: str,
-    document: DocumentNode,
-    variables: dict[str, Any],
-    operation_name: str | None,
-) -> None:
-    schema = connection.index.schema._schema
-    args, errors = root_arguments(schema, document, variables, operation_name)
-    if args is None:
-        connection.send_errors(op_id, errors)
-        return
-    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
-    since = args.get("since")
-    assert connection.context is not None
-    try:
-        channel, anchor = await open_channel(channel_cls, connection.context.user, raw)
-    except ChannelError as refusal:
-        refuse(connection, op_id, refusal)
-        return
-    # Actions sent on this socket for this anchor run on this subscription's channel instance.
-    live_key = (channel_cls.channel_name, anchor)
-    connection.context.live_channels[live_key] = channel
-    op = operation(document, operation_name)
-    assert op is not None
-    sink = ChannelSink(connection, op_id)
-    group = fanout.join(
-        channel_cls,
-        anchor,
-        schema,
-        query,
-        document,
-        variables,
-        operation_name,
-        connection.context,
-        sink,
-        ignored_variables=since_variables(op),
-    )
-    session = WebsocketChannelSession(channel, group, sink)
-    channel._session = session
-    guard = Guard(connection, channel)
-    guards.add(guard)
-    root = channel_cls.layers.root
-    sink.anchor_key = (root.type_name, anchor)
-    sink.pk_field = root.pk_field
-    metrics.subscription_opened(channel_cls.channel_name, connection)
-    try:
-        await channel.on_connect(since if isinstance(since, str) else None)
-        resume = feeds.parse_cursor(since) if isinstance(since, str) else None
-        snapshot: Snapshot | UserSnapshot | None
-        if channel_cls.per_user:  # incremental when the changes can be split per user (user_resume.py)
-            snapshot = await user_snapshot(channel_cls, anchor, resume, sink.user_id, group.layers)
-        else:
-            snapshot = await feeds.snapshot(channel_cls, anchor, resume)
-        if snapshot is None:
-            refuse(connection, op_id, ChannelError("No such anchor", "NOT_FOUND"))
-            return
-        records = snapshot.records
-        deleted = snapshot.deleted
-        cursor = feeds.format_cursor(snapshot.epoch, snapshot.version)
-        roots = transaction(records, deleted, cursor, snapshot.reset, rx_settings().snapshot_batch_size)
-        if channel.runtime_state is not None:
-            roots[0] = runtime_root(channel, roots[0])
-        await push_events(connection, sink.frame, group.render, roots)
-        sink.go_live(snapshot.epoch, snapshot.version)
-        sink.guard = guard
-        await watch_access(guard, sink.release)
-        refuse(
-            connection,
-            op_id,
-            ChannelError("You no longer have permission to watch this channel", "FORBIDDEN"),
-        )
-    finally:
-        guards.remove(guard)
-        metrics.subscription_closed(channel_cls.channel_name, connection)
-        fanout.leave(group, sink)
-        if connection.context.live_channels.get(live_key) is channel:
-            del connection.context.live_channels[live_key]
-        await session.close()
-        channel._session = None
-        await channel.on_disconnect()
-
-
-async def push_events(
-    connection: Connection,
-    frame: Callable[[str], str],
-    render: Callable[[dict[str, Any]], str],
-    roots: list[dict[str, Any]],
-) -> None:
-    """Send a transaction's events in order, waiting for the socket, yielding to the loop between them."""
-    for number, root in enumerate(roots):
-        if number:
-            await asyncio.sleep(0)
-        await connection.push_wait(frame(render(root)))
 
 
 async def watch_access(guard: Guard, release: Callable[[], None]) -> None:
@@ -247,11 +570,3 @@ async def watch_access(guard: Guard, release: Callable[[], None]) -> None:
         checking.cancel()
         if kept is not None:
             kept.cancel()
-
-
-def refuse(connection: Connection, op_id: str, refusal: GraphQLError) -> None:
-    log_refusal(refusal, where="subscription")
-    connection.push_message(
-        {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
-    )
-    connection.send_complete(op_id)

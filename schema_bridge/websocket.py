@@ -1,8 +1,9 @@
 """The ``graphql-transport-ws`` server: one connection per socket, written against raw ASGI.
 
-Channel subscriptions go through the shared fan-out; queries, mutations and the project's own
-subscriptions run through strawberry. The server pings, bounds what each socket may leave unread, and
-disconnects a consumer too slow to read instead of letting it stall the others or fill the memory.
+Channel subscriptions become an :class:`~.fanout.Operation` that subscription.py runs; queries,
+mutations and the project's own subscriptions run through strawberry. The server pings, bounds what
+each socket may leave unread, and disconnects a consumer too slow to read instead of letting it stall
+the others or fill the memory.
 
 Sending: a frame is written at once when nothing is waiting before it, otherwise it joins the socket's
 queue, which one task drains. Some ASGI servers (daphne, so ``runserver``) never make
@@ -35,11 +36,11 @@ from rxgraphql.conf import rx_settings
 from .access import socket_credentials
 from .context import RxContext
 from .documents import current_document, operation, prepare_async, single_root_field
+from .fanout import Operation
 from .limits import LimitError
-from .list_subscription import run_list_subscription
 from .origins import origin_allowed, request_scheme
 from .schema import SchemaIndex, get_schema_index
-from .subscription import run_channel_subscription
+from .subscription import run_subscription
 from .threads import current_request
 
 logger = logging.getLogger("rxgraphql.websocket")
@@ -415,8 +416,17 @@ class Connection:
         root_field = single_root_field(op)
         channel_cls = self.index.channels.get(root_field or "")
         if channel_cls is not None:
-            run = run_list_subscription if channel_cls.many else run_channel_subscription
-            await run(self, op_id, channel_cls, str(query), prepared.document, variables, operation_name)
+            subscribed = Operation(
+                connection=self,
+                id=op_id,
+                schema=schema._schema,
+                query=str(query),
+                document=prepared.document,
+                variables=variables,
+                operation_name=operation_name,
+                context=self.context,
+            )
+            await run_subscription(subscribed, channel_cls)
             return
         if op.operation is OperationType.MUTATION and self._opens_its_channels(op):
             # Each action or write authenticates these credentials again with its permission check.

@@ -18,12 +18,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
-
 from ..records import Record, RecordKey
+
+# The stream's vocabulary (stream.py), named here too as the values these contracts carry.
+from ..stream import Patch as Patch
+from ..stream import Snapshot as Snapshot
 
 
 class AnchorState(enum.Enum):
@@ -35,66 +37,6 @@ class AnchorState(enum.Enum):
 
 class BackendUnavailableError(Exception):
     """A server of a production backend cannot be reached; the write path retries the batch."""
-
-
-@dataclass
-class Patch:
-    """One event of an anchor's stream: records upserted and records deleted at one version."""
-
-    channel: str
-    anchor: str
-    epoch: str
-    version: int
-    records: list[Record] = field(default_factory=list)
-    deleted: list[RecordKey] = field(default_factory=list)
-    #: A catch-up after an outage that carries the whole state: listeners drop what they held.
-    reset: bool = False
-    #: For channels with per-user records: owner of each user-keyed record upserted or listed as a child,
-    #: and the former owner of those that changed hands or were deleted ("Type:id" -> user pk).
-    owners: dict[str, str] = field(default_factory=dict)
-    previous_owners: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        raw: dict[str, object] = {
-            "c": self.channel,
-            "a": self.anchor,
-            "e": self.epoch,
-            "v": self.version,
-            "r": self.records,
-            "d": self.deleted,
-        }
-        if self.reset:
-            raw["x"] = True
-        if self.owners or self.previous_owners:
-            raw["o"] = self.owners
-            raw["p"] = self.previous_owners
-        return orjson.dumps(raw)
-
-    @classmethod
-    def decode(cls, data: bytes) -> Patch:
-        raw = orjson.loads(data)
-        return cls(
-            channel=raw["c"],
-            anchor=raw["a"],
-            epoch=raw["e"],
-            version=raw["v"],
-            records=raw["r"],
-            deleted=[(t, i) for t, i in raw["d"]],
-            reset=bool(raw.get("x", False)),
-            owners=raw.get("o", {}),
-            previous_owners=raw.get("p", {}),
-        )
-
-
-@dataclass
-class Snapshot:
-    """What a subscriber needs to catch up: all records (reset) or the changes since its cursor."""
-
-    epoch: str
-    version: int
-    reset: bool
-    records: list[Record]
-    deleted: list[RecordKey]
 
 
 class AnchorEdit(Protocol):

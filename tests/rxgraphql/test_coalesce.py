@@ -12,9 +12,8 @@ from rxgraphql import backends
 from rxgraphql.backends import Patch
 from rxgraphql.coalesce import merge_patches
 from rxgraphql.feeds import AnchorFeed
-from rxgraphql.notices import Notice
-from rxgraphql.propagate import topic
 from rxgraphql.records import Record, RecordKey
+from rxgraphql.stream import Notice, anchor_topic
 
 
 def _key(record: Record) -> RecordKey:
@@ -98,6 +97,8 @@ def test_owners_come_from_the_last_patch_and_former_owners_from_the_first() -> N
 
 
 class _Listener:
+    user: str | None = None  # BoardChannel has per-user records: the feed hands it what nobody owns
+
     def __init__(self, expected: int) -> None:
         self.events: list[object] = []
         self.expected = expected
@@ -131,7 +132,7 @@ def test_a_burst_reaches_the_listeners_as_one_patch_and_notices_keep_their_place
         feed.listeners.add(listener)
         await feed.opened
         broker = backends.get_broker()
-        name = topic(BoardChannel.channel_name, "1")
+        name = anchor_topic(BoardChannel.channel_name, "1")
         # The embedded broker queues each message on the loop: all of them wait while this runs.
         for version in range(1, 6):
             broker.publish(name, _patch(version, [_card(1, f"v{version}")]).encode())

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from board.models import Card
 
-from rxgraphql.feeds import parse_cursor
+from rxgraphql.stream import parse_cursor
 from tests.support.live import Event, LiveClient, find_record
 from tests.support.world import BoardWorld
 

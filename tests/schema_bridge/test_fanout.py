@@ -1,11 +1,18 @@
-"""Fan-out: subscribers of one anchor with the same document share one execution per patch."""
+"""Operations and document groups: an operation frames what is rendered for it; subscribers of one anchor
+with the same document share one execution per patch."""
 
+import asyncio
 from collections.abc import Callable
 
+from board.channels import BoardChannel
 from board.models import Card, Reminder
+from django.contrib.auth.models import AnonymousUser
+from graphql import GraphQLError
 
-from schema_bridge.fanout import ExecutionGroup, fanout
+from rxgraphql.stream import Patch
+from schema_bridge.fanout import ExecutionGroup, FanOut, fanout
 from tests.support.live import LiveClient, find_record
+from tests.support.sockets import FakeSocket, make_operation
 from tests.support.world import BoardWorld, make_room
 
 ClientFactory = Callable[[], LiveClient]
@@ -101,3 +108,39 @@ def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_clien
     # cancelled subscription has left its group.
     assert client.execute("{ me }")["data"] == {"me": "alice"}
     assert [group for group in fanout.groups.values() if group.key[1] == str(board.pk)] == []
+
+
+def test_a_patch_object_is_rendered_once_per_document_whatever_the_users_of_the_groups() -> None:
+    op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
+    fan = FanOut()
+    document = (BoardChannel.channel_name, "1", op.query, None, b"{}")
+    alice, bob = (ExecutionGroup(fan, BoardChannel, user, (*document, user), op) for user in ("1", "2"))
+    patch = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)
+    assert (
+        fan.payload(alice, patch) == fan.payload(bob, patch) == '{"data":{"boardChannel":{"cursor":"e.3"}}}'
+    )
+    assert (alice.executions, bob.executions) == (1, 0)
+    view = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)  # cut for bob
+    fan.payload(bob, view)
+    assert bob.executions == 1
+
+
+def test_a_payload_is_framed_with_the_operation_id() -> None:
+    socket = FakeSocket()
+    op = make_operation(socket, op_id='a"b')
+    op.push('{"data":{"x":1}}')
+    asyncio.run(op.push_wait('{"data":null}'))
+    assert socket.messages() == [
+        {"id": 'a"b', "type": "next", "payload": {"data": {"x": 1}}},
+        {"id": 'a"b', "type": "next", "payload": {"data": None}},
+    ]
+    assert op.user_id is None  # anonymous
+
+
+def test_a_refusal_is_one_error_then_complete() -> None:
+    socket = FakeSocket()
+    make_operation(socket).refuse(GraphQLError("No such anchor", extensions={"code": "NOT_FOUND"}))
+    refused, complete = socket.messages()
+    assert refused["payload"]["data"] is None
+    assert refused["payload"]["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    assert complete == {"id": "1", "type": "complete"}

@@ -7,7 +7,7 @@ from typing import Any
 
 from graphql import GraphQLInterfaceType, parse
 
-from schema_bridge.fanout import event
+from rxgraphql.stream import Event
 from schema_bridge.projection import compile_event
 from schema_bridge.schema import get_schema_index
 
@@ -30,7 +30,7 @@ def test_deleted_refs_of_two_layers_with_one_id_have_distinct_typenames() -> Non
     """What Apollo's InMemoryCache normalizes by: ``CardRef:1`` and ``ReminderRef:1`` stay two objects."""
     render = compile_event(get_schema_index().schema._schema, parse(DELETED), None)
     assert render is not None  # the projection serves it, no fallback to the executor
-    rendered = json.loads(render(event("e.2", False, True, [], [("Card", "1"), ("Reminder", "1")])))
+    rendered = json.loads(render(Event(cursor="e.2", deleted=[("Card", "1"), ("Reminder", "1")]).root()))
     assert rendered["data"]["boardChannel"]["deleted"] == [
         {"__typename": "CardRef", "type": "Card", "id": "1"},
         {"__typename": "ReminderRef", "type": "Reminder", "id": "1"},

@@ -11,8 +11,8 @@ from chat.channels import ChatRoomChannel
 from graphql import execute, parse
 
 from rxgraphql.propagate import heat_records
-from schema_bridge.channel_session import runtime_root
-from schema_bridge.fanout import encode_result, event
+from rxgraphql.stream import Event
+from schema_bridge.fanout import encode_result, runtime_value
 from schema_bridge.projection import Unsupported, compile_event
 from schema_bridge.schema import get_schema_index
 from tests.support.rebuild import BOARD_SUBSCRIPTION, CHAT_SUBSCRIPTION
@@ -65,9 +65,9 @@ def test_board_events_render_the_same(board_world: BoardWorld, document: str) ->
     records = _board_records(board_world)
     variables = {"boardId": str(board_world.board_a.pk)}
     roots = [
-        event("e.3", True, False, records, []),
-        event("e.4", False, True, records[:3], [("Card", "7"), ("Comment", "x")]),
-        {**event("", False, True, [], []), "notifications": [{"kind": "hello", "n": 1.5}]},
+        Event(cursor="e.3", reset=True, ready=False, records=records).root(),
+        Event(cursor="e.4", records=records[:3], deleted=[("Card", "7"), ("Comment", "x")]).root(),
+        Event(notifications=[{"kind": "hello", "n": 1.5}]).root(),
     ]
     for root in roots:
         assert _projected(document, root) == _executed(document, root, variables)
@@ -79,12 +79,14 @@ def test_runtime_state_and_anchors_render_the_same(board_world: BoardWorld) -> N
     channel.runtime_state.typing = ["alice", "bob"]
     heated = heat_records(ChatRoomChannel, str(room.pk))
     assert heated is not None
-    root = runtime_root(channel, event("e.1", True, True, [r for _, r, _ in heated[1]], []))
+    records = [r for _, r, _ in heated[1]]
+    root = Event(cursor="e.1", reset=True, records=records, runtime=runtime_value(channel)).root()
+    assert root["runtime"] == {"typing": ["alice", "bob"]}
     assert _projected(CHAT_SUBSCRIPTION, root) == _executed(CHAT_SUBSCRIPTION, root, {"roomId": str(room.pk)})
 
     heated = heat_records(MyBoardsChannel, str(board_world.board_a.pk))
     assert heated is not None
-    root = {**event("", False, True, [r for _, r, _ in heated[1]], []), "anchors": ["1", 2]}
+    root = Event(records=[r for _, r, _ in heated[1]], anchors=["1", 2]).root()
     assert _projected(LIST, root) == _executed(LIST, root, {})
 
 
@@ -96,6 +98,6 @@ def test_what_the_projection_cannot_render_is_left_to_the_executor(board_world: 
     assert render is not None
     card = next(r for r in _board_records(board_world) if r["__typename"] == "Card")
     with pytest.raises(Unsupported):  # a null where the schema says non-null: the executor reports it
-        render(event("", False, True, [{**card, "id": None}], []))
+        render(Event(records=[{**card, "id": None}]).root())
     with pytest.raises(Unsupported):  # not a record of the union
-        render(event("", False, True, [{"__typename": "Nope", "id": 1}], []))
+        render(Event(records=[{"__typename": "Nope", "id": 1}]).root())
