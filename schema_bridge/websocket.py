@@ -32,8 +32,9 @@ from strawberry.types import ExecutionResult as StrawberryResult
 from rxgraphql import metrics
 from rxgraphql.auth import BadCredentials, authenticate
 from rxgraphql.conf import rx_settings
+from rxgraphql.errors import CloseCode, ErrorCode
 
-from .access import socket_credentials
+from .access import ChannelError, socket_credentials
 from .context import RxContext
 from .documents import current_document, operation, prepare_async, single_root_field
 from .fanout import Operation
@@ -49,19 +50,6 @@ PROTOCOL = "graphql-transport-ws"
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-
-class CloseCode:
-    BAD_REQUEST = 4400
-    UNAUTHORIZED = 4401
-    FORBIDDEN = 4403
-    SUBPROTOCOL_NOT_ACCEPTABLE = 4406
-    INIT_TIMEOUT = 4408
-    SUBSCRIBER_EXISTS = 4409
-    TOO_MANY_INIT = 4429
-    GOING_AWAY = 1001
-    MESSAGE_TOO_BIG = 1009
-    TRY_AGAIN_LATER = 1013  # the client was too slow to read; it may reconnect and resume
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -434,7 +422,7 @@ class Connection:
         elif op.operation is OperationType.MUTATION:
             user = await self.current_user()
             if user is None:
-                refusal = GraphQLError("Your credentials were revoked", extensions={"code": "FORBIDDEN"})
+                refusal = ChannelError("Your credentials were revoked", ErrorCode.FORBIDDEN)
                 self.push_message(
                     {"id": op_id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
                 )
