@@ -56,7 +56,7 @@ class AnchorFeed:
     def __init__(self, channel: type[ContextChannel], anchor: str, on_empty: Callable[[], None]) -> None:
         self.channel = channel
         self._pending: list[Patch] = []
-        self._layers = {layer.type_name: layer for layer in channel.layers}
+        self._layers = {layer.type_name: layer for layer in channel._meta.layers}
         self.anchor = anchor
         self.listeners: set[Listener] = set()
         self.epoch = ""
@@ -71,14 +71,14 @@ class AnchorFeed:
 
     @property
     def ttl(self) -> float:
-        ttl = self.channel.cache_ttl
+        ttl = self.channel._meta.cache_ttl
         return rx_settings().cache_ttl if ttl is None else ttl
 
     async def _open(self) -> None:
         self._unsubscribe = await get_broker().subscribe(
-            topic(self.channel.channel_name, self.anchor), self._on_message
+            topic(self.channel._meta.channel_name, self.anchor), self._on_message
         )
-        await get_cache().retain(self.channel.channel_name, self.anchor, self.ttl)
+        await get_cache().retain(self.channel._meta.channel_name, self.anchor, self.ttl)
 
     def _on_message(self, data: bytes) -> None:
         notice = Notice.decode(data)
@@ -172,7 +172,7 @@ class AnchorFeed:
         self._drain()
         self._dispatch(
             Patch(
-                channel=self.channel.channel_name,
+                channel=self.channel._meta.channel_name,
                 anchor=self.anchor,
                 epoch=found.epoch,
                 version=found.version,
@@ -196,7 +196,7 @@ class AnchorFeed:
             return
         if self._unsubscribe is not None:
             self._unsubscribe()
-        await get_cache().release(self.channel.channel_name, self.anchor, self.ttl)
+        await get_cache().release(self.channel._meta.channel_name, self.anchor, self.ttl)
 
 
 def _ignore_result(future: asyncio.Future[None]) -> None:
@@ -219,7 +219,7 @@ class FeedHub:
         if broker not in self._brokers:
             self._brokers.add(broker)
             broker.on_reconnect(self.catch_up)
-        key = (channel.channel_name, anchor)
+        key = (channel._meta.channel_name, anchor)
         feed = self.feeds.get(key)
         if feed is None:
             feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self._forget(key))
@@ -275,7 +275,7 @@ async def snapshot(
 ) -> Snapshot | None:
     """The anchor's state for a new subscriber, heating it when cold; None when the anchor is gone."""
     cache = get_cache()
-    name = channel.channel_name
+    name = channel._meta.channel_name
     feed = hub.feeds.get((name, anchor))
     if feed is not None:
         await asyncio.shield(feed.opened)

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Protocol
 
 from django.db import models
 
+from .options import ChannelOptions
+
 
 class ListSession(Protocol):
     """The transport side of a live list subscription."""
@@ -51,8 +53,8 @@ def anchor_ids(listed: Any) -> list[str]:
 class ListChannelMixin:
     """What a ContextChannel offers when its state is a list (``many``)."""
 
-    many: ClassVar[bool] = False
-    auto_update: ClassVar[bool] = False
+    _meta: ClassVar[ChannelOptions]
+
     _list_session: ListSession | None = None
 
     def list_instances(self, **kwargs: Any) -> Any:
@@ -72,7 +74,7 @@ class ListChannelMixin:
         return [] if self._list_session is None else list(self._list_session.anchors)
 
     def _live_list(self) -> ListSession:
-        if not type(self).many:
+        if not type(self)._meta.many:
             raise TypeError(f"{type(self).__name__} is not a list channel")
         if self._list_session is None:
             from .actions import ActionError

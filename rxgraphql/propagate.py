@@ -111,8 +111,8 @@ def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     kept = []
     for model, pk in changes:
         for channel, layer in registry.by_model.get(model, ()):
-            if (channel.auto_update and layer is channel.layers.root) or cache.active_anchors(
-                channel.channel_name
+            if (channel._meta.auto_update and layer is channel._meta.layers.root) or cache.active_anchors(
+                channel._meta.channel_name
             ):
                 kept.append((model, pk))
                 break
@@ -142,22 +142,22 @@ def propagate(
         for channel, layer in registry.by_model.get(model, ()):
             per_channel[channel].add((layer, pk))
             backlog[channel].append((model._meta.label, pk))
-            if channel.auto_update and layer is channel.layers.root:
+            if channel._meta.auto_update and layer is channel._meta.layers.root:
                 anchor_rows[channel].append(pk)
     patches = 0
     for channel, dirty in per_channel.items():
         # The one cheap check of a save nobody watches: a per-process view, no round trip.
-        if not cache.active_anchors(channel.channel_name):
+        if not cache.active_anchors(channel._meta.channel_name):
             continue
-        for anchor in list(cache.heating_anchors(channel.channel_name)):
-            cache.note_backlog(channel.channel_name, anchor, backlog[channel])
+        for anchor in list(cache.heating_anchors(channel._meta.channel_name)):
+            cache.note_backlog(channel._meta.channel_name, anchor, backlog[channel])
         if cache.shared:
             patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
             # Taken before the snapshot, as the shared cache's anchor locks are: the outbox propagator and
             # the flusher (heat backlogs) of one process never edit at once, so the last edit of a record
             # renders the newest committed row.
-            with local_edits, consistent_reads(channel.layers.root.model):
+            with local_edits, consistent_reads(channel._meta.layers.root.model):
                 patches += _propagate_channel(channel, dirty, fields_of, cache, broker, None)
     # After the patches: a list subscription that adds an anchor on this message reads it up to date.
     for channel, pks in anchor_rows.items():
@@ -188,8 +188,8 @@ def _propagate_locked(
     locked: set[str] = set()
     while True:
         try:
-            root_model = channel.layers.root.model
-            with cache.lock(channel.channel_name, sorted(locked)), consistent_reads(root_model):
+            root_model = channel._meta.layers.root.model
+            with cache.lock(channel._meta.channel_name, sorted(locked)), consistent_reads(root_model):
                 return _propagate_channel(channel, dirty, fields_of, cache, broker, locked)
         except _Relock as wanted:
             locked |= wanted.anchors
@@ -204,7 +204,7 @@ def _propagate_channel(
     broker: Broker,
     locked: set[str] | None,
 ) -> int:
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     dirty_keys = {(layer.type_name, pk) for layer, pk in dirty}
     if locked is not None and not locked:
         # First pass on a shared cache: only learn which anchors to lock; rendering waits for the locks.
@@ -221,7 +221,7 @@ def _propagate_channel(
             for parent in reverse_parent_keys(layers[key[0]], row):
                 new_parents[key].add(parent)
     candidates = dirty_keys | {p for parents in new_parents.values() for p in parents}
-    holders = cache.anchors_containing(channel.channel_name, candidates, preload=locked is not None)
+    holders = cache.anchors_containing(channel._meta.channel_name, candidates, preload=locked is not None)
     anchors: set[str] = set()
     for key in candidates:
         anchors.update(holders.get(key, ()))
@@ -230,17 +230,17 @@ def _propagate_channel(
     fields = {(layer.type_name, pk): fields_of.get((layer.model._meta.label, pk)) for layer, pk in dirty}
     patches = 0
     for anchor in sorted(anchors):
-        with cache.edit(channel.channel_name, anchor) as edit:
+        with cache.edit(channel._meta.channel_name, anchor) as edit:
             if edit is None:
                 continue
-            tracker = OwnershipTracker(edit, layers) if channel.per_user else None
+            tracker = OwnershipTracker(edit, layers) if channel._meta.per_user else None
             _apply(tracker or edit, dirty_keys, new_parents, records, fields)
             patch = edit.commit()
             if patch is not None:
                 if tracker is not None:
                     tracker.annotate(patch)
-                metrics.patch_published(channel.channel_name, anchor, patch, dirty)
-                broker.publish(topic(channel.channel_name, anchor), patch.encode())
+                metrics.patch_published(channel._meta.channel_name, anchor, patch, dirty)
+                broker.publish(topic(channel._meta.channel_name, anchor), patch.encode())
                 patches += 1
     return patches
 
@@ -265,7 +265,7 @@ def _anchors_to_lock(
                 value = found[str(edge.child_fk_attname)]
                 if value is not None:
                     candidates.add((edge.parent.type_name, str(value)))
-    holders = cache.anchors_containing(channel.channel_name, candidates)
+    holders = cache.anchors_containing(channel._meta.channel_name, candidates)
     return {anchor for anchors in holders.values() for anchor in anchors}
 
 
@@ -374,16 +374,16 @@ def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with paused_gc(), consistent_reads(channel.layers.root.model):
+    with paused_gc(), consistent_reads(channel._meta.layers.root.model):
         return _heat_records(channel, anchor_pk)
 
 
 def _heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     records = _Records(layers, heating=True)
-    root_key = (channel.layers.root.type_name, anchor_pk)
+    root_key = (channel._meta.layers.root.type_name, anchor_pk)
     if records.get(root_key) is None:
         return None
     out: list[tuple[RecordKey, Record, list[RecordKey]]] = []

@@ -64,7 +64,7 @@ async def user_snapshot(
         return None
     owners = snapshot_owners(full.records, layers)
     if since is not None:
-        found = await get_cache().snapshot(channel.channel_name, anchor, since)
+        found = await get_cache().snapshot(channel._meta.channel_name, anchor, since)
         if (
             found is not None
             and not found.reset

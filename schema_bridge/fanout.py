@@ -92,7 +92,7 @@ class ExecutionGroup:
     ) -> None:
         self.fanout = fanout
         self.channel_cls = channel_cls
-        self.layers = {layer.type_name: layer for layer in channel_cls.layers}
+        self.layers = {layer.type_name: layer for layer in channel_cls._meta.layers}
         self.user = user
         self.key = key
         self.schema = schema
@@ -146,7 +146,7 @@ class ExecutionGroup:
         if not self.sinks:
             return
         records, deleted = patch.records, patch.deleted
-        if self.channel_cls.per_user:
+        if self.channel_cls._meta.per_user:
             if self.fanout.same_for_everyone(patch, self.layers):
                 self._deliver(patch, self.fanout.shared_payload(self, patch))
                 return
@@ -163,13 +163,13 @@ class ExecutionGroup:
 
     def render_live(self, patch: Patch, records: list[Record], deleted: list[RecordKey]) -> str:
         # A list subscription mixes the patches of several anchors: their cursors do not compare.
-        cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
+        cursor = "" if self.channel_cls._meta.many else format_cursor(patch.epoch, patch.version)
         return self.render(event(cursor, patch.reset, True, records, deleted))
 
     def _deliver(self, patch: Patch, payload: str) -> None:
         for sink in list(self.sinks):
             sink.push_live(patch.epoch, patch.version, payload, patch)
-        metrics.patch_sent(self.channel_cls.channel_name, patch)
+        metrics.patch_sent(self.channel_cls._meta.channel_name, patch)
 
 
 class FanOut:
@@ -219,9 +219,9 @@ class FanOut:
         """Add a sink to the group of its document; ``ignored_variables`` only matter to the snapshot."""
         shared = {k: v for k, v in variables.items() if k not in ignored_variables}
         # Per-user records: each user gets their own execution of each patch.
-        user = sink.user_id if channel_cls.per_user else None
+        user = sink.user_id if channel_cls._meta.per_user else None
         key = (
-            channel_cls.channel_name,
+            channel_cls._meta.channel_name,
             anchor,
             query,
             operation_name,

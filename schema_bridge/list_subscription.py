@@ -102,7 +102,7 @@ class ListSubscription:
             operation_name,
             connection.context,
         )
-        self.layers = {layer.type_name: layer for layer in self.channel_cls.layers}
+        self.layers = {layer.type_name: layer for layer in self.channel_cls._meta.layers}
         self.order: list[str] = []
         self.sinks: dict[str, AnchorSink] = {}
         self.held: dict[str, set[RecordKey]] = {}
@@ -176,7 +176,7 @@ class ListSubscription:
             self._leave(anchor)
             return None
         records = found.records
-        if self.channel_cls.per_user:
+        if self.channel_cls._meta.per_user:
             assert sink.group is not None
             owners = snapshot_owners(records, sink.group.layers)
             records, _ = visible_to(records, [], sink.user_id, owners, {}, sink.group.layers)
@@ -334,7 +334,7 @@ async def run_list_subscription(
     if args is None:
         connection.send_errors(op_id, errors)
         return
-    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
+    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls._meta.arguments}
     since = args.get("since")
     assert connection.context is not None
     try:
@@ -343,7 +343,7 @@ async def run_list_subscription(
     except ChannelError as refusal:
         refuse(connection, op_id, refusal)
         return
-    live_key = (channel_cls.channel_name, key)
+    live_key = (channel_cls._meta.channel_name, key)
     connection.context.live_channels[live_key] = channel
     op = operation(document, operation_name)
     assert op is not None
@@ -356,9 +356,9 @@ async def run_list_subscription(
     channel._list_session = subscription
     guard = Guard(connection, channel)
     guards.add(guard)
-    metrics.subscription_opened(channel_cls.channel_name, connection)
+    metrics.subscription_opened(channel_cls._meta.channel_name, connection)
     try:
-        if channel_cls.auto_update:
+        if channel_cls._meta.auto_update:
             await membership.join(channel_cls, subscription)
         await channel.on_connect(since if isinstance(since, str) else None)
         await subscription.start()
@@ -370,8 +370,8 @@ async def run_list_subscription(
         )
     finally:
         guards.remove(guard)
-        metrics.subscription_closed(channel_cls.channel_name, connection)
-        if channel_cls.auto_update:
+        metrics.subscription_closed(channel_cls._meta.channel_name, connection)
+        if channel_cls._meta.auto_update:
             membership.leave(channel_cls, subscription)
         subscription.close()
         if connection.context.live_channels.get(live_key) is channel:

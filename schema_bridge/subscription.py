@@ -146,7 +146,7 @@ async def run_channel_subscription(
     if args is None:
         connection.send_errors(op_id, errors)
         return
-    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
+    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls._meta.arguments}
     since = args.get("since")
     assert connection.context is not None
     try:
@@ -155,7 +155,7 @@ async def run_channel_subscription(
         refuse(connection, op_id, refusal)
         return
     # Actions sent on this socket for this anchor run on this subscription's channel instance.
-    live_key = (channel_cls.channel_name, anchor)
+    live_key = (channel_cls._meta.channel_name, anchor)
     connection.context.live_channels[live_key] = channel
     op = operation(document, operation_name)
     assert op is not None
@@ -176,15 +176,15 @@ async def run_channel_subscription(
     channel._session = session
     guard = Guard(connection, channel)
     guards.add(guard)
-    root = channel_cls.layers.root
+    root = channel_cls._meta.layers.root
     sink.anchor_key = (root.type_name, anchor)
     sink.pk_field = root.pk_field
-    metrics.subscription_opened(channel_cls.channel_name, connection)
+    metrics.subscription_opened(channel_cls._meta.channel_name, connection)
     try:
         await channel.on_connect(since if isinstance(since, str) else None)
         resume = feeds.parse_cursor(since) if isinstance(since, str) else None
         snapshot: Snapshot | UserSnapshot | None
-        if channel_cls.per_user:  # incremental when the changes can be split per user (user_resume.py)
+        if channel_cls._meta.per_user:  # incremental when the changes can be split per user (user_resume.py)
             snapshot = await user_snapshot(channel_cls, anchor, resume, sink.user_id, group.layers)
         else:
             snapshot = await feeds.snapshot(channel_cls, anchor, resume)
@@ -208,7 +208,7 @@ async def run_channel_subscription(
         )
     finally:
         guards.remove(guard)
-        metrics.subscription_closed(channel_cls.channel_name, connection)
+        metrics.subscription_closed(channel_cls._meta.channel_name, connection)
         fanout.leave(group, sink)
         if connection.context.live_channels.get(live_key) is channel:
             del connection.context.live_channels[live_key]

@@ -415,7 +415,7 @@ class Connection:
         root_field = single_root_field(op)
         channel_cls = self.index.channels.get(root_field or "")
         if channel_cls is not None:
-            run = run_list_subscription if channel_cls.many else run_channel_subscription
+            run = run_list_subscription if channel_cls._meta.many else run_channel_subscription
             await run(self, op_id, channel_cls, str(query), prepared.document, variables, operation_name)
             return
         if op.operation is OperationType.MUTATION and self._opens_its_channels(op):
