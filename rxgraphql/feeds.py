@@ -72,7 +72,7 @@ class AnchorFeed:
     def __init__(self, channel: type[ContextChannel], anchor: str, on_empty: Callable[[], None]) -> None:
         self.channel = channel
         self._pending: list[Patch] = []
-        self._layers = {layer.type_name: layer for layer in channel.layers}
+        self._layers = {layer.type_name: layer for layer in channel._meta.layers}
         self.anchor = anchor
         self.listeners: set[Listener] = set()
         self.epoch = ""
@@ -87,14 +87,14 @@ class AnchorFeed:
 
     @property
     def ttl(self) -> float:
-        ttl = self.channel.cache_ttl
+        ttl = self.channel._meta.cache_ttl
         return rx_settings().cache_ttl if ttl is None else ttl
 
     async def _open(self) -> None:
         self._unsubscribe = await get_broker().subscribe(
-            anchor_topic(self.channel.channel_name, self.anchor), self._on_message
+            anchor_topic(self.channel._meta.channel_name, self.anchor), self._on_message
         )
-        await get_cache().retain(self.channel.channel_name, self.anchor, self.ttl)
+        await get_cache().retain(self.channel._meta.channel_name, self.anchor, self.ttl)
 
     def _on_message(self, data: bytes) -> None:
         notice = Notice.decode(data)
@@ -128,7 +128,7 @@ class AnchorFeed:
         # The listeners drop what they already have; the feed only keeps the cursor catch-ups start from.
         if patch.epoch != self.epoch or patch.version > self.version:
             self.epoch, self.version = patch.epoch, patch.version
-        if not self.channel.per_user or reads_alike(patch, self._layers):
+        if not self.channel._meta.per_user or reads_alike(patch, self._layers):
             for listener in list(self.listeners):
                 self._hand(listener, patch)
             return
@@ -201,7 +201,7 @@ class AnchorFeed:
         self._drain()
         self._dispatch(
             Patch(
-                channel=self.channel.channel_name,
+                channel=self.channel._meta.channel_name,
                 anchor=self.anchor,
                 epoch=found.epoch,
                 version=found.version,
@@ -225,7 +225,7 @@ class AnchorFeed:
             return
         if self._unsubscribe is not None:
             self._unsubscribe()
-        await get_cache().release(self.channel.channel_name, self.anchor, self.ttl)
+        await get_cache().release(self.channel._meta.channel_name, self.anchor, self.ttl)
 
 
 def _ignore_result(future: asyncio.Future[None]) -> None:
@@ -248,7 +248,7 @@ class FeedHub:
         if broker not in self._brokers:
             self._brokers.add(broker)
             broker.on_reconnect(self.catch_up)
-        key = (channel.channel_name, anchor)
+        key = (channel._meta.channel_name, anchor)
         feed = self.feeds.get(key)
         if feed is None:
             feed = self.feeds[key] = AnchorFeed(channel, anchor, lambda: self._forget(key))
@@ -290,13 +290,13 @@ async def snapshot_for(
 ) -> Snapshot | None:
     """What a new subscriber of ``user`` catches up from (the changes since ``since`` when they can be
     served); None when the anchor is gone. Join the anchor's feed first, so no later patch is missed."""
-    if not channel.per_user:
+    if not channel._meta.per_user:
         return await snapshot(channel, anchor, since)
     full = await snapshot(channel, anchor, None)
     if full is None:
         return None
-    layers = {layer.type_name: layer for layer in channel.layers}
-    return await user_snapshot(full, channel.channel_name, anchor, since, user, layers)
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
+    return await user_snapshot(full, channel._meta.channel_name, anchor, since, user, layers)
 
 
 async def snapshot(
@@ -304,7 +304,7 @@ async def snapshot(
 ) -> Snapshot | None:
     """The anchor's state for a new subscriber, heating it when cold; None when the anchor is gone."""
     cache = get_cache()
-    name = channel.channel_name
+    name = channel._meta.channel_name
     feed = hub.feeds.get((name, anchor))
     if feed is not None:
         await asyncio.shield(feed.opened)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from django.db import models
 
 from .errors import ErrorCode
+from .options import ChannelOptions
 from .session import ChannelSession
 
 
@@ -41,8 +42,7 @@ def anchor_ids(listed: Any) -> list[str]:
 class ListChannelMixin:
     """What a ContextChannel offers when its state is a list (``many``)."""
 
-    many: ClassVar[bool] = False
-    auto_update: ClassVar[bool] = False
+    _meta: ClassVar[ChannelOptions]
     _session: ChannelSession | None
 
     def list_instances(self, **kwargs: Any) -> Any:
@@ -59,12 +59,12 @@ class ListChannelMixin:
     @property
     def anchor_ids(self) -> list[str]:
         """The ids of the anchors the live subscription streams, in order (empty when not live)."""
-        if not type(self).many or self._session is None:
+        if not type(self)._meta.many or self._session is None:
             return []
         return list(self._session.anchors)
 
     def _live_list(self) -> ChannelSession:
-        if not type(self).many:
+        if not type(self)._meta.many:
             raise TypeError(f"{type(self).__name__} is not a list channel")
         if self._session is None:
             from .actions import ActionError

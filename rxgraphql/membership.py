@@ -30,7 +30,7 @@ def publish_membership(broker: Broker, channel: type[ContextChannel], pks: Itera
     """Announce saved or deleted anchor rows of ``channel`` (from the write path, after commit)."""
     found = list(dict.fromkeys(pks))
     if found:
-        broker.publish(membership_topic(channel.channel_name), orjson.dumps({"anchors": found}))
+        broker.publish(membership_topic(channel._meta.channel_name), orjson.dumps({"anchors": found}))
 
 
 #: Told of the committed anchor rows: anchor id -> the row, or None when it was deleted.
@@ -38,7 +38,7 @@ Reconsider = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _rows(channel: type[ContextChannel], pks: list[str]) -> dict[str, Any]:
-    model = channel.layers.root.model
+    model = channel._meta.layers.root.model
     found = {str(row.pk): row for row in model._default_manager.filter(pk__in=pks)}
     return {pk: found.get(pk) for pk in pks}
 
@@ -56,7 +56,7 @@ class _ChannelTopic:
         self.opening = self.loop.create_task(self._open())
 
     async def _open(self) -> None:
-        topic = membership_topic(self.channel.channel_name)
+        topic = membership_topic(self.channel._meta.channel_name)
         unsubscribe = await get_broker().subscribe(topic, self._on_message)
         if self.closed:
             unsubscribe()
@@ -70,7 +70,7 @@ class _ChannelTopic:
         try:
             pks = [str(pk) for pk in orjson.loads(data)["anchors"]]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            logger.warning("undecodable membership message on %s", self.channel.channel_name)
+            logger.warning("undecodable membership message on %s", self.channel._meta.channel_name)
             return
         self.loop.create_task(self._dispatch(pks))
 
@@ -86,7 +86,7 @@ class _ChannelTopic:
         try:
             await listener(rows)
         except Exception:
-            logger.exception("a list subscription of %s failed to update", self.channel.channel_name)
+            logger.exception("a list subscription of %s failed to update", self.channel._meta.channel_name)
 
     def close(self) -> None:
         self.closed = True
@@ -103,20 +103,20 @@ class MembershipFeeds:
 
     async def join(self, channel: type[ContextChannel], listener: Reconsider) -> None:
         """Listen from now on: returns once the broker subscription is in place."""
-        topic = self.topics.get(channel.channel_name)
+        topic = self.topics.get(channel._meta.channel_name)
         if topic is None or topic.closed or topic.loop is not asyncio.get_running_loop():
-            topic = self.topics[channel.channel_name] = _ChannelTopic(channel)
+            topic = self.topics[channel._meta.channel_name] = _ChannelTopic(channel)
         topic.listeners.add(listener)
         await topic.ready()
 
     def leave(self, channel: type[ContextChannel], listener: Reconsider) -> None:
-        topic = self.topics.get(channel.channel_name)
+        topic = self.topics.get(channel._meta.channel_name)
         if topic is None:
             return
         topic.listeners.discard(listener)
         if not topic.listeners:
             topic.close()
-            del self.topics[channel.channel_name]
+            del self.topics[channel._meta.channel_name]
 
 
 membership = MembershipFeeds()

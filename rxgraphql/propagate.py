@@ -116,8 +116,8 @@ def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
     kept = []
     for model, pk in changes:
         for channel, layer in registry.by_model.get(model, ()):
-            if (channel.auto_update and layer is channel.layers.root) or cache.active_anchors(
-                channel.channel_name
+            if (channel._meta.auto_update and layer is channel._meta.layers.root) or cache.active_anchors(
+                channel._meta.channel_name
             ):
                 kept.append((model, pk))
                 break
@@ -147,15 +147,15 @@ def propagate(
         for channel, layer in registry.by_model.get(model, ()):
             per_channel[channel].add((layer, pk))
             backlog[channel].append((model._meta.label, pk))
-            if channel.auto_update and layer is channel.layers.root:
+            if channel._meta.auto_update and layer is channel._meta.layers.root:
                 anchor_rows[channel].append(pk)
     patches = 0
     for channel, dirty in per_channel.items():
         # The one cheap check of a save nobody watches: a per-process view, no round trip.
-        if not cache.active_anchors(channel.channel_name):
+        if not cache.active_anchors(channel._meta.channel_name):
             continue
-        for anchor in list(cache.heating_anchors(channel.channel_name)):
-            cache.note_backlog(channel.channel_name, anchor, backlog[channel])
+        for anchor in list(cache.heating_anchors(channel._meta.channel_name)):
+            cache.note_backlog(channel._meta.channel_name, anchor, backlog[channel])
         if cache.shared:
             patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
@@ -187,13 +187,13 @@ def _propagate_locked(
     snapshot taken after its write and under the same locks, until an edit brings none in: a propagation
     that found no holder looked before that write, after its change had committed.
     """
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, cache)
     patches = 0
     while dirty and locked:
-        with cache.lock(channel.channel_name, sorted(locked)):
+        with cache.lock(channel._meta.channel_name, sorted(locked)):
             while dirty:
-                with consistent_reads(channel.layers.root.model):
+                with consistent_reads(channel._meta.layers.root.model):
                     changes, anchors = _read(channel, dirty, fields_of, cache, preload=True)
                     if not anchors <= locked:
                         break  # lock those too and read again
@@ -213,7 +213,7 @@ def _propagate_local(
     broker: Broker,
 ) -> int:
     """Propagate into this process's embedded cache, under ``local_edits`` taken before the snapshot."""
-    with local_edits, consistent_reads(channel.layers.root.model):
+    with local_edits, consistent_reads(channel._meta.layers.root.model):
         changes, anchors = _read(channel, dirty, fields_of, cache, preload=False)
         return _edit_and_publish(channel, changes, anchors, cache, broker, dirty)
 
@@ -226,10 +226,10 @@ def _read(
     preload: bool,
 ) -> tuple[Changes, set[str]]:
     """Render the changed rows and find the anchors to edit: those holding them or their new parents."""
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     fields = {(layer.type_name, pk): fields_of.get((layer.model._meta.label, pk)) for layer, pk in dirty}
     changes = changes_of(_Records(layers), fields)
-    holders = cache.anchors_containing(channel.channel_name, changes.candidates(), preload=preload)
+    holders = cache.anchors_containing(channel._meta.channel_name, changes.candidates(), preload=preload)
     return changes, {anchor for anchors in holders.values() for anchor in anchors}
 
 
@@ -245,13 +245,13 @@ def _edit_and_publish(
 ) -> int:
     """Edit each anchor (``anchor_edit``) and publish its patch; the number of patches. ``added`` receives
     the keys of the records the edits brought in."""
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     patches = 0
     for anchor in sorted(anchors):
-        with cache.edit(channel.channel_name, anchor) as edit:
+        with cache.edit(channel._meta.channel_name, anchor) as edit:
             if edit is None:
                 continue
-            tracker = OwnershipTracker(edit, layers) if channel.per_user else None
+            tracker = OwnershipTracker(edit, layers) if channel._meta.per_user else None
             brought = edit_anchor(tracker or edit, changes)
             if added is not None:
                 added.update(brought)
@@ -259,8 +259,8 @@ def _edit_and_publish(
             if patch is not None:
                 if tracker is not None:
                     tracker.annotate(patch)
-                metrics.patch_published(channel.channel_name, anchor, patch, dirty)
-                broker.publish(anchor_topic(channel.channel_name, anchor), patch.encode())
+                metrics.patch_published(channel._meta.channel_name, anchor, patch, dirty)
+                broker.publish(anchor_topic(channel._meta.channel_name, anchor), patch.encode())
                 patches += 1
     return patches
 
@@ -285,7 +285,7 @@ def _anchors_to_lock(
                 value = found[str(edge.child_fk_attname)]
                 if value is not None:
                     candidates.add((edge.parent.type_name, str(value)))
-    holders = cache.anchors_containing(channel.channel_name, candidates)
+    holders = cache.anchors_containing(channel._meta.channel_name, candidates)
     return {anchor for anchors in holders.values() for anchor in anchors}
 
 
@@ -317,16 +317,16 @@ def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with paused_gc(), consistent_reads(channel.layers.root.model):
+    with paused_gc(), consistent_reads(channel._meta.layers.root.model):
         return _heat_records(channel, anchor_pk)
 
 
 def _heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
-    layers = {layer.type_name: layer for layer in channel.layers}
+    layers = {layer.type_name: layer for layer in channel._meta.layers}
     records = _Records(layers, heating=True)
-    root_key = (channel.layers.root.type_name, anchor_pk)
+    root_key = (channel._meta.layers.root.type_name, anchor_pk)
     if records.get(root_key) is None:
         return None
     out: list[tuple[RecordKey, Record, list[RecordKey]]] = []

@@ -37,12 +37,15 @@ class Registry:
 
     def register(self, channel: type[ContextChannel]) -> None:
         for other in self.channels.values():
-            if other.field_name == channel.field_name and other.channel_name != channel.channel_name:
+            if (
+                other._meta.field_name == channel._meta.field_name
+                and other._meta.channel_name != channel._meta.channel_name
+            ):
                 raise ImproperlyConfigured(
-                    f"{channel.channel_name} and {other.channel_name} would both be "
-                    f"the GraphQL field '{channel.field_name}'"
+                    f"{channel._meta.channel_name} and {other._meta.channel_name} would both be "
+                    f"the GraphQL field '{channel._meta.field_name}'"
                 )
-        self.channels[channel.channel_name] = channel
+        self.channels[channel._meta.channel_name] = channel
         if self.ready:
             self.finalize()
 
@@ -50,7 +53,7 @@ class Registry:
         return self.channels[channel_name]
 
     def layers(self) -> list[Layer]:
-        return [layer for channel in self.channels.values() for layer in channel.layers]
+        return [layer for channel in self.channels.values() for layer in channel._meta.layers]
 
     def finalize(self) -> None:
         """Name every layer type (prefixing clashing names with the app) and index layers by model."""
@@ -76,7 +79,7 @@ class Registry:
                 )
         index: dict[type[models.Model], list[tuple[type[ContextChannel], Layer]]] = defaultdict(list)
         for channel in self.channels.values():
-            for layer in channel.layers:
+            for layer in channel._meta.layers:
                 index[layer.model].append((channel, layer))
         self.by_model = dict(index)
         self.ready = True

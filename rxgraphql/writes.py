@@ -161,7 +161,7 @@ def _inside(channel: ContextChannel, lookups: Sequence[str], anchors: Sequence[s
     """Whether the row the lookups reach is inside one of the anchors (a list channel has several)."""
     if not lookups:
         return False
-    root: type[models.Model] = type(channel).layers.root.model
+    root: type[models.Model] = type(channel)._meta.layers.root.model
     condition = Q()
     for lookup in lookups:
         condition |= Q(**{lookup: pk})

@@ -63,7 +63,7 @@ async def open_channel(
     ``RxContext.live_channels``.
     """
     kwargs: dict[str, Any] = {}
-    for argument in channel_cls.arguments:
+    for argument in channel_cls._meta.arguments:
         value = raw_args.get(argument.name)
         try:
             kwargs[argument.name] = argument.coerce(value)
@@ -76,7 +76,7 @@ async def open_channel(
         raise ChannelError("Your credentials were revoked", ErrorCode.FORBIDDEN) from None
     if allowed is NotImplemented or not allowed:
         raise ChannelError("You do not have permission to watch this channel", ErrorCode.FORBIDDEN)
-    if channel_cls.many:
+    if channel_cls._meta.many:
         return channel, list_key(kwargs)
     anchor = channel.get_instance_id(**kwargs)
     if anchor is None:
@@ -101,7 +101,7 @@ async def list_anchors(channel: ContextChannel) -> list[str]:
 
 
 def _nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
-    root = channel_cls.layers.root
+    root = channel_cls._meta.layers.root
     instance = root.model._default_manager.filter(pk=anchor).first()
     if instance is None:
         return None
@@ -111,10 +111,10 @@ def _nested_state(channel_cls: type[ContextChannel], anchor: str) -> Any:
 async def nested_state(channel_cls: type[ContextChannel], anchor: str, user: User) -> Any:
     """The serializer's nested output for the anchor (as ``user`` may see it); None when it does not exist."""
     data = await database_sync_to_async(_nested_state)(channel_cls, anchor)
-    if data is None or not channel_cls.per_user:
+    if data is None or not channel_cls._meta.per_user:
         return data
     user_id = None if user.pk is None else str(user.pk)
-    return filter_nested(data, channel_cls.layers.root, user_id)
+    return filter_nested(data, channel_cls._meta.layers.root, user_id)
 
 
 async def nested_states(channel: ContextChannel, user: User) -> list[Any]:
@@ -126,7 +126,7 @@ async def nested_states(channel: ContextChannel, user: User) -> list[Any]:
         return [data for data in (_nested_state(channel_cls, a) for a in anchors) if data is not None]
 
     states: list[Any] = await database_sync_to_async(read)()
-    if not channel_cls.per_user:
+    if not channel_cls._meta.per_user:
         return states
     user_id = None if user.pk is None else str(user.pk)
-    return [filter_nested(data, channel_cls.layers.root, user_id) for data in states]
+    return [filter_nested(data, channel_cls._meta.layers.root, user_id) for data in states]

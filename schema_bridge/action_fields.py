@@ -27,7 +27,7 @@ from .python_types import mapped
 def live_channel(context: Any, channel_cls: type[ContextChannel], anchor: str) -> ContextChannel | None:
     """The channel instance of a live subscription on the caller's websocket, if any."""
     live: dict[tuple[str, str], ContextChannel] = getattr(context, "live_channels", None) or {}
-    return live.get((channel_cls.channel_name, anchor))
+    return live.get((channel_cls._meta.channel_name, anchor))
 
 
 def _call(channel: ContextChannel, spec: ActionSpec, params: dict[str, Any]) -> Any:
@@ -41,7 +41,7 @@ def action_field(channel_cls: type[ContextChannel], spec: ActionSpec) -> tuple[s
     """(GraphQL field name, strawberry mutation) of one action."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("info", keyword, annotation=strawberry.Info)]
-    for argument in channel_cls.arguments:
+    for argument in channel_cls._meta.arguments:
         params.append(inspect.Parameter(argument.name, keyword, annotation=_argument_annotation(argument)))
     conversions = {}
     for parameter in spec.parameters:
@@ -50,7 +50,7 @@ def action_field(channel_cls: type[ContextChannel], spec: ActionSpec) -> tuple[s
         default = parameter.default if parameter.has_default else inspect.Parameter.empty
         params.append(inspect.Parameter(parameter.name, keyword, annotation=kind.annotation, default=default))
     returned = mapped(spec.returns)
-    channel_names = {a.name for a in channel_cls.arguments}
+    channel_names = {a.name for a in channel_cls._meta.arguments}
 
     async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
         user = getattr(info.context, "user", None) or AnonymousUser()
@@ -68,7 +68,7 @@ def action_field(channel_cls: type[ContextChannel], spec: ActionSpec) -> tuple[s
             raise ChannelError(str(refusal) or "Invalid input", ErrorCode.BAD_REQUEST) from None
         return returned.to_graphql(result)
 
-    name = channel_cls.field_name + spec.pascal_name
+    name = channel_cls._meta.field_name + spec.pascal_name
     resolver = _with_signature(resolve, params, returned.annotation)
     field = strawberry.mutation(resolver=resolver, name=name, description=spec.description)
     return name, field
@@ -77,7 +77,7 @@ def action_field(channel_cls: type[ContextChannel], spec: ActionSpec) -> tuple[s
 def action_fields(channels: list[type[ContextChannel]]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for channel_cls in channels:
-        for spec in channel_cls.actions:
+        for spec in channel_cls._meta.actions:
             name, field = action_field(channel_cls, spec)
             fields[name] = field
     return fields

@@ -11,8 +11,9 @@ import strawberry
 from django.contrib.auth.models import AnonymousUser
 from strawberry.scalars import JSON
 
-from rxgraphql.channel import ChannelArgument, ContextChannel
+from rxgraphql.channel import ContextChannel
 from rxgraphql.errors import ErrorCode
+from rxgraphql.options import ChannelArgument
 
 from .access import ChannelError, nested_state, nested_states, open_channel
 from .layer_types import LayerTypes, RecordRef
@@ -35,7 +36,7 @@ def _with_signature(func: Any, params: list[inspect.Parameter], returns: Any) ->
 def _parameters(channel_cls: type[ContextChannel], with_since: bool) -> list[inspect.Parameter]:
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("info", keyword, annotation=strawberry.Info)]
-    for argument in channel_cls.arguments:
+    for argument in channel_cls._meta.arguments:
         default = None if argument.optional else inspect.Parameter.empty
         params.append(
             inspect.Parameter(
@@ -55,8 +56,8 @@ class ChannelFields:
     def __init__(self, channel_cls: type[ContextChannel], layer_types: LayerTypes) -> None:
         self.channel_cls = channel_cls
         name = channel_cls.__name__
-        members: Any = tuple(layer_types.flat_type(layer) for layer in channel_cls.layers)
-        for layer in channel_cls.layers:
+        members: Any = tuple(layer_types.flat_type(layer) for layer in channel_cls._meta.layers)
+        for layer in channel_cls._meta.layers:
             layer_types.ref_type(layer)
         record_union: Any = Annotated[
             Union[members],  # noqa: UP007
@@ -85,12 +86,12 @@ class ChannelFields:
                 "or a live patch of upserted records and deleted refs."
             ),
         )
-        self.nested_type = layer_types.nested_type(channel_cls.layers.root)
+        self.nested_type = layer_types.nested_type(channel_cls._meta.layers.root)
 
     @staticmethod
     def _anchors_annotation(channel_cls: type[ContextChannel]) -> dict[str, Any]:
         """``anchors``: a list channel's anchor ids in order, with each change of the list (else null)."""
-        if not channel_cls.many:
+        if not channel_cls._meta.many:
             return {}
         return {"anchors": typing.Optional[list[strawberry.ID]]}  # noqa: UP045
 
@@ -107,7 +108,7 @@ class ChannelFields:
 
         async def subscribe(info: strawberry.Info, **kwargs: Any) -> AsyncGenerator[Any, None]:
             raise ChannelError(
-                f"{channel_cls.field_name} is served over the graphql-transport-ws websocket",
+                f"{channel_cls._meta.field_name} is served over the graphql-transport-ws websocket",
                 ErrorCode.BAD_REQUEST,
             )
             yield  # pragma: no cover
@@ -118,7 +119,7 @@ class ChannelFields:
         )
         return strawberry.subscription(
             resolver=resolver,
-            name=channel_cls.field_name,
+            name=channel_cls._meta.field_name,
             description=(channel_cls.__doc__ or f"Live state of {channel_cls.__name__}").strip(),
         )
 
@@ -128,7 +129,7 @@ class ChannelFields:
         async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
             user = getattr(info.context, "user", None) or AnonymousUser()
             channel, anchor = await open_channel(channel_cls, user, kwargs)
-            if channel_cls.many:
+            if channel_cls._meta.many:
                 return await nested_states(channel, user)
             data = await nested_state(channel_cls, anchor, user)
             if data is None:
@@ -136,14 +137,14 @@ class ChannelFields:
             return data
 
         nested: Any = self.nested_type
-        returns = list[nested] if channel_cls.many else typing.Optional[nested]  # noqa: UP045
+        returns = list[nested] if channel_cls._meta.many else typing.Optional[nested]  # noqa: UP045
         resolver = _with_signature(resolve, _parameters(channel_cls, False), returns)
         return strawberry.field(
             resolver=resolver,
-            name=channel_cls.field_name,
+            name=channel_cls._meta.field_name,
             description=(
                 f"The nested states of {channel_cls.__name__}'s anchors, in order, once."
-                if channel_cls.many
+                if channel_cls._meta.many
                 else f"The nested state of {channel_cls.__name__}, once."
             ),
         )

@@ -51,7 +51,7 @@ class ConsumerGroups:
 
     async def _read(self) -> None:
         assert self.layer_channel is not None
-        handlers = type(self.channel).consumers
+        handlers = type(self.channel)._meta.consumers
         while True:
             message = await self.layer.receive(self.layer_channel)
             name = handlers.get(str(message.get("type")))

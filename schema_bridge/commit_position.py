@@ -31,7 +31,7 @@ PROPAGATION_WAIT_SECONDS = 5.0
 
 async def commit_position(channel_cls: type[ContextChannel], anchor: str) -> str | None:
     """The anchor's cursor once this process's pending changes are propagated; None when unknown."""
-    feed = hub.feeds.get((channel_cls.channel_name, anchor))
+    feed = hub.feeds.get((channel_cls._meta.channel_name, anchor))
     if feed is None:
         return None
     if not await database_sync_to_async(wait_propagated)(PROPAGATION_WAIT_SECONDS):
@@ -40,7 +40,7 @@ async def commit_position(channel_cls: type[ContextChannel], anchor: str) -> str
     since = (feed.epoch, feed.version) if feed.epoch else None
     if since is None:
         return None
-    found = await get_cache().snapshot(channel_cls.channel_name, anchor, since)
+    found = await get_cache().snapshot(channel_cls._meta.channel_name, anchor, since)
     if found is None:
         return None
     return format_cursor(found.epoch, found.version)

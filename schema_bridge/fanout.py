@@ -203,11 +203,11 @@ class ExecutionGroup(Document):
         payload = self.fanout.payload(self, patch)
         for sink in list(self.sinks):
             sink.push_live(payload, patch)
-        metrics.patch_sent(self.channel_cls.channel_name, patch)
+        metrics.patch_sent(self.channel_cls._meta.channel_name, patch)
 
     def render_live(self, patch: Patch) -> str:
         # A list subscription mixes the patches of several anchors: their cursors do not compare.
-        cursor = "" if self.channel_cls.many else format_cursor(patch.epoch, patch.version)
+        cursor = "" if self.channel_cls._meta.many else format_cursor(patch.epoch, patch.version)
         return self.render(
             Event(cursor=cursor, reset=patch.reset, records=patch.records, deleted=patch.deleted)
         )
@@ -245,9 +245,9 @@ class FanOut:
         """Add a sink to the group of its document; ``ignored_variables`` only matter to the snapshot."""
         shared = {k: v for k, v in op.variables.items() if k not in ignored_variables}
         # Per-user records: each user gets their own execution of the patches that carry them.
-        user = op.user_id if channel_cls.per_user else None
+        user = op.user_id if channel_cls._meta.per_user else None
         key = (
-            channel_cls.channel_name,
+            channel_cls._meta.channel_name,
             anchor,
             op.query,
             op.operation_name,

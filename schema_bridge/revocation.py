@@ -100,12 +100,12 @@ class Guards:
     def add(self, guard: Guard) -> None:
         self._connect(type(guard.channel))
         with self.lock:
-            self.by_channel.setdefault(type(guard.channel).channel_name, set()).add(guard)
+            self.by_channel.setdefault(type(guard.channel)._meta.channel_name, set()).add(guard)
             self.by_user.setdefault(guard.user_pk, set()).add(guard)
 
     def remove(self, guard: Guard) -> None:
         with self.lock:
-            self.by_channel.get(type(guard.channel).channel_name, set()).discard(guard)
+            self.by_channel.get(type(guard.channel)._meta.channel_name, set()).discard(guard)
             self.by_user.get(guard.user_pk, set()).discard(guard)
 
     def _fire(self, guards: Iterable[Guard]) -> None:
@@ -198,9 +198,7 @@ def _credentials(connection: Socket) -> tuple[str | None, str | None]:
 
 def recheck_models(channel_cls: type[ContextChannel]) -> tuple[type[models.Model], ...]:
     """The models of ``Meta.recheck_on``: a change of one of their rows re-checks the permission."""
-    meta = channel_cls.__dict__.get("Meta")
-    declared = getattr(meta, "recheck_on", None) or ()
-    return tuple(declared)
+    return channel_cls._meta.recheck_on
 
 
 guards = Guards()

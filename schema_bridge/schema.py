@@ -91,11 +91,11 @@ class SchemaIndex:
         self.channels: dict[str, type[ContextChannel]] = {}
         query_fields: dict[str, Any] = {}
         subscription_fields: dict[str, Any] = {}
-        for channel_cls in sorted(registry.channels.values(), key=lambda c: c.field_name):
+        for channel_cls in sorted(registry.channels.values(), key=lambda c: c._meta.field_name):
             fields = ChannelFields(channel_cls, layer_types)
-            self.channels[channel_cls.field_name] = channel_cls
-            query_fields[channel_cls.field_name] = fields.query_field()
-            subscription_fields[channel_cls.field_name] = fields.subscription_field()
+            self.channels[channel_cls._meta.field_name] = channel_cls
+            query_fields[channel_cls._meta.field_name] = fields.query_field()
+            subscription_fields[channel_cls._meta.field_name] = fields.subscription_field()
         channels = list(self.channels.values())
         mutations = {**action_fields(channels), **write_fields(channels, layer_types)}
         # Root mutation fields that open their channel (and so check the caller again) themselves.

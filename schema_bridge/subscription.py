@@ -58,13 +58,13 @@ async def run_subscription(op: Operation, channel_cls: type[ContextChannel]) -> 
         return
     subscription, since = opened
     channel = subscription.channel
-    live_key = (channel_cls.channel_name, subscription.key)
+    live_key = (channel_cls._meta.channel_name, subscription.key)
     try:
         async with channel.live(subscription):
             # Actions sent on this socket for this anchor run on this subscription's channel instance.
             op.context.live_channels[live_key] = channel
             guards.add(subscription.guard)
-            metrics.subscription_opened(channel_cls.channel_name, op.connection)
+            metrics.subscription_opened(channel_cls._meta.channel_name, op.connection)
             try:
                 await subscription.open()
                 await channel.on_connect(since)
@@ -77,7 +77,7 @@ async def run_subscription(op: Operation, channel_cls: type[ContextChannel]) -> 
                 )
             finally:
                 guards.remove(subscription.guard)
-                metrics.subscription_closed(channel_cls.channel_name, op.connection)
+                metrics.subscription_closed(channel_cls._meta.channel_name, op.connection)
                 if op.context.live_channels.get(live_key) is channel:
                     del op.context.live_channels[live_key]
         # Leaving the binding closed the subscription (its groups, its feeds, its channel-layer groups).
@@ -93,12 +93,12 @@ async def open_subscription(
     if args is None:
         op.send_errors(errors)
         return None
-    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls.arguments}
+    raw = {a.name: args.get(to_camel_case(a.name)) for a in channel_cls._meta.arguments}
     since = args.get("since")
     try:
         channel, key = await open_channel(channel_cls, op.context.user, raw)
         subscription: Subscription
-        if channel_cls.many:
+        if channel_cls._meta.many:
             subscription = AnchorList(op, channel, key, await list_anchors(channel))
         else:
             subscription = SingleAnchor(op, channel, key)
@@ -262,7 +262,7 @@ class SingleAnchor(Subscription):
 
     def __init__(self, op: Operation, channel: ContextChannel, anchor: str) -> None:
         super().__init__(op, channel, anchor)
-        root = self.channel_cls.layers.root
+        root = self.channel_cls._meta.layers.root
         self.anchor_key: RecordKey = (root.type_name, anchor)  # patches of this row are held
         self.pk_field = root.pk_field
         self.watching = False  # patches of the anchor's row are held from the end of the snapshot on
@@ -342,7 +342,7 @@ class AnchorList(Subscription):
     def __init__(self, op: Operation, channel: ContextChannel, key: str, anchors: list[str]) -> None:
         super().__init__(op, channel, key)
         self.own = Document(op)  # the list's own events: the anchor order, removals, runtime state
-        self.layers = {layer.type_name: layer for layer in self.channel_cls.layers}
+        self.layers = {layer.type_name: layer for layer in self.channel_cls._meta.layers}
         #: ``list_instances()``'s anchors, as ``on_connect`` may change them before the snapshot.
         self.order = anchors
         self.held: dict[str, set[RecordKey]] = {}
@@ -367,7 +367,7 @@ class AnchorList(Subscription):
         return self.order
 
     async def open(self) -> None:
-        if self.channel_cls.auto_update:
+        if self.channel_cls._meta.auto_update:
             self.membership = True
             await membership.join(self.channel_cls, self.reconsider)
 

@@ -113,13 +113,13 @@ def write_field(
 ) -> tuple[str, Any]:
     keyword = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("info", keyword, annotation=strawberry.Info)]
-    for argument in channel_cls.arguments:
+    for argument in channel_cls._meta.arguments:
         params.append(inspect.Parameter(argument.name, keyword, annotation=_argument_annotation(argument)))
     if operation is not Operation.CREATE:
         params.append(inspect.Parameter("id", keyword, annotation=strawberry.ID))
     if operation is not Operation.DELETE:
         params.append(inspect.Parameter("data", keyword, annotation=types.input_type(writable)))
-    channel_names = {a.name for a in channel_cls.arguments}
+    channel_names = {a.name for a in channel_cls._meta.arguments}
 
     async def resolve(info: strawberry.Info, **kwargs: Any) -> Any:
         user = getattr(info.context, "user", None) or AnonymousUser()
@@ -131,7 +131,7 @@ def write_field(
             return _outcome(WriteOutcome(status_of(refusal.code), refusal.message))
         live = live_channel(info.context, channel_cls, anchor)
         channel = live or channel
-        if not channel_cls.many:
+        if not channel_cls._meta.many:
             anchors = [anchor]
         elif live is not None:
             anchors = live.anchor_ids  # what the subscription streams right now
@@ -150,11 +150,13 @@ def write_field(
             level = logging.WARNING if outcome.code == ErrorCode.FORBIDDEN.status else logging.INFO
             logger.log(level, "%s refused (%d): %s", name, outcome.code, outcome.message)
         # commit position of the write (single channels; list channels have no cursor)
-        cursor = await commit_position(channel_cls, anchor) if outcome.ok and not channel_cls.many else None
+        cursor = (
+            await commit_position(channel_cls, anchor) if outcome.ok and not channel_cls._meta.many else None
+        )
         return _outcome(outcome, cursor)
 
     verb = operation.value.capitalize()
-    name = f"{channel_cls.field_name}{verb}{writable.layer.type_name}"
+    name = f"{channel_cls._meta.field_name}{verb}{writable.layer.type_name}"
     resolver = _with_signature(resolve, params, types.result_type(writable))
     description = f"{verb} a {writable.layer.type_name} of {channel_cls.__name__}'s anchor."
     return name, strawberry.mutation(resolver=resolver, name=name, description=description)
@@ -164,7 +166,7 @@ def write_fields(channels: list[type[ContextChannel]], layer_types: LayerTypes) 
     types = WriteTypes(layer_types)
     fields: dict[str, Any] = {}
     for channel_cls in channels:
-        for writable in channel_cls.writable.values():
+        for writable in channel_cls._meta.writable.values():
             for operation in sorted(writable.operations, key=lambda op: op.value):
                 name, field = write_field(channel_cls, writable, operation, types)
                 fields[name] = field

@@ -30,7 +30,7 @@ from tests.support.redis_server import RedisServer
 from tests.support.world import BoardWorld, make_board_world
 
 pytestmark = pytest.mark.timeout(120)
-CHANNEL = BoardChannel.channel_name
+CHANNEL = BoardChannel._meta.channel_name
 #: A hang guard: the events are set by the other thread long before this.
 WAIT = 30.0
 

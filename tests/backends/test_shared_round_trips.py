@@ -56,8 +56,8 @@ def _heat(cache: RecordCache, board: Board) -> None:
     assert heated is not None
 
     async def heat() -> None:
-        assert await cache.begin_heat(BoardChannel.channel_name, str(board.pk))
-        await cache.finish_heat(BoardChannel.channel_name, str(board.pk), *heated)
+        assert await cache.begin_heat(BoardChannel._meta.channel_name, str(board.pk))
+        await cache.finish_heat(BoardChannel._meta.channel_name, str(board.pk), *heated)
 
     asyncio.run(heat())
 

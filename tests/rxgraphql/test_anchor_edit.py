@@ -22,8 +22,8 @@ from rxgraphql.backends.memory import MemoryRecordCache
 from rxgraphql.layers import Layer
 from rxgraphql.records import Record, RecordKey
 
-CHANNEL = BoardChannel.channel_name
-LAYERS = {layer.type_name: layer for layer in BoardChannel.layers}
+CHANNEL = BoardChannel._meta.channel_name
+LAYERS = {layer.type_name: layer for layer in BoardChannel._meta.layers}
 
 BOARD: RecordKey = ("Board", "1")
 TODO: RecordKey = ("Column", "10")

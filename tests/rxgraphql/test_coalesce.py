@@ -30,7 +30,7 @@ def _patch(
     previous_owners: dict[str, str] | None = None,
 ) -> Patch:
     return Patch(
-        BoardChannel.channel_name,
+        BoardChannel._meta.channel_name,
         "1",
         epoch,
         version,
@@ -132,7 +132,7 @@ def test_a_burst_reaches_the_listeners_as_one_patch_and_notices_keep_their_place
         feed.listeners.add(listener)
         await feed.opened
         broker = backends.get_broker()
-        name = anchor_topic(BoardChannel.channel_name, "1")
+        name = anchor_topic(BoardChannel._meta.channel_name, "1")
         # The embedded broker queues each message on the loop: all of them wait while this runs.
         for version in range(1, 6):
             broker.publish(name, _patch(version, [_card(1, f"v{version}")]).encode())

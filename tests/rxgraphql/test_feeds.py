@@ -38,7 +38,7 @@ def fresh_backends(settings: object) -> Iterator[None]:
 
 def _patch(version: int, records: list[Record], owners: dict[str, str] | None = None) -> Patch:
     return Patch(
-        channel=BoardChannel.channel_name,
+        channel=BoardChannel._meta.channel_name,
         anchor="1",
         epoch="e",
         version=version,
@@ -56,7 +56,7 @@ def test_listeners_get_one_object_per_patch_everyone_reads_alike_and_one_per_use
         feed.listeners.update({alice, alice_again, bob})
         await feed.opened
         broker = backends.get_broker()
-        topic = anchor_topic(BoardChannel.channel_name, "1")
+        topic = anchor_topic(BoardChannel._meta.channel_name, "1")
 
         async def publish(data: bytes, reaching: list[_Listener]) -> None:
             for listener in reaching:

@@ -20,13 +20,13 @@ from rxgraphql.layers import EdgeKind, LayerGraph
 def _edges() -> dict[tuple[str, str], EdgeKind]:
     return {
         (edge.parent.type_name, edge.field_name): edge.kind
-        for layer in BoardChannel.layers
+        for layer in BoardChannel._meta.layers
         for edge in layer.children
     }
 
 
 def test_one_layer_per_serializer_class_with_app_prefixed_clashing_names() -> None:
-    names = {layer.type_name: layer.model for layer in BoardChannel.layers}
+    names = {layer.type_name: layer.model for layer in BoardChannel._meta.layers}
     assert names == {
         "Board": Board,
         "BoardUser": User,
@@ -62,7 +62,7 @@ def test_flat_record_keeps_scalars_and_replaces_children_by_ids() -> None:
     column = Column.objects.create(board=board, title="c")
     card = Card.objects.create(column=column, title="x", created_by=owner, estimate="1.50")
     Comment.objects.create(card=card, author=owner, text="hi")
-    layer = next(layer for layer in BoardChannel.layers if layer.type_name == "Card")
+    layer = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
     data = layer.flat_serializer_class(card).data
     assert data["creator"] == owner.pk
     assert data["assignee"] is None

@@ -19,10 +19,10 @@ from rxgraphql.writes import perform_write
 
 
 def test_a_list_channel_is_recognised_from_its_state() -> None:
-    assert (MyBoardsChannel.many, MyBoardsChannel.auto_update) == (True, True)
-    assert MyBoardsChannel.arguments == ()  # has_permission(self, user) takes none
-    assert MyBoardsChannel.layers.root.serializer_class is BoardSummarySerializer
-    assert (BoardChannel.many, BoardChannel.auto_update) == (False, False)
+    assert (MyBoardsChannel._meta.many, MyBoardsChannel._meta.auto_update) == (True, True)
+    assert MyBoardsChannel._meta.arguments == ()  # has_permission(self, user) takes none
+    assert MyBoardsChannel._meta.layers.root.serializer_class is BoardSummarySerializer
+    assert (BoardChannel._meta.many, BoardChannel._meta.auto_update) == (False, False)
 
 
 def test_a_list_channel_must_say_which_anchors_it_lists() -> None:
@@ -87,7 +87,7 @@ def test_a_write_may_target_any_listed_anchor_and_nothing_else() -> None:
             return True
 
     channel = Allowing(owner, board_id=boards[0].pk)
-    writable = BoardChannel.writable["board.serializers.CardSerializer"]
+    writable = BoardChannel._meta.writable["board.serializers.CardSerializer"]
     listed = [str(boards[0].pk), str(boards[1].pk)]
     assert writable.serializer_class.__name__ == CardSerializer.__name__
     inside = perform_write(channel, writable, SAVE, listed, cards[1].pk, {"title": "second"})

@@ -10,12 +10,12 @@ from rxgraphql.ownership import patch_for, reads_alike
 from rxgraphql.records import Record
 from rxgraphql.stream import Patch
 
-LAYERS = {layer.type_name: layer for layer in BoardChannel.layers}
+LAYERS = {layer.type_name: layer for layer in BoardChannel._meta.layers}
 
 
 def _patch(records: list[Record], **kwargs: Any) -> Patch:
     return Patch(
-        channel=BoardChannel.channel_name, anchor="1", epoch="e", version=2, records=records, **kwargs
+        channel=BoardChannel._meta.channel_name, anchor="1", epoch="e", version=2, records=records, **kwargs
     )
 
 

@@ -46,7 +46,7 @@ class _Board:
         self.broker = _Published()
         self.anchor = str(world.board_a.pk)
         self.reads: dict[str, list[str]] = defaultdict(list)
-        name = BoardChannel.channel_name
+        name = BoardChannel._meta.channel_name
 
         heated = heat_records(BoardChannel, self.anchor)
         assert heated is not None
@@ -76,7 +76,7 @@ class _Board:
         assert propagate(rows, self.cache, self.broker, fields) == 0
 
     def records(self) -> dict[RecordKey, Record]:
-        anchor = self.cache._anchors[(BoardChannel.channel_name, self.anchor)]
+        anchor = self.cache._anchors[(BoardChannel._meta.channel_name, self.anchor)]
         return dict(anchor.records)
 
     def column_cards(self) -> dict[str, list[int]]:
@@ -274,7 +274,7 @@ def test_edits_of_the_embedded_cache_read_and_write_under_one_lock(
     monkeypatch.setattr(
         module, "_edit_and_publish", lambda *args: seen.append(module.local_edits.locked()) or 0
     )
-    module.propagate([(BoardChannel.layers.root.model, "1")], cache, MemoryBroker())
+    module.propagate([(BoardChannel._meta.layers.root.model, "1")], cache, MemoryBroker())
     assert len(seen) >= 2  # a snapshot and an edit for each channel showing boards
     assert all(seen)
     assert not module.local_edits.locked()

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rxgraphql.records import consistent_reads, fetch_records, renders_from_own_row
 from tests.support.world import make_board_world
 
-LAYERS = {layer.type_name: layer for layer in BoardChannel.layers}
+LAYERS = {layer.type_name: layer for layer in BoardChannel._meta.layers}
 
 
 def test_layers_with_computed_fields_are_told_apart() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,17 +27,16 @@ def serializer(name: str, module: str) -> type:
 
 
 def channel(name: str, *layers: FakeLayer) -> Any:
-    return type(
-        name,
-        (),
-        {"channel_name": f"tests.{name}", "field_name": name[:1].lower() + name[1:], "layers": layers},
-    )
+    """A stand-in for a channel class: only the options the registry reads."""
+    field = name[:1].lower() + name[1:]
+    options = SimpleNamespace(channel_name=f"tests.{name}", field_name=field, layers=layers)
+    return type(name, (), {"_meta": options})
 
 
 def test_the_projects_channels_are_registered_by_name() -> None:
     assert registry.ready
-    assert registry.get(BoardChannel.channel_name) is BoardChannel
-    assert registry.channels[MyBoardsChannel.channel_name] is MyBoardsChannel
+    assert registry.get(BoardChannel._meta.channel_name) is BoardChannel
+    assert registry.channels[MyBoardsChannel._meta.channel_name] is MyBoardsChannel
 
 
 def test_models_index_the_channels_and_layers_that_show_them() -> None:
@@ -66,7 +66,7 @@ def test_two_serializers_of_one_name_take_their_apps_prefix_and_one_class_keeps_
     own.register(channel("Rooms", other, again))
     own.finalize()
     assert (first.type_name, again.type_name, other.type_name) == ("BoardUser", "BoardUser", "ChatUser")
-    assert [c.channel_name for c, _ in own.by_model[Card]] == ["tests.Boards", "tests.Rooms"]
+    assert [c._meta.channel_name for c, _ in own.by_model[Card]] == ["tests.Boards", "tests.Rooms"]
 
 
 def test_a_name_two_classes_still_share_is_refused() -> None:
@@ -81,7 +81,8 @@ def test_a_name_two_classes_still_share_is_refused() -> None:
 def test_two_channels_cannot_be_one_graphql_field() -> None:
     own = Registry()
     own.register(channel("Boards"))
-    clash = type("Boards", (), {"channel_name": "elsewhere.Boards", "field_name": "boards", "layers": ()})
+    options = SimpleNamespace(channel_name="elsewhere.Boards", field_name="boards", layers=())
+    clash = type("Boards", (), {"_meta": options})
     with pytest.raises(ImproperlyConfigured, match="would both be the GraphQL field 'boards'"):
         own.register(clash)  # type: ignore[arg-type]
     assert list(own.channels) == ["tests.Boards"]
@@ -99,4 +100,5 @@ def test_a_channel_registered_once_ready_is_indexed_at_once() -> None:
     own.finalize()
     layer = FakeLayer(serializer("CardSerializer", "board.serializers"), Card)
     own.register(channel("Late", layer))
-    assert (layer.type_name, [c.channel_name for c, _ in own.by_model[Card]]) == ("Card", ["tests.Late"])
+    assert layer.type_name == "Card"
+    assert [c._meta.channel_name for c, _ in own.by_model[Card]] == ["tests.Late"]

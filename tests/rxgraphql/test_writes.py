@@ -20,11 +20,12 @@ COMMENTS = "board.serializers.CommentSerializer"
 
 
 def _cards() -> WritableLayer:
-    return BoardChannel.writable[CARDS]
+    return BoardChannel._meta.writable[CARDS]
 
 
 def test_the_declared_layers_and_their_operations() -> None:
-    assert {key: sorted(op.value for op in w.operations) for key, w in BoardChannel.writable.items()} == {
+    writable = BoardChannel._meta.writable
+    assert {key: sorted(op.value for op in w.operations) for key, w in writable.items()} == {
         CARDS: ["create", "delete", "save"],
         COMMENTS: ["create", "delete"],
     }
@@ -46,11 +47,11 @@ def test_children_written_by_id_leave_read_only_ones_out() -> None:
 )
 def test_a_wrong_declaration_is_refused(declared: Any, message: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=message):
-        writable_layers("Cards", BoardChannel.layers, declared)
+        writable_layers("Cards", BoardChannel._meta.layers, declared)
 
 
 def test_nothing_declared_writes_nothing() -> None:
-    assert writable_layers("X", BoardChannel.layers, None) == {}
+    assert writable_layers("X", BoardChannel._meta.layers, None) == {}
 
 
 def test_an_outcome_of_a_refusal_has_the_status_of_its_code() -> None:
@@ -75,7 +76,8 @@ def _write(
     world: BoardWorld, user: Any, operation: Any, pk: Any, data: dict[str, Any], layer: str = CARDS
 ) -> Any:
     channel = BoardChannel(user, board_id=world.board_a.pk)
-    return perform_write(channel, BoardChannel.writable[layer], operation, [str(world.board_a.pk)], pk, data)
+    writable = BoardChannel._meta.writable[layer]
+    return perform_write(channel, writable, operation, [str(world.board_a.pk)], pk, data)
 
 
 def test_a_save_answers_the_record_as_the_stream_shows_it(world: BoardWorld) -> None:

@@ -78,7 +78,7 @@ async def test_refusals_raised_by_an_action_become_codes(
 
 def test_a_live_channel_is_found_by_channel_and_anchor() -> None:
     live = object()
-    context = RxContext(user=None, live_channels={(BoardChannel.channel_name, "1"): live})  # type: ignore[arg-type]
+    context = RxContext(user=None, live_channels={(BoardChannel._meta.channel_name, "1"): live})  # type: ignore[arg-type]
     assert live_channel(context, BoardChannel, "1") is live
     assert live_channel(context, BoardChannel, "2") is None
     assert live_channel(object(), BoardChannel, "1") is None

@@ -98,5 +98,5 @@ def test_the_fields_of_a_channel_are_built_from_its_layers() -> None:
     types = LayerTypes()
     fields = ChannelFields(MyBoardsChannel, types)
     assert fields.event_type.__strawberry_definition__.name == "MyBoardsChannelEvent"  # type: ignore[attr-defined]
-    assert fields.nested_type is types.nested_type(MyBoardsChannel.layers.root)
-    assert set(types.refs) == {layer.type_name for layer in MyBoardsChannel.layers}
+    assert fields.nested_type is types.nested_type(MyBoardsChannel._meta.layers.root)
+    assert set(types.refs) == {layer.type_name for layer in MyBoardsChannel._meta.layers}

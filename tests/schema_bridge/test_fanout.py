@@ -113,14 +113,14 @@ def test_leaving_subscribers_release_the_group(board_world: BoardWorld, ws_clien
 def test_a_patch_object_is_rendered_once_per_document_whatever_the_users_of_the_groups() -> None:
     op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
     fan = FanOut()
-    document = (BoardChannel.channel_name, "1", op.query, None, b"{}")
+    document = (BoardChannel._meta.channel_name, "1", op.query, None, b"{}")
     alice, bob = (ExecutionGroup(fan, BoardChannel, user, (*document, user), op) for user in ("1", "2"))
-    patch = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)
+    patch = Patch(channel=BoardChannel._meta.channel_name, anchor="1", epoch="e", version=3)
     assert (
         fan.payload(alice, patch) == fan.payload(bob, patch) == '{"data":{"boardChannel":{"cursor":"e.3"}}}'
     )
     assert (alice.executions, bob.executions) == (1, 0)
-    view = Patch(channel=BoardChannel.channel_name, anchor="1", epoch="e", version=3)  # cut for bob
+    view = Patch(channel=BoardChannel._meta.channel_name, anchor="1", epoch="e", version=3)  # cut for bob
     fan.payload(bob, view)
     assert bob.executions == 1
 

@@ -43,7 +43,7 @@ def test_each_layer_type_is_built_once_and_named_after_the_layer() -> None:
     from schema_bridge.layer_types import LayerTypes
 
     types = LayerTypes()
-    root = BoardChannel.layers.root
+    root = BoardChannel._meta.layers.root
     flat = types.flat_type(root)
     assert types.flat_type(root) is flat
     assert flat.__strawberry_definition__.name == "Board"  # type: ignore[attr-defined]
@@ -70,8 +70,8 @@ def test_a_flat_type_resolves_only_its_own_records() -> None:
     from schema_bridge.layer_types import LayerTypes
 
     types = LayerTypes()
-    flat: Any = types.flat_type(BoardChannel.layers.root)
-    ref: Any = types.ref_type(BoardChannel.layers.root)
+    flat: Any = types.flat_type(BoardChannel._meta.layers.root)
+    ref: Any = types.ref_type(BoardChannel._meta.layers.root)
     assert flat.is_type_of({"__typename": "Board"}, None)
     assert not flat.is_type_of({"__typename": "Card"}, None)
     assert not flat.is_type_of(["Board"], None)
