@@ -139,6 +139,8 @@ class Propagator:
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
         self._thread: threading.Thread | None = None
+        #: a thread told to stop that had not ended when ``stop`` gave up waiting
+        self._stopping: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -150,6 +152,11 @@ class Propagator:
         with self._lock:
             if self.running:
                 return
+            if self._stopping is not None:
+                # A thread whose stop timed out still runs until its batch ends: clearing the flag now
+                # would let it run on beside the new one.
+                self._stopping.join()
+                self._stopping = None
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="rxgraphql-capture", daemon=True)
             self._thread.start()
@@ -160,6 +167,9 @@ class Propagator:
             self._stop.set()
         if thread is not None:
             thread.join(timeout)
+            if thread.is_alive():
+                with self._lock:
+                    self._stopping = thread
 
     def _run(self) -> None:
         failures = 0

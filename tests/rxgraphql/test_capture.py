@@ -351,3 +351,45 @@ def test_wait_propagated_claims_a_change_nobody_watches_at_once(
         assert outbox_rows() == []
     finally:
         runner.stop()
+
+
+def test_a_propagator_started_again_waits_for_the_thread_whose_stop_timed_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    events: list[str] = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    def serve(self: Propagator) -> None:  # a stand-in for a batch that outlasts stop()'s wait
+        events.append(f"enter {threading.current_thread().ident}")
+        entered.set()
+        release.wait(30)
+        self._stop.wait(30)
+        events.append(f"exit {threading.current_thread().ident}")
+
+    monkeypatch.setattr(Propagator, "_serve", serve)
+    runner = Propagator()
+    runner.start()
+    assert entered.wait(10)
+    old = runner._thread
+    assert old is not None
+    runner.stop(timeout=0)
+    assert old.is_alive()
+    entered.clear()
+    real_join = threading.Thread.join
+
+    def join(thread: threading.Thread, timeout: float | None = None) -> None:
+        if thread is old:
+            release.set()  # the old batch ends once someone waits for it
+        real_join(thread, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+    runner.start()
+    assert entered.wait(10)
+    new = runner._thread
+    assert new is not None
+    release.set()
+    runner.stop()
+    assert events == [f"enter {old.ident}", f"exit {old.ident}", f"enter {new.ident}", f"exit {new.ident}"]
