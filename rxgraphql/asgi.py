@@ -55,7 +55,7 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
         elif metrics is not None and kind == "http" and scope["path"].rstrip("/") == metrics_path:
             await metrics(scope, receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": CloseCode.NOT_FOUND})
+            await send({"type": "websocket.close", "code": int(CloseCode.NOT_FOUND)})
         else:
             await django_app(scope, receive, send)  # type: ignore[arg-type]
 

@@ -200,7 +200,8 @@ class Connection:
         if self._flushing is not None:
             self._flushing.cancel()
         with contextlib.suppress(Exception):
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            # A plain int: ASGI servers check the type (daphne's autobahn refuses an IntEnum member).
+            await self._send({"type": "websocket.close", "code": int(code), "reason": reason})
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -209,14 +210,14 @@ class Connection:
         offered = self.scope.get("subprotocols") or []
         scheme = request_scheme(self.scope, self.headers)
         if not origin_allowed(self.headers.get("origin"), self.headers.get("host"), scheme):
-            await self._send({"type": "websocket.close", "code": CloseCode.FORBIDDEN})
+            await self._send({"type": "websocket.close", "code": int(CloseCode.FORBIDDEN)})
             return
         if PROTOCOL not in offered:
             await self._send({"type": "websocket.accept"})
             await self._send(
                 {
                     "type": "websocket.close",
-                    "code": CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE,
+                    "code": int(CloseCode.SUBPROTOCOL_NOT_ACCEPTABLE),
                     "reason": "Subprotocol not acceptable",
                 }
             )

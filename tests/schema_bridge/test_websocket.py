@@ -143,3 +143,23 @@ async def test_a_client_that_does_not_read_is_disconnected(settings: SettingsWra
         await asyncio.sleep(0)
     message = await asyncio.wait_for(closed, 5)
     assert message["code"] == 1013
+
+
+@pytest.mark.django_db
+def test_close_codes_reach_the_asgi_server_as_plain_ints() -> None:
+    """daphne (autobahn) refuses a close code that is not exactly an ``int``: an IntEnum member would
+    turn a 4403 into an abnormal closure."""
+    from rxgraphql.errors import CloseCode
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def scenario() -> None:
+        connection = Connection({"type": "websocket", "headers": []}, send, get_schema_index())
+        await connection.close(CloseCode.FORBIDDEN, "Forbidden")
+
+    asyncio.run(scenario())
+    assert sent == [{"type": "websocket.close", "code": 4403, "reason": "Forbidden"}]
+    assert type(sent[0]["code"]) is int
