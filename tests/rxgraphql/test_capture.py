@@ -4,6 +4,7 @@ claimed (rows survive a failed or killed propagation, two claimers never take th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -338,12 +339,24 @@ def test_only_changes_some_channel_watches_are_claimed_at_once(board: Board) -> 
 def test_wait_propagated_claims_a_change_nobody_watches_at_once(
     board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
     from rxgraphql.capture import wait_propagated
 
     monkeypatch.setattr(Propagator, "idle_poll", 3600.0)  # no regular look could drain it
+    listening = threading.Event()
+    first_drain = Propagator.drain
+
+    def drain(self: Propagator, claimer: Any) -> int:
+        handled = first_drain(self, claimer)
+        listening.set()  # the drain on connecting is over: from now on only notifications drain
+        return handled
+
+    monkeypatch.setattr(Propagator, "drain", drain)
     runner = Propagator()
     runner.start()
     try:
+        assert listening.wait(30)
         column = Column.objects.create(board=board, title="c")
         Column.objects.filter(pk=column.pk).update(title="unwatched")
         assert outbox_rows() != []
