@@ -7,7 +7,8 @@ Per-user records (``Meta.user_key``) are settled here: each listener names the u
 gets the patches and snapshots already cut to what that user may see (see ownership.py). A patch every
 user reads alike is handed to every listener as the same object, and a patch cut for one user as one
 object to each of that user's listeners, so that a listener rendering once per distinct patch object
-renders a patch once per document, and per user only when it carries per-user records. Patches of an
+renders a patch once per document, and per user only for the users owning one of its per-user records
+(every other user shares one view: ``users_named``). Patches of an
 anchor that arrive faster than the loop fans them out are merged (see coalesce.py): one render and one
 send carry them all, so a burst of saves costs the subscribers what one save costs.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,7 +35,7 @@ from .coalesce import merge_patches
 from .conf import rx_settings
 from .flusher import flusher
 from .notices import SystemFeed
-from .ownership import patch_for, reads_alike
+from .ownership import outsider, patch_for, reads_alike, users_named
 from .propagate import heat_records
 from .records import Record, RecordKey
 from .stream import Notice, Patch, Snapshot, anchor_topic
@@ -132,14 +134,18 @@ class AnchorFeed:
             for listener in list(self.listeners):
                 self._hand(listener, patch)
             return
-        views: dict[str | None, Patch | None] = {}
+        named = users_named(patch, self._layers)
+        others = outsider(named)
+        # Listeners by the view they get, handed one view after the other (a renderer keeps the last one).
+        by_view: dict[str | None, list[Listener]] = defaultdict(list)
         for listener in list(self.listeners):
             user = listener.user
-            if user not in views:
-                views[user] = patch_for(patch, user, self._layers)
-            view = views[user]
+            by_view[others if user is not None and user not in named else user].append(listener)
+        for user, listeners in by_view.items():
+            view = patch_for(patch, user, self._layers)
             if view is not None:
-                self._hand(listener, view)
+                for listener in listeners:
+                    self._hand(listener, view)
 
     def _hand(self, listener: Listener, patch: Patch) -> None:
         try:

@@ -83,3 +83,33 @@ def test_listeners_get_one_object_per_patch_everyone_reads_alike_and_one_per_use
     assert mine.records == [{"__typename": "Reminder", "id": 4, "text": "mine", "owner": 1}]
     assert mine.owners == {}
     assert [type(item) for item in bob.got] == [Patch, Notice]  # nothing of the reminder reached bob
+
+
+def test_users_a_per_user_patch_does_not_name_share_one_view(fresh_backends: None) -> None:
+    async def scenario() -> list[_Listener]:
+        listeners = [_Listener(str(user)) for user in range(1, 6)]
+        feed = AnchorFeed(BoardChannel, "1", lambda: None)
+        feed.listeners.update(listeners)
+        await feed.opened
+        card = {"__typename": "Card", "id": 5, "title": "c", "reminders": [4]}
+        reminder = {"__typename": "Reminder", "id": 4, "text": "mine", "owner": 1}
+        for listener in listeners:
+            listener.arrived.clear()
+        backends.get_broker().publish(
+            anchor_topic(BoardChannel._meta.channel_name, "1"),
+            _patch(1, [card, reminder], {"Reminder:4": "1"}).encode(),
+        )
+        for listener in listeners:
+            await listener.arrived.wait()
+        for listener in listeners:
+            feed.remove(listener)
+        return listeners
+
+    alice, *others = asyncio.run(scenario())
+    (hers,) = alice.got
+    assert isinstance(hers, Patch)
+    assert hers.records[0]["reminders"] == [4]
+    shared = others[0].got[0]
+    assert isinstance(shared, Patch)
+    assert shared.records == [{"__typename": "Card", "id": 5, "title": "c", "reminders": []}]
+    assert all(listener.got[0] is shared for listener in others)  # one view, rendered once

@@ -6,7 +6,7 @@ from typing import Any
 
 from board.channels import BoardChannel
 
-from rxgraphql.ownership import patch_for, reads_alike
+from rxgraphql.ownership import outsider, patch_for, reads_alike, users_named
 from rxgraphql.records import Record
 from rxgraphql.stream import Patch
 
@@ -63,3 +63,31 @@ def test_nothing_is_handed_to_a_user_none_of_the_patch_is_for() -> None:
     gone = patch_for(deleted, "1", LAYERS)
     assert gone is not None
     assert gone.deleted == [("Reminder", "1")]
+
+
+def test_every_user_the_patch_does_not_name_sees_what_the_outsider_sees() -> None:
+    card = {"__typename": "Card", "id": 5, "title": "c", "reminders": [1, 2]}
+    patch = _patch(
+        [card, _reminder(1, 1), _reminder(2, 2)],
+        owners={"Reminder:1": "1", "Reminder:2": "2"},
+        previous_owners={"Reminder:3": "3"},
+        deleted=[("Reminder", "3")],
+    )
+    named = users_named(patch, LAYERS)
+    assert named == {"1", "2", "3"}
+    stand_in = outsider(named)
+    assert stand_in not in named
+    shared = patch_for(patch, stand_in, LAYERS)
+    assert shared is not None
+    assert shared.records == [{**card, "reminders": []}]
+    assert shared.deleted == []
+    for user in ("4", "", "someone"):
+        assert patch_for(patch, user, LAYERS) == shared
+    for user in named:
+        assert patch_for(patch, user, LAYERS) != shared
+
+
+def test_the_outsider_is_no_user_a_reset_names() -> None:
+    patch = _patch([_reminder(1, 1)], reset=True)
+    assert users_named(patch, LAYERS) == {"1"}  # a reset carries no owners: they are read off its records
+    assert outsider({"\x00"}) not in {"\x00"}
