@@ -35,7 +35,9 @@ from .records import (
     RecordKey,
     child_keys,
     consistent_reads,
+    fetch_fields,
     fetch_records,
+    fields_to_render,
     prefetched_children,
     render_rows,
 )
@@ -63,6 +65,11 @@ class _Records:
 
     ``heating``: a level's rows come from what its parents' read prefetched when they can, so that
     every row of the anchor is read once.
+
+    A changed row that is the only one of its layer in the batch, with the fields its change altered
+    known, is read alone (its columns, one statement) and only the fields of its record that change can
+    alter are rendered (``records.fields_to_render``): ``get`` completes them with the record as an
+    anchor holds it, and renders the whole record only for an anchor that does not hold it yet.
     """
 
     def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
@@ -71,11 +78,33 @@ class _Records:
         self.rows: dict[RecordKey, models.Model] = {}
         self.heating = heating
         self.prefetched: dict[RecordKey, models.Model] = {}
+        #: Partly rendered records (the fields their change can alter), by key.
+        self.partial: dict[RecordKey, Record] = {}
+
+    def load_changed(self, fields: Mapping[RecordKey, frozenset[str] | None]) -> None:
+        """Render the changed keys, partly where the class docstring says."""
+        by_type: dict[str, list[RecordKey]] = defaultdict(list)
+        for key in fields:
+            by_type[key[0]].append(key)
+        whole: list[RecordKey] = []
+        for type_name, keys in by_type.items():
+            (key, *others) = keys
+            names = fields[key]
+            wanted = None if others or names is None else fields_to_render(self.layers[type_name], names)
+            if wanted is None or key in self.found or key in self.partial:
+                whole.extend(keys)
+                continue
+            hit = fetch_fields(self.layers[type_name], key[1], wanted)
+            if hit is None:
+                self.found[key] = None
+            else:
+                self.rows[key], self.partial[key] = hit
+        self.load(whole)
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         wanted: dict[str, list[str]] = defaultdict(list)
         for key in keys:
-            if key not in self.found:
+            if key not in self.found and key not in self.partial:
                 wanted[key[0]].append(key[1])
         for type_name, pks in wanted.items():
             layer = self.layers[type_name]
@@ -99,7 +128,12 @@ class _Records:
             self.prefetched.setdefault(key, child)
         return fetched
 
-    def get(self, key: RecordKey) -> Record | None:
+    def get(self, key: RecordKey, held: Record | None = None) -> Record | None:
+        part = self.partial.get(key)
+        if part is not None:
+            if held is not None:
+                return {**held, **part}
+            del self.partial[key]  # an anchor without it needs all of it (and then so do the others)
         self.load([key])
         return self.found[key]
 
