@@ -164,7 +164,7 @@ def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Re
 def fetch_fields(layer: Layer, pk: str, names: Collection[str]) -> tuple[models.Model, Record] | None:
     """Read one row (its columns only, one statement) and render these fields of its record; None when
     the row is gone. A field reading a relation reads it when rendered, in the same transaction."""
-    rows = list(in_values(layer.model._default_manager.all(), "pk", [pk]))
+    rows = list(in_values(layer.model._default_manager.order_by(), "pk", [pk]))
     if not rows:
         return None
     return rows[0], render_fields(layer, rows[0], names)
