@@ -34,6 +34,7 @@ from .records import (
     Record,
     RecordKey,
     child_keys,
+    completes,
     consistent_reads,
     fetch_fields,
     fetch_records,
@@ -131,7 +132,7 @@ class _Records:
     def get(self, key: RecordKey, held: Record | None = None) -> Record | None:
         part = self.partial.get(key)
         if part is not None:
-            if held is not None:
+            if held is not None and completes(self.layers[key[0]], held):
                 return {**held, **part}
             del self.partial[key]  # an anchor without it needs all of it (and then so do the others)
         self.load([key])

@@ -145,6 +145,17 @@ def _field_reads(layer: Layer) -> dict[str, frozenset[str] | None] | None:
     return reads
 
 
+def completes(layer: Layer, held: Record) -> bool:
+    """Whether a held record has exactly the fields the layer renders now (a record cached before the
+    serializer changed is rendered whole, not completed)."""
+    return held.keys() == _record_fields(layer)
+
+
+@functools.cache
+def _record_fields(layer: Layer) -> frozenset[str]:
+    return frozenset((*(field.field_name for field in _flat_serializer(layer)._readable_fields), TYPENAME))
+
+
 def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Record:
     """Some fields of a row's flat record, rendered as the serializer's ``to_representation`` does."""
     wanted = set(names)

@@ -326,3 +326,15 @@ def test_edits_of_the_embedded_cache_read_and_write_under_one_lock(
     assert len(seen) >= 2  # a snapshot and an edit for each channel showing boards
     assert all(seen)
     assert not module.local_edits.locked()
+
+
+def test_a_record_cached_before_its_serializer_changed_is_rendered_whole(board: _Board) -> None:
+    card = _card("Write spec")
+    key = ("Card", str(card.pk))
+    anchor = board.cache._anchors[(BoardChannel._meta.channel_name, board.anchor)]
+    anchor.records[key] = {k: v for k, v in anchor.records[key].items() if k != "description"}
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
+    assert patch.records[0]["description"] == card.description  # not completed from the old record
+    assert board.reads["Card"] == [str(card.pk), str(card.pk)]  # read alone, then whole
