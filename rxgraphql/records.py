@@ -153,7 +153,8 @@ def completes(layer: Layer, held: Record) -> bool:
 
 @functools.cache
 def _record_fields(layer: Layer) -> frozenset[str]:
-    return frozenset((*(field.field_name for field in _flat_serializer(layer)._readable_fields), TYPENAME))
+    names = {str(field.field_name) for field in _flat_serializer(layer)._readable_fields}
+    return frozenset((*names, TYPENAME))
 
 
 def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Record:
