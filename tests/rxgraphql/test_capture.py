@@ -315,11 +315,50 @@ def test_a_notification_names_the_tables_of_the_rows_written(board: Board) -> No
     card = Card.objects.create(column=column, title="t", position=0)
     label = Label.objects.create(board=board, name="l", color="#000000")
     with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
-        listener.execute(f"LISTEN {triggers.CHANNEL}")
+        for table in (Card._meta.db_table, Label._meta.db_table):
+            listener.execute(f'LISTEN "{triggers.table_channel(table)}"')
         Card.objects.filter(pk=card.pk).update(title="u")
         card.labels.add(label)
-        payloads = [note.payload for note in listener.notifies(timeout=10, stop_after=2)]
-    assert payloads == [Card._meta.db_table, f"{Card._meta.db_table},{Label._meta.db_table}"]
+        notes = [(note.channel, note.payload) for note in listener.notifies(timeout=10, stop_after=3)]
+    card_note = (triggers.table_channel(Card._meta.db_table), Card._meta.db_table)
+    label_note = (triggers.table_channel(Label._meta.db_table), Label._meta.db_table)
+    assert notes == [card_note, card_note, label_note]  # the update, then the link: both its ends
+
+
+def test_a_long_table_name_gets_a_channel_postgresql_keeps_whole() -> None:
+    assert triggers.table_channel("board_card") == "rxgraphql_change_board_card"
+    long = triggers.table_channel("t" * 63)
+    assert len(long.encode()) <= 63
+    assert long != triggers.table_channel("t" * 62 + "u")
+
+
+def test_the_propagator_listens_to_the_tables_watched_and_to_no_other(board: Board) -> None:
+    import asyncio
+
+    from board.channels import BoardChannel
+
+    from rxgraphql.backends import get_cache
+    from rxgraphql.capture.outbox import follow
+
+    def channels(listener: psycopg.Connection[Any]) -> set[str]:
+        return {row[0] for row in listener.execute("SELECT pg_listening_channels()").fetchall()}
+
+    name = BoardChannel._meta.channel_name
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        listening: set[str] = set()
+        follow(listener, listening)
+        # Nothing is hot: only the board table, whose rows the auto-updated list channel announces.
+        assert channels(listener) == listening == {triggers.table_channel(Board._meta.db_table)}
+        assert asyncio.run(get_cache().begin_heat(name, str(board.pk)))
+        try:
+            assert follow(listener, listening)  # a table started to be watched: the caller drains
+            assert triggers.table_channel(Card._meta.db_table) in channels(listener)
+            assert channels(listener) == listening
+            assert not follow(listener, listening)
+        finally:
+            asyncio.run(get_cache().abort_heat(name, str(board.pk)))
+        assert not follow(listener, listening)
+        assert channels(listener) == {triggers.table_channel(Board._meta.db_table)}
 
 
 def test_only_changes_some_channel_watches_are_claimed_at_once(board: Board) -> None:
