@@ -214,7 +214,10 @@ def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
     monkeypatch.setattr(propagate, "propagate", unreachable)
     Board.objects.filter(pk=board.pk).update(title="kept")
     params = _connection_params(DEFAULT_DB_ALIAS)
-    with psycopg.connect(**params) as claimer, pytest.raises(_Retry, match="redis is restarting"):
+    with (
+        psycopg.connect(**params, autocommit=True) as claimer,
+        pytest.raises(_Retry, match="redis is restarting"),
+    ):
         Propagator()._propagate_one_batch(claimer)
     assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
 
@@ -229,7 +232,7 @@ def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatc
     )
     Board.objects.filter(pk=board.pk).update(title="once")
     Board.objects.filter(pk=board.pk).update(title="twice")
-    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS)) as claimer:
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as claimer:
         assert Propagator().drain(claimer) == 2
     assert seen == [(Board, str(board.pk))]  # two outbox rows of one row: one propagation
     assert outbox_rows() == []
@@ -445,3 +448,36 @@ def test_a_propagator_started_again_waits_for_the_thread_whose_stop_timed_out(
     release.set()
     runner.stop()
     assert events == [f"enter {old.ident}", f"exit {old.ident}", f"enter {new.ident}", f"exit {new.ident}"]
+
+
+def test_a_claim_is_one_query_and_its_rows_come_back_when_the_batch_fails(board: Board) -> None:
+    from rxgraphql.capture.outbox import ClaimedRow, _claimed
+
+    Board.objects.filter(pk=board.pk).update(title="claimed")
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with psycopg.connect(**params, autocommit=True) as claimer:
+        sent: list[str] = []
+        real = claimer.execute
+
+        def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return real(query, *args, **kwargs)
+
+        claimer.execute = execute  # type: ignore[method-assign]
+        seen: list[ClaimedRow] = []
+
+        def fail() -> None:
+            with _claimed(claimer, 10) as rows:
+                seen.extend(rows)
+                raise RuntimeError("the propagation failed")
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert [row[1:3] for row in seen] == [(Board._meta.db_table, str(board.pk))]
+        assert sent[0].startswith("BEGIN; DELETE")
+        assert sent[1] == "ROLLBACK"
+        assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+        with _claimed(claimer, 10) as rows:
+            assert len(rows) == 1
+        assert sent[-1] == "COMMIT"
+    assert outbox_rows() == []
