@@ -14,12 +14,10 @@ For each channel showing a changed row, in phases:
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -27,6 +25,7 @@ from django.db import models
 from . import metrics
 from .anchor_edit import Changes, changes_of, edit_anchor
 from .backends import Broker, RecordCache
+from .heap import FREEZE_RECORDS, paused_gc, release_rows
 from .layers import EdgeKind, Layer
 from .membership import publish_membership
 from .ownership import OwnershipTracker
@@ -324,36 +323,17 @@ def _anchors_to_lock(
     return {anchor for anchors in holders.values() for anchor in anchors}
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
-    full collections over the whole heap (the renders leave no cycles; collection resumes afterwards)."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
-    """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with paused_gc(), consistent_reads(channel._meta.layers.root.model):
-        return _heat_records(channel, anchor_pk)
+    """Render a whole anchor flat, parents before children; None when the anchor row does not exist.
+
+    The collector is paused meanwhile, and a large anchor's records leave its generations (see heap.py).
+    """
+    with paused_gc() as pause, consistent_reads(channel._meta.layers.root.model):
+        heated = _heat_records(channel, anchor_pk)
+        pause.freeze = heated is not None and len(heated[1]) >= FREEZE_RECORDS
+        return heated
 
 
 def _heat_records(
@@ -361,22 +341,27 @@ def _heat_records(
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     layers = {layer.type_name: layer for layer in channel._meta.layers}
     records = _Records(layers, heating=True)
-    root_key = (channel._meta.layers.root.type_name, anchor_pk)
-    if records.get(root_key) is None:
-        return None
-    out: list[tuple[RecordKey, Record, list[RecordKey]]] = []
-    seen: set[RecordKey] = set()
-    frontier = [root_key]
-    while frontier:
-        records.load(frontier)
-        following: list[RecordKey] = []
-        for key in frontier:
-            record = records.found[key]
-            if key in seen or record is None:
-                continue
-            seen.add(key)
-            refs = list(child_keys(record, layers[key[0]]))
-            out.append((key, record, refs))
-            following.extend(r for r in refs if r not in seen)
-        frontier = list(dict.fromkeys(following))
-    return root_key, out
+    try:
+        root_key = (channel._meta.layers.root.type_name, anchor_pk)
+        if records.get(root_key) is None:
+            return None
+        out: list[tuple[RecordKey, Record, list[RecordKey]]] = []
+        seen: set[RecordKey] = set()
+        frontier = [root_key]
+        while frontier:
+            records.load(frontier)
+            following: list[RecordKey] = []
+            for key in frontier:
+                record = records.found[key]
+                if key in seen or record is None:
+                    continue
+                seen.add(key)
+                refs = list(child_keys(record, layers[key[0]]))
+                out.append((key, record, refs))
+                following.extend(r for r in refs if r not in seen)
+            frontier = list(dict.fromkeys(following))
+        return root_key, out
+    finally:
+        # The rows are reference cycles: freed here one by one rather than by a collection (heap.py).
+        release_rows(records.rows)
+        release_rows(records.prefetched)

@@ -7,6 +7,7 @@ the changed fields, and checks the renders (which rows were read for which layer
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
@@ -338,3 +339,26 @@ def test_a_record_cached_before_its_serializer_changed_is_rendered_whole(board: 
     patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
     assert patch.records[0]["description"] == card.description  # not completed from the old record
     assert board.reads["Card"] == [str(card.pk), str(card.pk)]  # read alone, then whole
+
+
+@pytest.mark.parametrize(("least", "frozen"), [(1, True), (10**9, False)])
+def test_a_large_heat_moves_its_records_out_of_the_collectors_generations(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch, least: int, frozen: bool
+) -> None:
+    world = make_board_world()
+    monkeypatch.setattr(propagate_module, "FREEZE_RECORDS", least)
+    was_enabled = gc.isenabled()
+    gc.enable()
+    gc.unfreeze()
+    try:
+        heated = heat_records(BoardChannel, str(world.board_a.pk))
+        assert heated is not None
+        assert gc.isenabled()
+        records = [record for _, record, _ in heated[1]]
+        tracked = {id(obj) for obj in gc.get_objects()}
+        assert (gc.get_freeze_count() > 0) is frozen
+        assert any(id(record) in tracked for record in records) is not frozen
+    finally:
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()
