@@ -61,7 +61,10 @@ type Visit = Node | null | typeof CUT;
 class Entry {
   readonly type: string;
   readonly id: string;
+  /** The visible record (the server's with optimistic layers applied). */
   record: FlatRecord | undefined = undefined;
+  /** The record as the server last sent it. */
+  server: FlatRecord | undefined = undefined;
   /** The nested node last handed out for it. */
   node: Node | undefined = undefined;
   /** Present records referencing this key: none, one (the common case), or several. */
@@ -88,8 +91,9 @@ export class RecordGraph {
   revision = 0;
 
   private readonly entries = new Map<string, Entry>();
-  /** Number of entries holding a record. */
+  /** Number of entries holding a visible record, and a server record. */
   private present = 0;
+  private serverCount = 0;
   /** Entries marked dirty since the last build (their flags are reset by the build). */
   private dirtyList: Entry[] = [];
   /** Entries whose last build cut a cyclic reference. */
@@ -123,6 +127,46 @@ export class RecordGraph {
 
   *keys(): IterableIterator<string> {
     for (const [key, entry] of this.entries) if (entry.record !== undefined) yield key;
+  }
+
+  /** Number of server records held. */
+  get serverSize(): number {
+    return this.serverCount;
+  }
+
+  /** The record as the server last sent it (the base optimistic layers apply over). */
+  getServer(key: string): FlatRecord | undefined {
+    return this.entries.get(key)?.server;
+  }
+
+  /**
+   * Keeps (or, with `undefined`, forgets) the server's version of a record; the visible record is written
+   * by `set`. Returns whether a server record was held before.
+   */
+  setServer(key: string, record: FlatRecord | undefined): boolean {
+    let entry = this.entries.get(key);
+    const held = entry?.server !== undefined;
+    if (record === undefined) {
+      if (entry === undefined || !held) return false;
+      entry.server = undefined;
+      this.serverCount--;
+      this.release(entry);
+      return true;
+    }
+    entry ??= this.entry(key);
+    if (!held) this.serverCount++;
+    entry.server = record;
+    return held;
+  }
+
+  /** The keys of the server records, in the order their entries were created. */
+  *serverKeys(): IterableIterator<string> {
+    for (const [key, entry] of this.entries) if (entry.server !== undefined) yield key;
+  }
+
+  /** The server records, in the order their entries were created. */
+  *serverRecords(): IterableIterator<FlatRecord> {
+    for (const entry of this.entries.values()) if (entry.server !== undefined) yield entry.server;
   }
 
   /** Keys of present records that reference `key`. */
@@ -168,21 +212,43 @@ export class RecordGraph {
   }
 
   /**
-   * Writes many records into an empty graph at once, without dirty tracking (there is nothing built to
-   * invalidate): the next `build()` builds every node once. Falls back to `set` when the graph is not empty.
+   * Writes a snapshot into an empty graph, as both the server and the visible records (there is no
+   * optimistic layer yet): `keys[i]` gets `values[i]`, null removes, a later write of a key wins. Without
+   * dirty tracking, since nothing built can be stale: the next `build()` builds every node once. Falls
+   * back to `setServer` and `set` when the graph is not empty.
    */
-  load(records: ReadonlyMap<string, FlatRecord>): void {
+  load(keys: readonly string[], values: readonly (FlatRecord | null)[]): void {
     if (this.entries.size > 0 || this.dirtyList.length > 0) {
-      for (const [key, record] of records) this.set(key, record);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        const record = values[i] ?? undefined;
+        this.setServer(key, record);
+        this.set(key, record);
+      }
       return;
     }
-    for (const [key, record] of records) {
-      const entry = this.entry(key);
-      if (entry.record === undefined) this.present++;
-      entry.record = record;
-      this.linkAll(entry, record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const record = values[i] ?? null;
+      const entry = record === null ? this.entries.get(key) : this.entry(key);
+      if (entry === undefined) continue;
+      const prev = entry.record;
+      if (prev === undefined) {
+        if (record === null) continue;
+        this.present++;
+        this.serverCount++;
+        this.linkAll(entry, record);
+      } else {
+        this.relink(entry, prev, record ?? undefined);
+        if (record === null) {
+          this.present--;
+          this.serverCount--;
+        }
+      }
+      entry.record = entry.server = record ?? undefined;
+      this.release(entry);
     }
-    this.stats.recordsWritten += records.size;
+    this.stats.recordsWritten += this.present;
     this.revision++;
     this.rootValid = false;
   }
@@ -262,9 +328,11 @@ export class RecordGraph {
     return entry;
   }
 
-  /** Forgets an entry that holds nothing and that nothing references. */
+  /** Forgets an entry that holds no record and that nothing references. */
   private release(entry: Entry): void {
-    if (entry.record === undefined && entry.parents === undefined) this.entries.delete(entry.key);
+    if (entry.record === undefined && entry.server === undefined && entry.parents === undefined) {
+      this.entries.delete(entry.key);
+    }
   }
 
   /** Links a record that had no links yet to every child it references. */
