@@ -29,8 +29,8 @@
  * A snapshot of n records costs O(n + references).
  */
 
-import { childKeys, jsonEqual, recordKey } from "./model.js";
-import type { ChannelModel, FlatRecord, RefSpec } from "./model.js";
+import { childKeys, jsonEqual, recordKey, splitKey } from "./model.js";
+import type { ChannelModel, FlatRecord, RecordRef, RefSpec } from "./model.js";
 
 /** Counters for tests and benchmarks (they only grow). */
 export interface GraphStats {
@@ -59,16 +59,18 @@ type Visit = Node | null | typeof CUT;
  * per aspect. An entry exists while its record is present or something references its key.
  */
 class Entry {
-  readonly type: string;
-  readonly id: string;
   /** The visible record (the server's with optimistic layers applied). */
   record: FlatRecord | undefined = undefined;
   /** The record as the server last sent it. */
   server: FlatRecord | undefined = undefined;
   /** The nested node last handed out for it. */
   node: Node | undefined = undefined;
-  /** Present records referencing this key: none, one (the common case), or several. */
-  parents: Entry | Set<Entry> | undefined = undefined;
+  /**
+   * Present records referencing this key: none, one (the common case), or several, each once. Several
+   * are an array, appended to as records arrive; a long one becomes a Set when a parent is removed from
+   * it (a child shared by the whole state, like a user, gets its hash index only if it ever loses one).
+   */
+  parents: Entry | Entry[] | Set<Entry> | undefined = undefined;
   /** The node must be rebuilt: the record or a descendant changed. Closed under "parent of". */
   dirty = false;
   /** The flat record itself changed since the last build. */
@@ -78,11 +80,7 @@ class Entry {
   /** Child type -> ids of dirty children (which list positions to patch). */
   dirtyKids: Map<string, Set<string>> | undefined = undefined;
 
-  constructor(readonly key: string) {
-    const at = key.indexOf(":");
-    this.type = key.slice(0, at);
-    this.id = key.slice(at + 1);
-  }
+  constructor(readonly key: string) {}
 }
 
 export class RecordGraph {
@@ -103,6 +101,8 @@ export class RecordGraph {
   private rootKeys: readonly string[] | null = null;
   private root: Node | readonly Node[] | null = null;
   private rootValid = false;
+  /** Whether the last `buildList` cut a cyclic reference (saves returning a pair per list). */
+  private listCut = false;
   private readonly freeze: boolean;
 
   constructor(
@@ -174,7 +174,7 @@ export class RecordGraph {
     const parents = this.entries.get(key)?.parents;
     if (parents === undefined) return EMPTY;
     if (parents instanceof Entry) return new Set([parents.key]);
-    return new Set(Array.from(parents, (parent) => parent.key));
+    return new Set(Array.from(parents, (parent: Entry) => parent.key));
   }
 
   /** The key of the record whose nested view `build()` returns. */
@@ -393,16 +393,17 @@ export class RecordGraph {
     for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
       const parents = entry.parents;
       if (parents === undefined) continue;
+      const ref = splitKey(entry.key);
       if (parents instanceof Entry) {
-        if (this.noteDirtyChild(parents, entry)) stack.push(parents);
+        if (this.noteDirtyChild(parents, ref)) stack.push(parents);
       } else {
-        for (const parent of parents) if (this.noteDirtyChild(parent, entry)) stack.push(parent);
+        for (const parent of parents) if (this.noteDirtyChild(parent, ref)) stack.push(parent);
       }
     }
   }
 
   /** Records that `child` is dirty under `parent`; true when `parent` was newly marked dirty. */
-  private noteDirtyChild(parent: Entry, child: Entry): boolean {
+  private noteDirtyChild(parent: Entry, child: RecordRef): boolean {
     if (parent.dirty && parent.changed) return false; // rebuilt from its ids anyway
     let byType = parent.dirtyKids;
     if (byType === undefined) parent.dirtyKids = byType = new Map();
@@ -481,14 +482,13 @@ export class RecordGraph {
         if (child === CUT) cut = true;
         rendered = child === CUT ? null : child;
       } else {
-        const list = this.buildList(
+        rendered = this.buildList(
           Array.isArray(value) ? (value as readonly unknown[]) : EMPTY_LIST,
           ref.type,
           prev?.[field],
           selfChanged ? undefined : dirtyKids?.get(ref.type) ?? EMPTY,
         );
-        if (list.cut) cut = true;
-        rendered = list.value;
+        if (this.listCut) cut = true;
       }
       out[field] = rendered;
       if (same && (prev as Node)[field] !== rendered) same = false;
@@ -511,12 +511,17 @@ export class RecordGraph {
     type: string,
     prev: unknown,
     dirtyIds: ReadonlySet<string> | undefined,
-  ): { value: readonly unknown[]; cut: boolean } {
+  ): readonly unknown[] {
+    this.listCut = false;
     if (dirtyIds !== undefined && Array.isArray(prev) && prev.length === ids.length) {
-      if (dirtyIds.size === 0) return { value: prev, cut: false };
+      if (dirtyIds.size === 0) return prev;
       const patched = this.patchList(ids, type, prev as readonly Node[], dirtyIds);
-      if (patched !== undefined) return { value: patched, cut: false };
+      if (patched !== undefined) {
+        this.listCut = false; // a patched list cut nothing (the visits may have set it for inner lists)
+        return patched;
+      }
     }
+    if (ids.length === 0) return Array.isArray(prev) && prev.length === 0 ? prev : EMPTY_NODES;
     const out: Node[] = [];
     let cut = false;
     for (const id of ids) {
@@ -525,10 +530,12 @@ export class RecordGraph {
       if (child === CUT) cut = true;
       else if (child !== null) out.push(child);
     }
-    if (Array.isArray(prev) && shallowEqualArrays(prev, out)) return { value: prev, cut };
+    // read by the caller right after the return (the visits above may have set it for inner lists)
+    this.listCut = cut;
+    if (Array.isArray(prev) && shallowEqualArrays(prev, out)) return prev;
     this.stats.arraysBuilt++;
     this.stats.objectsBuilt++;
-    return { value: this.freeze ? Object.freeze(out) : out, cut };
+    return this.freeze ? Object.freeze(out) : out;
   }
 
   /** Undefined when a dirty child vanished (missing or cut): the caller rebuilds the whole list. */
@@ -567,19 +574,44 @@ export class RecordGraph {
 
 const EMPTY: ReadonlySet<string> = new Set<string>();
 const EMPTY_LIST: readonly unknown[] = [];
+/** Every empty list reference renders as this one array (frozen: it is shared by every node). */
+const EMPTY_NODES: readonly Node[] = Object.freeze([]);
 
+/**
+ * Adds `parent` to the parents of `child`, which it must not be among already, except as the last one
+ * added (a record listing the same child twice links it twice in a row).
+ */
 function addParent(child: Entry, parent: Entry): void {
   const parents = child.parents;
   if (parents === undefined) child.parents = parent;
   else if (parents instanceof Entry) {
-    if (parents !== parent) child.parents = new Set([parents, parent]);
+    if (parents !== parent) child.parents = [parents, parent];
+  } else if (Array.isArray(parents)) {
+    if (parents[parents.length - 1] !== parent) parents.push(parent);
   } else parents.add(parent);
 }
 
+/** Up to this many parents an array is searched; a longer one is turned into a Set to remove from it. */
+const PARENT_SCAN_LIMIT = 32;
+
 function removeParent(child: Entry, parent: Entry): void {
-  const parents = child.parents;
-  if (parents === parent) child.parents = undefined;
-  else if (parents instanceof Set) {
+  let parents = child.parents;
+  if (parents === parent) {
+    child.parents = undefined;
+    return;
+  }
+  if (Array.isArray(parents)) {
+    if (parents.length <= PARENT_SCAN_LIMIT) {
+      const at = parents.indexOf(parent);
+      if (at < 0) return;
+      const last = parents.pop() as Entry;
+      if (at < parents.length) parents[at] = last;
+      if (parents.length === 1) child.parents = parents[0];
+      return;
+    }
+    child.parents = parents = new Set(parents);
+  }
+  if (parents instanceof Set) {
     parents.delete(parent);
     if (parents.size === 0) child.parents = undefined;
   }
