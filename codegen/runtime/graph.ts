@@ -1,7 +1,9 @@
 /**
  * The normalized record graph and its incremental nested view.
  *
- * Records are kept flat, keyed `type:id`, with a reverse index child -> parents. Writing a record marks it
+ * Records are kept flat, keyed `type:id`, with a reverse index child -> parents. Each key has one entry
+ * (server record, visible record, last node built, parents, dirty flags), so a write or a rebuild probes
+ * the state-sized map once per record it touches, and walks to the parents without probing it. Writing a record marks it
  * and its ancestors dirty (walking the reverse index, stopping at nodes already dirty); reading the nested
  * view rebuilds, from the root, only dirty nodes and reuses every clean cached subtree. A rebuilt node that
  * turns out shallowly equal to its previous version keeps the previous object, so identity changes exactly
@@ -11,6 +13,7 @@
  * - a single reference that is null, or points to a record not present (yet), renders as `null`;
  *   a list entry pointing to a missing record is left out. When the record arrives the parents are rebuilt.
  * - one record is one object, however many places reference it (shared children).
+ * - every empty list is the same frozen array.
  * - cycles are cut: a reference to a record that is being built at that moment (an ancestor on the path
  *   from the root) renders as `null` (single) or is left out (list). The nested state is therefore always a
  *   finite tree-with-sharing; the complete flat record, cyclic reference included, stays readable through
@@ -26,7 +29,9 @@
  * child. Such a list is copied with `slice()` and patched at the changed positions (found by scanning a
  * short list, or in a position index built once per long list): a plain array cannot be updated in less
  * than its length, but no child in it is looked up or rebuilt.
- * A snapshot of n records costs O(n + references).
+ * A snapshot of n records costs O(n + references): one entry and one node per record, one array per
+ * non-empty list, and parent links appended to arrays (a hash set only for a long parent list that loses
+ * a member, built then).
  */
 
 import { childKeys, jsonEqual, recordKey, splitKey } from "./model.js";

@@ -28,8 +28,8 @@
  * at a time, however many components read it (the transport reference-counts it).
  *
  * The root record is the channel's anchor: the record of type `model.root` with id `options.rootId`, or,
- * without it, inferred after each reset: the only record of the root type, else the first one that no
- * other record references. A list channel (`model.many`) has one root per anchor, in the order of the
+ * without it, inferred after each reset: the only record of the root type, else the first one (in the
+ * order the store first met their keys) that no other record references. A list channel (`model.many`) has one root per anchor, in the order of the
  * last `anchors` received; its `state` is the array of their nested states.
  */
 
