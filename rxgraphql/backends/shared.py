@@ -99,6 +99,10 @@ class _SharedEdit:
                     found[wanted[ref]].add(referrer)
             if referrer not in self._loaded:
                 self._loaded[referrer] = self._store.decode(self.channel, doc)
+            # What a stored record refers to, the anchor holds: every edit that wrote the record brought
+            # its references in (``anchor_edit._fill_missing``), and a record is only deleted once nothing
+            # refers to it. So ``missing`` needs no query for the references a title edit leaves as they were.
+            self._held.update(decode_ref(ref) for ref in doc.get("refs", ()))
         self._referrers.update(found)
 
     def preload(self, keys: Iterable[RecordKey]) -> None:
