@@ -185,18 +185,9 @@ class RedisNode:
         if deferred:
             self._send(deferred)
 
-    def run_scripts(
-        self, calls: list[tuple[Any, list[Any], list[Any]]], publish: tuple[str, bytes] | None = None
-    ) -> None:
-        """Scripts (``EVALSHA``) and a publish in one pipeline; a script Redis lost is loaded and run again
-        (the write path's scripts may run twice)."""
-        items: list[_Deferred] = [_Script(*call) for call in calls]
-        if publish is not None:
-            items.append(_Publish(*publish))
-        self._send(items)
-
     def _send(self, items: list[_Deferred]) -> None:
-        """Scripts and publishes in one pipeline, in order."""
+        """Scripts (``EVALSHA``) and publishes in one pipeline, in order; a script Redis lost is loaded and
+        run again (the write path's scripts may run twice)."""
         if not items:
             return
         pipe = self.client.pipeline(transaction=False)
