@@ -3,7 +3,9 @@
 One :class:`RedisNode` per process (created lazily, so after any fork) holds:
 
 * a synchronous client for the write path (the flusher thread): publishes, locks, versions, and the
-  scripts deferred to ride along with the next publish (one round trip);
+  scripts deferred to ride along with the next publish; under locks, the publishes wait for the unlock
+  and go with it (an edit costs two round trips: the lock with the anchor's head and next version, then
+  the committed mark, the patch and the unlock);
 * the control view (``redis_control``): a thread subscribed to ``<prefix>ctl`` that keeps this process's
   view of the active anchors of every channel, so a save learns whether anyone watches without a round
   trip;
@@ -33,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -41,7 +44,6 @@ from .base import AnchorState, BackendUnavailableError, Broker, Unsubscribe
 from .loops import PerLoop
 from .redis_control import ControlView
 from .redis_keys import (
-    HEAD_FIELDS,
     AnchorHead,
     Scripts,
     lock_key,
@@ -113,22 +115,25 @@ class RedisNode:
         self, channel: str, anchors: Collection[str], heads: dict[str, AnchorHead] | None = None
     ) -> Iterator[None]:
         """Hold the write locks of these anchors; ``heads``, when given, receives each anchor's
-        ``AnchorHead`` read in the same round trip as its lock."""
+        ``AnchorHead`` (with the anchor's next version when it is hot) read in the same round trip as its
+        lock. While they are held, this thread's publishes and deferred scripts wait and go with the
+        unlock, in one pipeline: they are sent, in order, before any other writer can take the locks."""
         token = uuid.uuid4().hex
         held: list[str] = []
         ttl_ms = int(self.lock_timeout * 1000)
+        local = self._thread_local.__dict__
+        local["holding"] = local.get("holding", 0) + 1
         try:
             for anchor in sorted(anchors):
                 key = lock_key(channel, anchor)
                 deadline = time.monotonic() + 3 * self.lock_timeout
                 pause = 0.002
                 while True:
-                    pipe = self.client.pipeline(transaction=False)
-                    pipe.set(key, token, nx=True, px=ttl_ms)
-                    if heads is not None:
-                        pipe.hmget(state_key(channel, anchor), HEAD_FIELDS)
-                    replies = pipe.execute()
-                    if replies[0]:
+                    reply = self.scripts.lock(
+                        keys=[key, state_key(channel, anchor)],
+                        args=[token, ttl_ms, "0" if heads is None else "1"],
+                    )
+                    if reply[0]:
                         break
                     if time.monotonic() > deadline:
                         raise BackendUnavailableError(f"lock {key} not acquired in time")
@@ -136,55 +141,93 @@ class RedisNode:
                     pause = min(pause * 2, 0.05)
                 held.append(key)
                 if heads is not None:
-                    heads[anchor] = AnchorHead.parse(replies[1])
+                    heads[anchor] = AnchorHead.parse(reply[1:])
             yield
-        finally:
-            if held:
-                try:
-                    self.run_scripts([(self.scripts.unlock, [key], [token]) for key in held])
-                except Exception:
-                    logger.warning("rxgraphql could not release %s; they expire by themselves", held)
+        except BaseException:
+            local["holding"] -= 1
+            self._release(token, held, failed=True)
+            raise
+        local["holding"] -= 1
+        self._release(token, held, failed=False)
+
+    def _release(self, token: str, held: list[str], failed: bool) -> None:
+        """Send what waited for the unlock (committed marks, patches), then the unlock, in one pipeline."""
+        deferred: list[_Deferred] = [] if self._holding() else self._thread_local.__dict__.pop("deferred", [])
+        unlocks: list[_Deferred] = [_Script(self.scripts.unlock, [key], [token]) for key in held]
+        try:
+            self._send([*deferred, *unlocks])
+        except Exception:
+            if deferred and not failed:
+                raise  # patches may be lost: the batch is propagated again
+            logger.warning("rxgraphql could not release %s; they expire by themselves", held)
+
+    def _holding(self) -> bool:
+        return bool(self._thread_local.__dict__.get("holding"))
 
     # ---- pipelines ------------------------------------------------------------------------------
 
     def defer(self, script: Any, keys: list[Any], args: list[Any]) -> None:
         """Run a script with the next ``publish`` of this thread (or ``flush_deferred``), one round trip."""
-        deferred: list[tuple[Any, list[Any], list[Any]]] = self._thread_local.__dict__.setdefault(
-            "deferred", []
-        )
-        deferred.append((script, keys, args))
+        self._deferred().append(_Script(script, keys, args))
+
+    def _deferred(self) -> list[_Deferred]:
+        found: list[_Deferred] = self._thread_local.__dict__.setdefault("deferred", [])
+        return found
 
     def flush_deferred(self, topic: str | None = None, data: bytes | None = None) -> None:
-        """Run this thread's deferred scripts, then publish ``data`` when given, in one pipeline."""
-        deferred = self._thread_local.__dict__.pop("deferred", [])
-        if not deferred and topic is None:
+        """Run this thread's deferred scripts, then publish ``data`` when given, in one pipeline; while the
+        thread holds locks, both wait for the unlock."""
+        if topic is not None and data is not None:
+            self._deferred().append(_Publish(topic, data))
+        if self._holding():
             return
-        self.run_scripts(deferred, None if topic is None or data is None else (topic, data))
+        deferred = self._thread_local.__dict__.pop("deferred", [])
+        if deferred:
+            self._send(deferred)
 
-    def run_scripts(
-        self, calls: list[tuple[Any, list[Any], list[Any]]], publish: tuple[str, bytes] | None = None
-    ) -> None:
-        """Scripts (``EVALSHA``) and a publish in one pipeline; a script Redis lost is loaded and run again
-        (the write path's scripts may run twice)."""
+    def _send(self, items: list[_Deferred]) -> None:
+        """Scripts (``EVALSHA``) and publishes in one pipeline, in order; a script Redis lost is loaded and
+        run again (the write path's scripts may run twice)."""
+        if not items:
+            return
         pipe = self.client.pipeline(transaction=False)
-        for script, keys, args in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        if publish is not None:
-            pipe.publish(*publish)
+        for item in items:
+            if isinstance(item, _Script):
+                pipe.evalsha(item.script.sha, len(item.keys), *item.keys, *item.args)
+            else:
+                pipe.publish(item.topic, item.data)
         replies = pipe.execute(raise_on_error=False)
-        for (script, keys, args), reply in zip(calls, replies, strict=False):
-            if isinstance(reply, redis.exceptions.NoScriptError):
-                script(keys=keys, args=args)
+        for item, reply in zip(items, replies, strict=True):
+            if isinstance(item, _Script) and isinstance(reply, redis.exceptions.NoScriptError):
+                item.script(keys=item.keys, args=item.args)
             elif isinstance(reply, Exception):
                 raise reply
-        if publish is not None and isinstance(replies[-1], Exception):
-            raise replies[-1]
 
     def close(self) -> None:
         """Stop the control thread and close every connection: the write path's and each event loop's."""
         self.control.stop()
         self._sides.close(LoopSide.close)
         self.client.close()
+
+
+@dataclass(frozen=True)
+class _Script:
+    """A script call waiting for the next pipeline."""
+
+    script: Any
+    keys: list[Any]
+    args: list[Any]
+
+
+@dataclass(frozen=True)
+class _Publish:
+    """A publish waiting for the next pipeline."""
+
+    topic: str
+    data: bytes
+
+
+_Deferred = _Script | _Publish
 
 
 class RedisBroker(Broker):
@@ -194,7 +237,7 @@ class RedisBroker(Broker):
         self.node = node
 
     def publish(self, topic: str, data: bytes) -> None:
-        # With what the edit deferred (its committed mark): one round trip.
+        # With what the edit deferred (its committed mark), and under locks with the unlock: one round trip.
         self.node.flush_deferred(topic, data)
 
     async def subscribe(self, topic: str, callback: Callable[[bytes], None]) -> Unsubscribe:

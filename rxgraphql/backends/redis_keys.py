@@ -153,6 +153,19 @@ redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'cold')
 return 1
 """
 
+# KEYS: lock, state hash. ARGV: token, ttl ms, read the head (1) or not (0).
+# Returns {0} when another writer holds the lock; else {1} or, reading the head, {1, state, epoch, root,
+# version}: the anchor's next version, taken with the lock when the anchor is hot (the edit under this lock
+# needs one; one it leaves unused is a gap, which no reader minds), false otherwise.
+LOCK = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+if ARGV[3] ~= '1' then return {1} end
+local head = redis.call('HMGET', KEYS[2], 'state', 'epoch', 'root')
+local version = false
+if head[1] == 'hot' then version = redis.call('HINCRBY', KEYS[2], 'ver', 1) end
+return {1, head[1], head[2], head[3], version}
+"""
+
 UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -218,6 +231,7 @@ class Scripts:
         self.member = client.register_script(MEMBER)
         self.begin_cool = client.register_script(BEGIN_COOL)
         self.finish_cool = client.register_script(FINISH_COOL)
+        self.lock = client.register_script(LOCK)
         self.unlock = client.register_script(UNLOCK)
         self.drop = client.register_script(DROP)
         self.claim_run = client.register_script(CLAIM_RUN)
@@ -250,20 +264,24 @@ HEAD_FIELDS = ["state", "epoch", "root"]
 
 @dataclass(frozen=True)
 class AnchorHead:
-    """What an edit needs of an anchor's state hash: its state, epoch and root (encoded)."""
+    """What an edit needs of an anchor's state hash: its state, epoch and root (encoded), and the version
+    taken with the lock (None when the head was read without one)."""
 
     state: AnchorState
     epoch: str | None
     root: str | None
+    version: int | None = None
 
     @classmethod
     def parse(cls, raw: Sequence[Any]) -> AnchorHead:
-        """From the ``HMGET`` of ``HEAD_FIELDS``."""
-        state, epoch, root = raw
+        """From the ``HMGET`` of ``HEAD_FIELDS``, or the head the ``LOCK`` script answers (and its version;
+        Lua's false and nil both arrive as None)."""
+        state, epoch, root, *version = raw
         return cls(
             parse_state(state),
             None if epoch is None else as_text(epoch),
             None if root is None else as_text(root),
+            int(version[0]) if version and version[0] is not None else None,
         )
 
 

@@ -3,8 +3,9 @@
 Several processes (ASGI workers, management commands, task workers) share it. What each method costs:
 
 * ``active_anchors`` / ``heating_anchors``: nothing on the network (the process's view, see redis.py);
-* an edit: the anchor's lock, one read of its state, the Mongo reads of the records touched, one ``HINCRBY``
-  for the version, one bulk upsert, one ``committed`` mark; the caller then publishes the patch;
+* an edit: two round trips to Redis, the anchor's lock with its state and next version, then (with the
+  unlock, see ``RedisNode.locked``) the ``committed`` mark and the patch the caller publishes; in MongoDB
+  the reads of the records touched and one bulk upsert;
 * a snapshot: one read of the state, one Mongo query, one re-read of the epoch.
 
 The heat/edit race. A writer edits an anchor when its view says the anchor is active; a heater renders
@@ -25,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..records import Record, RecordKey
@@ -61,7 +62,13 @@ class _SharedEdit:
     """An AnchorEdit over MongoDB: reads on demand, remembers what changed, writes it in one bulk."""
 
     def __init__(
-        self, cache: SharedRecordCache, channel: str, anchor: str, epoch: str, root: RecordKey
+        self,
+        cache: SharedRecordCache,
+        channel: str,
+        anchor: str,
+        epoch: str,
+        root: RecordKey,
+        version: int | None = None,
     ) -> None:
         self._cache = cache
         self._store = cache.store
@@ -69,6 +76,7 @@ class _SharedEdit:
         self.anchor = anchor
         self.epoch = epoch
         self.root = root
+        self._version = version  # taken with the lock: a first commit needs no round trip for it
         self._loaded: dict[RecordKey, tuple[Record, list[RecordKey], bool] | None] = {}
         self._referrers: dict[RecordKey, set[RecordKey]] = {}
         self._touched: dict[RecordKey, tuple[Record, list[RecordKey]] | None] = {}
@@ -91,6 +99,10 @@ class _SharedEdit:
                     found[wanted[ref]].add(referrer)
             if referrer not in self._loaded:
                 self._loaded[referrer] = self._store.decode(self.channel, doc)
+            # What a stored record refers to, the anchor holds: every edit that wrote the record brought
+            # its references in (``anchor_edit._fill_missing``), and a record is only deleted once nothing
+            # refers to it. So ``missing`` needs no query for the references a title edit leaves as they were.
+            self._held.update(decode_ref(ref) for ref in doc.get("refs", ()))
         self._referrers.update(found)
 
     def preload(self, keys: Iterable[RecordKey]) -> None:
@@ -172,7 +184,9 @@ class _SharedEdit:
         if not changed:
             return None
         node = self._cache.node
-        version = int(node.client.hincrby(state_key(self.channel, self.anchor), "ver", 1))
+        version, self._version = self._version, None
+        if version is None:
+            version = int(node.client.hincrby(state_key(self.channel, self.anchor), "ver", 1))
         puts = {k: v for k, v in changed.items() if v is not None}
         removes = [k for k, v in changed.items() if v is None]
         had_chunks = [k for k in changed if (b := self._loaded.get(k)) is not None and b[2]]
@@ -296,12 +310,14 @@ class SharedRecordCache(RecordCache):
         locked = self._local.heads
         if locked is not None and locked[0] == channel and anchor in locked[1]:
             head = locked[1][anchor]  # read with the lock
+            # Its version is for one commit; a further edit under the same lock takes its own.
+            locked[1][anchor] = replace(head, version=None)
         else:
             head = AnchorHead.parse(self.node.client.hmget(state_key(channel, anchor), HEAD_FIELDS))
         if head.state is not AnchorState.HOT or head.epoch is None or head.root is None:
             yield None
             return
-        edit = _SharedEdit(self, channel, anchor, head.epoch, decode_ref(head.root))
+        edit = _SharedEdit(self, channel, anchor, head.epoch, decode_ref(head.root), head.version)
         gathered = self._local.gathered
         if gathered is not None and gathered.channel == channel:
             edit.seed(gathered.docs, gathered.keys)

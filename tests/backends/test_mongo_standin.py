@@ -88,3 +88,24 @@ def test_reading_one_anchor_examines_that_anchor_only(filled: tuple[StandinServe
         assert len(records) == SMALL
 
     assert _examined(server, read) == SMALL
+
+
+def _keys_examined(server: StandinServer, action: object) -> int:
+    before = server.engine.keys_examined()
+    assert callable(action)
+    action()
+    return server.engine.keys_examined() - before
+
+
+def test_a_lookup_in_the_big_anchor_reads_only_the_entries_of_the_index_naming_fewest(
+    filled: tuple[StandinServer, MongoStore],
+) -> None:
+    # Filters naming the anchor are served by several indexes; those on the anchor alone name its 10k
+    # records, and a lookup of one key must not read them (MongoDB's planner takes the narrowest index).
+    server, store = filled
+    item: RecordKey = ("Item", "big-42")
+    assert _keys_examined(server, lambda: store.present(CHANNEL, "big", "e1", [item])) == 1
+    assert _keys_examined(server, lambda: store.load_many(CHANNEL, "big", "e1", [item, ("Root", "big")])) == 2
+    assert _keys_examined(server, lambda: store.referrers(CHANNEL, "big", "e1", item)) == 1
+    record: Record = {"__typename": "Item", "id": "big-42", "title": "changed"}
+    assert _keys_examined(server, lambda: store.write(CHANNEL, "big", "e1", 3, {item: (record, [])}, [])) <= 1

@@ -56,6 +56,11 @@ class Engine:
         with self.lock:
             return sum(c.examined for db in self.databases.values() for c in db.values())
 
+    def keys_examined(self) -> int:
+        """Ids read out of indexes by every query so far, all collections together."""
+        with self.lock:
+            return sum(c.read_from_indexes for db in self.databases.values() for c in db.values())
+
     def _collection(self, db_name: str, name: str, create: bool = True) -> _Collection | None:
         db = self.databases.setdefault(db_name, {})
         found = db.get(name)
@@ -304,23 +309,33 @@ class _Index:
         full = self.prefixes[-1]
         return any(full.get(combo, set()) - {key} for combo in self.entries(doc))
 
-    def lookup(self, wanted: dict[str, list[Any]]) -> tuple[set[Any], frozenset[str]] | None:
-        """The ids of the documents that can match equality constraints on a prefix of the keys, and the
-        fields of that prefix (which every one of them matches)."""
+    def lookup(self, wanted: dict[str, list[Any]]) -> _Lookup | None:
+        """The entries naming the documents that can match equality constraints on a prefix of the keys
+        (the longest the constraints cover), not yet merged: a query planner compares their sizes first."""
         combos: list[tuple[Any, ...]] = [()]
         for field in self.fields:
             if field not in wanted:
                 break
             combos = [(*combo, _hashable(value)) for combo in combos for value in wanted[field]]
-        else:
-            field = ""
         length = len(combos[0])
         if not length:
             return None
-        found: set[Any] = set()
-        for combo in combos:
-            found |= self.prefixes[length - 1].get(combo, set())
-        return found, frozenset(self.fields[:length])
+        entries = self.prefixes[length - 1]
+        holders = [found for combo in combos if (found := entries.get(combo))]
+        return _Lookup(holders, frozenset(self.fields[:length]))
+
+
+class _Lookup:
+    """What one index names for a filter: its entries (sets of ids) and the fields they match already."""
+
+    def __init__(self, holders: list[set[Any]], fields: frozenset[str]) -> None:
+        self.holders = holders
+        self.fields = fields
+        #: At least as many ids as the merged entries hold (their sum): the planner's estimate.
+        self.size = sum(len(found) for found in holders)
+
+    def ids(self) -> set[Any]:
+        return set().union(*self.holders)
 
 
 def _equalities(filter_: dict[str, Any]) -> dict[str, list[Any]]:
@@ -348,6 +363,8 @@ class _Collection:
         self.indexes: dict[str, _Index] = {}
         #: Documents the matcher looked at (MongoDB's ``docsExamined``): what the indexes spare.
         self.examined = 0
+        #: Ids read out of the chosen indexes (MongoDB's ``keysExamined``).
+        self.read_from_indexes = 0
 
     def create_index(self, name: str, fields: list[str], unique: bool) -> None:
         if name in self.indexes:
@@ -371,12 +388,18 @@ class _Collection:
             else:
                 return branches, frozenset()
         wanted = _equalities(filter_)
-        best: tuple[set[Any], frozenset[str]] | None = None
+        # As MongoDB's planner: the index naming the fewest documents wins, and only its entries are read
+        # (an index on the anchor alone names every record of it, which a lookup of one key must not copy).
+        best: _Lookup | None = None
         for index in self.indexes.values():
             found = index.lookup(wanted)
-            if found is not None and (best is None or len(found[0]) < len(best[0])):
+            if found is not None and (best is None or found.size < best.size):
                 best = found
-        return best
+        if best is None:
+            return None
+        ids = best.ids()
+        self.read_from_indexes += len(ids)
+        return ids, best.fields
 
     def find(self, filter_: dict[str, Any]) -> list[dict[str, Any]]:
         candidates = self._candidates(filter_)
