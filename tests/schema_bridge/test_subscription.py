@@ -11,7 +11,7 @@ from board.channels import BoardChannel, MyBoardsChannel
 from django.contrib.auth.models import AnonymousUser
 
 from rxgraphql.stream import Notice, Patch
-from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription
+from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription, _touches
 from tests.support.sockets import FakeSocket, make_operation
 
 T = TypeVar("T")
@@ -93,3 +93,14 @@ def test_a_list_deletes_a_record_only_when_no_listed_anchor_holds_it_any_more() 
     assert kept["payload"]["data"]["myBoardsChannel"]["deleted"] == []
     assert kept["payload"]["data"]["myBoardsChannel"]["records"] == [{"__typename": "BoardSummary"}]
     assert deleted["payload"] == "as is"
+
+
+def test_whether_a_patch_names_the_anchor_row_is_answered_per_anchor() -> None:
+    """The answer kept for the last patch is the answer for its anchor only."""
+    patch = _patch(2, [{"__typename": "Board", "id": 1}])
+    deleted = _patch(3, deleted=[("Board", "2")])
+    assert _touches(patch, ("Board", "1"), "id")
+    assert not _touches(patch, ("Board", "2"), "id")
+    assert _touches(patch, ("Board", "1"), "id")
+    assert _touches(deleted, ("Board", "2"), "id")
+    assert not _touches(deleted, ("Board", "1"), "id")
