@@ -17,8 +17,8 @@ A group of many sockets sends a patch in slices of ``SLICE_SECONDS`` and lets th
 (other sockets, the probe of a slow reader, the next patch). A patch handed over while the group is
 still sending an earlier one is merged (rxgraphql/coalesce.py) into what the sockets not yet reached
 get: each of them receives one frame carrying both, and the sockets already reached get the newer
-patch alone once the slice in progress ends. Under a stream of saves to one anchor the work so stays
-about one fan-out per slice of time, not one per save, and each socket still sees every change in order.
+patch alone after them. Under a stream of saves to one anchor a socket so gets one frame per pass over
+the group, however many saves arrived meanwhile, and still sees every change in order.
 """
 
 from __future__ import annotations
