@@ -6,7 +6,9 @@ working view of the anchor under its lock, see ``backends.base``) in three steps
 
 1. **refresh**: the changed records the anchor holds are put again, and so are the cached parents whose
    child-id list the change can alter (``relists.ListCheck``: the child joins, leaves or moves within
-   the list; a title edit re-renders no parent); a row that is gone removes its record;
+   the list; a title edit re-renders no parent); a row that is gone removes its record. A changed record
+   may come rendered only in the fields its change can alter, completed with the record the anchor
+   holds; a parent is always rendered whole;
 2. **fill**: every record newly referenced and missing from the anchor comes in with its subtree;
 3. **collect**: every record no longer referenced by anything in the anchor is deleted, with the
    children that only it referred to (layers form no cycle).
@@ -38,12 +40,19 @@ class Renders(Protocol):
         """The channel's layers by type name."""
         ...
 
+    def load_changed(self, fields: Mapping[RecordKey, frozenset[str] | None]) -> None:
+        """Render the changed keys (with the fields each change altered, None: any), possibly only the
+        fields of their records those changes can alter (``get`` completes them)."""
+        ...
+
     def load(self, keys: Iterable[RecordKey]) -> None:
         """Render these keys now, in as few reads as possible (a hint before ``get``)."""
         ...
 
-    def get(self, key: RecordKey) -> Record | None:
-        """The key's record as the database has it now (None: the row is gone)."""
+    def get(self, key: RecordKey, held: Record | None = None) -> Record | None:
+        """The key's record as the database has it now (None: the row is gone). ``held``: the record as
+        the anchor holds it, which completes a changed record rendered only in part; without it the
+        record is rendered whole."""
         ...
 
     def row(self, key: RecordKey) -> models.Model | None:
@@ -72,7 +81,7 @@ class Changes:
 
 def changes_of(renders: Renders, fields: Mapping[RecordKey, frozenset[str] | None]) -> Changes:
     """Render the changed keys and find the parents their rows point at."""
-    renders.load(fields)
+    renders.load_changed(fields)
     new_parents: dict[RecordKey, frozenset[RecordKey]] = {}
     for key in fields:
         row = renders.row(key)
@@ -86,24 +95,27 @@ def edit_anchor(edit: AnchorEdit, changes: Changes) -> list[RecordKey]:
     keys of the records the edit brought in."""
     renders = changes.renders
     layers = renders.layers
-    refreshed = _to_refresh(edit, changes)
+    changed, relisted = _to_refresh(edit, changes)
+    refreshed = changed | relisted
     renders.load(refreshed)
     # A parent re-rendered for its child may be gone as well (deleted since, its own change still to
     # come): the records listing it are re-rendered too, or they would go on listing it once it is removed.
-    gone = [key for key in refreshed if renders.get(key) is None]
+    gone = [key for key in refreshed if renders.row(key) is None]
     while gone:
         edit.preload_referrers(gone)
         listing = {parent for key in gone for parent in edit.referrers(key)} - refreshed
         edit.preload(listing)
         refreshed |= listing
+        relisted |= listing
         renders.load(listing)
-        gone = [key for key in listing if renders.get(key) is None]
+        gone = [key for key in listing if renders.row(key) is None]
     orphans: list[RecordKey] = []
     added: list[RecordKey] = []
     for key in refreshed:
         old = edit.get(key)
         old_refs = set(child_keys(old, layers[key[0]])) if old is not None else set()
-        new = renders.get(key)
+        # Re-rendered as a parent, its lists may have changed: only a whole render tells.
+        new = renders.get(key, None if key in relisted else old)
         if new is None:
             edit.remove(key)
             orphans.extend(old_refs)
@@ -117,25 +129,26 @@ def edit_anchor(edit: AnchorEdit, changes: Changes) -> list[RecordKey]:
     return brought
 
 
-def _to_refresh(edit: AnchorEdit, changes: Changes) -> set[RecordKey]:
-    """The changed records the anchor holds, and the cached parents whose child list may change."""
+def _to_refresh(edit: AnchorEdit, changes: Changes) -> tuple[set[RecordKey], set[RecordKey]]:
+    """The changed records the anchor holds, and the cached records whose child lists may change."""
     layers = changes.renders.layers
     keys = list(changes.keys)
     edit.preload([*keys, *(p for parents in changes.new_parents.values() for p in parents)])
     edit.preload_referrers(keys)
     edit.preload(r for key in keys if edit.get(key) is not None for r in edit.referrers(key))
-    refresh: set[RecordKey] = set()
+    changed: set[RecordKey] = set()
+    relisted: set[RecordKey] = set()
     for key in keys:
         check = ListCheck(layers[key[0]], key, changes.renders.row(key), changes.fields.get(key))
         if edit.get(key) is not None:
-            refresh.add(key)
+            changed.add(key)
             for parent in edit.referrers(key):
                 if check.may_change(layers[parent[0]], parent, edit.get(parent)):
-                    refresh.add(parent)
+                    relisted.add(parent)
         for parent in changes.new_parents.get(key, ()):
             if check.may_change(layers[parent[0]], parent, edit.get(parent)):
-                refresh.add(parent)
-    return refresh
+                relisted.add(parent)
+    return changed, relisted
 
 
 def _fill_missing(edit: AnchorEdit, refs: Iterable[RecordKey], renders: Renders) -> list[RecordKey]:

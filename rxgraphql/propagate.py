@@ -14,12 +14,10 @@ For each channel showing a changed row, in phases:
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -27,6 +25,7 @@ from django.db import models
 from . import metrics
 from .anchor_edit import Changes, changes_of, edit_anchor
 from .backends import Broker, RecordCache
+from .heap import FREEZE_RECORDS, paused_gc, release_rows
 from .layers import EdgeKind, Layer
 from .membership import publish_membership
 from .ownership import OwnershipTracker
@@ -34,8 +33,11 @@ from .records import (
     Record,
     RecordKey,
     child_keys,
+    completes,
     consistent_reads,
+    fetch_fields,
     fetch_records,
+    fields_to_render,
     prefetched_children,
     render_rows,
 )
@@ -63,6 +65,11 @@ class _Records:
 
     ``heating``: a level's rows come from what its parents' read prefetched when they can, so that
     every row of the anchor is read once.
+
+    A changed row that is the only one of its layer in the batch, with the fields its change altered
+    known, is read alone (its columns, one statement) and only the fields of its record that change can
+    alter are rendered (``records.fields_to_render``): ``get`` completes them with the record as an
+    anchor holds it, and renders the whole record only for an anchor that does not hold it yet.
     """
 
     def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
@@ -71,11 +78,33 @@ class _Records:
         self.rows: dict[RecordKey, models.Model] = {}
         self.heating = heating
         self.prefetched: dict[RecordKey, models.Model] = {}
+        #: Partly rendered records (the fields their change can alter), by key.
+        self.partial: dict[RecordKey, Record] = {}
+
+    def load_changed(self, fields: Mapping[RecordKey, frozenset[str] | None]) -> None:
+        """Render the changed keys, partly where the class docstring says."""
+        by_type: dict[str, list[RecordKey]] = defaultdict(list)
+        for key in fields:
+            by_type[key[0]].append(key)
+        whole: list[RecordKey] = []
+        for type_name, keys in by_type.items():
+            (key, *others) = keys
+            names = fields[key]
+            wanted = None if others or names is None else fields_to_render(self.layers[type_name], names)
+            if wanted is None or key in self.found or key in self.partial:
+                whole.extend(keys)
+                continue
+            hit = fetch_fields(self.layers[type_name], key[1], wanted)
+            if hit is None:
+                self.found[key] = None
+            else:
+                self.rows[key], self.partial[key] = hit
+        self.load(whole)
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         wanted: dict[str, list[str]] = defaultdict(list)
         for key in keys:
-            if key not in self.found:
+            if key not in self.found and key not in self.partial:
                 wanted[key[0]].append(key[1])
         for type_name, pks in wanted.items():
             layer = self.layers[type_name]
@@ -99,7 +128,12 @@ class _Records:
             self.prefetched.setdefault(key, child)
         return fetched
 
-    def get(self, key: RecordKey) -> Record | None:
+    def get(self, key: RecordKey, held: Record | None = None) -> Record | None:
+        part = self.partial.get(key)
+        if part is not None:
+            if held is not None and completes(self.layers[key[0]], held):
+                return {**held, **part}
+            del self.partial[key]  # an anchor without it needs all of it (and then so do the others)
         self.load([key])
         return self.found[key]
 
@@ -289,36 +323,17 @@ def _anchors_to_lock(
     return {anchor for anchors in holders.values() for anchor in anchors}
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
-    full collections over the whole heap (the renders leave no cycles; collection resumes afterwards)."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def heat_records(
     channel: type[ContextChannel], anchor_pk: str
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
-    """Render a whole anchor flat, parents before children; None when the anchor row does not exist."""
-    with paused_gc(), consistent_reads(channel._meta.layers.root.model):
-        return _heat_records(channel, anchor_pk)
+    """Render a whole anchor flat, parents before children; None when the anchor row does not exist.
+
+    The collector is paused meanwhile, and a large anchor's records leave its generations (see heap.py).
+    """
+    with paused_gc() as pause, consistent_reads(channel._meta.layers.root.model):
+        heated = _heat_records(channel, anchor_pk)
+        pause.freeze = heated is not None and len(heated[1]) >= FREEZE_RECORDS
+        return heated
 
 
 def _heat_records(
@@ -326,22 +341,27 @@ def _heat_records(
 ) -> tuple[RecordKey, list[tuple[RecordKey, Record, list[RecordKey]]]] | None:
     layers = {layer.type_name: layer for layer in channel._meta.layers}
     records = _Records(layers, heating=True)
-    root_key = (channel._meta.layers.root.type_name, anchor_pk)
-    if records.get(root_key) is None:
-        return None
-    out: list[tuple[RecordKey, Record, list[RecordKey]]] = []
-    seen: set[RecordKey] = set()
-    frontier = [root_key]
-    while frontier:
-        records.load(frontier)
-        following: list[RecordKey] = []
-        for key in frontier:
-            record = records.found[key]
-            if key in seen or record is None:
-                continue
-            seen.add(key)
-            refs = list(child_keys(record, layers[key[0]]))
-            out.append((key, record, refs))
-            following.extend(r for r in refs if r not in seen)
-        frontier = list(dict.fromkeys(following))
-    return root_key, out
+    try:
+        root_key = (channel._meta.layers.root.type_name, anchor_pk)
+        if records.get(root_key) is None:
+            return None
+        out: list[tuple[RecordKey, Record, list[RecordKey]]] = []
+        seen: set[RecordKey] = set()
+        frontier = [root_key]
+        while frontier:
+            records.load(frontier)
+            following: list[RecordKey] = []
+            for key in frontier:
+                record = records.found[key]
+                if key in seen or record is None:
+                    continue
+                seen.add(key)
+                refs = list(child_keys(record, layers[key[0]]))
+                out.append((key, record, refs))
+                following.extend(r for r in refs if r not in seen)
+            frontier = list(dict.fromkeys(following))
+        return root_key, out
+    finally:
+        # The rows are reference cycles: freed here one by one rather than by a collection (heap.py).
+        release_rows(records.rows)
+        release_rows(records.prefetched)

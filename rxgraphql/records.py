@@ -7,13 +7,16 @@ Records are keyed by ``(type name, str(primary key))``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.lookups import Lookup
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 from .layers import ID_LISTS_ATTR, Edge, EdgeKind, IdLists, Layer
 
@@ -70,6 +73,113 @@ def _renders_from_own_row(layer: Layer) -> bool:
         if field.source == "*" or len(field.source_attrs) != 1 or field.source_attrs[0] not in own:
             return False
     return True
+
+
+def field_names(model: type[models.Model], names: Collection[str]) -> frozenset[str]:
+    """The names and attnames of these fields (``update_fields`` may use either)."""
+    found: set[str] = set()
+    for name in names:
+        found.add(name)
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        found.add(field.name)
+        attname = getattr(field, "attname", None)
+        if attname:
+            found.add(attname)
+    return frozenset(found)
+
+
+#: A flat field whose value may depend on anything (see ``_field_reads``).
+ANYTHING = None
+
+
+def fields_to_render(layer: Layer, changed: Collection[str]) -> list[str] | None:
+    """The flat serializer's fields a change of these model fields can alter; None when only rendering
+    the whole record can tell (the serializer overrides ``to_representation``).
+
+    A field reading one column of the row changes only with that column; a nested list only with its
+    children's rows or through table, whose own changes re-render the record as their parent; a method
+    field, a property, a dotted source or a related field other than a primary key may read anything,
+    so it is always rendered again.
+    """
+    reads = _field_reads(layer)
+    if reads is None:
+        return None
+    names = field_names(layer.model, changed)
+    return [name for name, read in reads.items() if read is ANYTHING or not read.isdisjoint(names)]
+
+
+@functools.cache
+def _field_reads(layer: Layer) -> dict[str, frozenset[str] | None] | None:
+    """Per flat-serializer field, the row's columns (names and attnames) its value reads; ``ANYTHING``
+    for a field that may read anything; None when the serializer overrides ``to_representation``."""
+    for klass in layer.flat_serializer_class.__mro__:
+        if "to_representation" in klass.__dict__:
+            if not klass.__module__.startswith("rest_framework"):
+                return None
+            break
+    columns: dict[str, frozenset[str]] = {}
+    for model_field in layer.model._meta.concrete_fields:
+        columns[model_field.name] = columns[model_field.attname] = frozenset(
+            (model_field.name, model_field.attname)
+        )
+    pk = layer.model._meta.pk
+    assert pk is not None
+    columns["pk"] = frozenset(("pk", pk.name, pk.attname))
+    edges = {edge.field_name: edge for edge in layer.children}
+    reads: dict[str, frozenset[str] | None] = {}
+    for name, field in _flat_serializer(layer).fields.items():
+        if field.write_only:
+            continue
+        edge = edges.get(name)
+        if edge is not None and edge.kind is not EdgeKind.OPAQUE and edge.kind is not EdgeKind.FORWARD:
+            reads[name] = frozenset()  # a list (or a reverse one-to-one): its children's rows say
+            continue
+        plain = isinstance(field, serializers.PrimaryKeyRelatedField) or not isinstance(
+            field, serializers.RelatedField | serializers.ManyRelatedField | serializers.SerializerMethodField
+        )
+        own = field.source != "*" and len(field.source_attrs) == 1 and field.source_attrs[0] in columns
+        reads[name] = columns[field.source_attrs[0]] if plain and own else ANYTHING
+    return reads
+
+
+def completes(layer: Layer, held: Record) -> bool:
+    """Whether a held record has exactly the fields the layer renders now (a record cached before the
+    serializer changed is rendered whole, not completed)."""
+    return held.keys() == _record_fields(layer)
+
+
+@functools.cache
+def _record_fields(layer: Layer) -> frozenset[str]:
+    names = {str(field.field_name) for field in _flat_serializer(layer)._readable_fields}
+    return frozenset((*names, TYPENAME))
+
+
+def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Record:
+    """Some fields of a row's flat record, rendered as the serializer's ``to_representation`` does."""
+    wanted = set(names)
+    record: Record = {}
+    for field in _flat_serializer(layer)._readable_fields:
+        if field.field_name not in wanted:
+            continue
+        try:
+            attribute = field.get_attribute(row)
+        except SkipField:
+            continue
+        present = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+        record[field.field_name] = None if present is None else field.to_representation(attribute)
+    return record
+
+
+def fetch_fields(layer: Layer, pk: str, names: Collection[str]) -> tuple[models.Model, Record] | None:
+    """Read one row (its columns only, one statement) and render these fields of its record; None when
+    the row is gone. A field reading a relation reads it when rendered, in the same transaction."""
+    rows = list(in_values(layer.model._default_manager.order_by(), "pk", [pk]))
+    if not rows:
+        return None
+    return rows[0], render_fields(layer, rows[0], names)
 
 
 def _listed_edges(layer: Layer) -> list[Edge]:

@@ -14,32 +14,15 @@ its order follows the children's rows all the same.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .layers import Edge, EdgeKind, Layer
-from .records import Record, RecordKey, renders_from_own_row
+from .records import Record, RecordKey, field_names, renders_from_own_row
 
 #: Every field may matter (a change of unknown fields, an ordering or manager the rule cannot read).
 ANY_FIELD = None
-
-
-def field_names(model: type[models.Model], names: Collection[str]) -> frozenset[str]:
-    """The names and attnames of these fields (``update_fields`` may use either)."""
-    found: set[str] = set()
-    for name in names:
-        found.add(name)
-        try:
-            field = model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-        found.add(field.name)
-        attname = getattr(field, "attname", None)
-        if attname:
-            found.add(attname)
-    return frozenset(found)
 
 
 @functools.cache

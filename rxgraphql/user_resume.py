@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from . import offload
 from .backends import get_cache
 from .layers import Layer
 from .ownership import snapshot_owners, visible_to
@@ -44,7 +45,9 @@ async def user_snapshot(
     layers: Mapping[str, Layer],
 ) -> Snapshot:
     """The anchor's state (``full``, or the changes since ``since``) as ``user`` may see it."""
-    owners = snapshot_owners(full.records, layers)
+    # Proportional to the whole anchor: a large one is cut in a worker thread, not on the event loop.
+    size = len(full.records)
+    owners = await offload.sized(size, snapshot_owners, full.records, layers)
     if since is not None:
         found = await get_cache().snapshot(channel_name, anchor, since)
         if (
@@ -55,5 +58,5 @@ async def user_snapshot(
         ):
             records, deleted = visible_to(found.records, found.deleted, user, owners, {}, layers)
             return Snapshot(found.epoch, found.version, False, records, deleted)
-    records, deleted = visible_to(full.records, [], user, owners, {}, layers)
+    records, deleted = await offload.sized(size, visible_to, full.records, [], user, owners, {}, layers)
     return Snapshot(full.epoch, full.version, True, records, deleted)

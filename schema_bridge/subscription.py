@@ -34,7 +34,7 @@ from channels.db import database_sync_to_async
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds, metrics
+from rxgraphql import feeds, metrics, offload
 from rxgraphql.conf import rx_settings
 from rxgraphql.errors import ErrorCode
 from rxgraphql.membership import membership
@@ -211,13 +211,19 @@ class Subscription:
             sink.group = None
 
     async def _send(self, events: list[Event], runtime: bool) -> None:
-        """Send a transaction's events in order, waiting for the socket, yielding to the loop between them."""
+        """Send a transaction's events in order, waiting for the socket, yielding to the loop between them.
+
+        An event of many records is rendered in a worker thread (``offload``): a 10k-record snapshot would
+        otherwise hold the loop for a whole render per event.
+        """
         if runtime:
             events[0] = dataclasses.replace(events[0], runtime=runtime_value(self.channel))
+        document = self.document
         for number, event in enumerate(events):
             if number:
                 await asyncio.sleep(0)
-            await self.op.push_wait(self.document.render(event))
+            payload = await offload.sized(len(event.records), document.render, event)
+            await self.op.push_wait(payload)
 
     def holds(self, patch: Patch) -> bool:
         """Whether a live patch must wait for a permission check (the sink then buffers it)."""

@@ -120,6 +120,34 @@ describe("structural sharing", () => {
     expect(before.columns[0]?.cards[1]?.title).toBe("card2");
   });
 
+  it("patches one card of a long column: a new list with the same card objects but one, other columns kept", () => {
+    // 200 cards per column: longer than the lists scanned for the changed child (a position index is used)
+    const store = new ChannelStore<BoardState>(boardModel);
+    feedOf(store).apply(snapshot("e.1", bigBoard(2_000)));
+    const before = must(store.state);
+    feedOf(store).apply(event("e.2", [card("450", { title: "changed", assignee: "u1", labels: ["l1"] })]));
+    const after = must(store.state);
+    const changed = must(after.columns[2]).cards;
+    const old = must(before.columns[2]).cards;
+    expect(changed).not.toBe(old);
+    expect(changed).toHaveLength(old.length);
+    changed.forEach((c, at) => {
+      if (at === 50) {
+        expect(c).not.toBe(old[at]);
+        expect(c.title).toBe("changed");
+        expect(c.labels).toBe(old[at]?.labels); // an equal list of the same children keeps its array
+      } else {
+        expect(c).toBe(old[at]);
+      }
+    });
+    after.columns.forEach((col, at) => {
+      if (at !== 2) expect(col).toBe(before.columns[at]);
+    });
+    expect(after.owner).toBe(before.owner);
+    expect(after.labels).toBe(before.labels);
+    expect(old[50]?.title).toBe("card450");
+  });
+
   it("propagates a change of a shared child to every parent, once", () => {
     const store = loaded();
     const before = must(store.state);

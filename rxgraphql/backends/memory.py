@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
+from ..heap import FREEZE_RECORDS, paused_gc
 from ..records import Record, RecordKey
 from .base import AnchorState, Broker, Expirable, Patch, RecordCache, Snapshot, Unsubscribe, no_lock
 
@@ -210,14 +211,22 @@ class MemoryRecordCache(RecordCache):
         root: RecordKey,
         records: Iterable[tuple[RecordKey, Record, list[RecordKey]]],
     ) -> list[tuple[str, str]]:
-        # Built outside the lock, which snapshots of other anchors (on the event loop) also take.
-        built = _Anchor(channel, anchor)
-        for key, record, refs in records:
-            new_refs = tuple(refs)
-            built.records[key] = record
-            built.refs[key] = new_refs
-            for ref in new_refs:
-                built.referrers[ref].add(key)
+        # Built outside the lock, which snapshots of other anchors (on the event loop) also take. The
+        # collector is paused meanwhile, and a large anchor's index leaves its generations (heap.py).
+        with paused_gc() as pause:
+            built = _Anchor(channel, anchor)
+            for key, record, refs in records:
+                new_refs = tuple(refs)
+                built.records[key] = record
+                built.refs[key] = new_refs
+                for ref in new_refs:
+                    built.referrers[ref].add(key)
+            built.versions = dict.fromkeys(built.records, 1)
+            pause.freeze = len(built.records) >= FREEZE_RECORDS
+            return self._install(channel, anchor, root, built)
+
+    def _install(self, channel: str, anchor: str, root: RecordKey, built: _Anchor) -> list[tuple[str, str]]:
+        """Make a built anchor the hot one; the changes noted while it heated."""
         with self._lock:
             a = self._get(channel, anchor)
             self._drop_records(a)
@@ -225,7 +234,7 @@ class MemoryRecordCache(RecordCache):
             a.version = 1
             a.root = root
             a.records, a.refs, a.referrers = built.records, built.refs, built.referrers
-            a.versions = dict.fromkeys(a.records, a.version)
+            a.versions = built.versions
             index = self._index[channel]
             for key in a.records:
                 index[key].add(anchor)

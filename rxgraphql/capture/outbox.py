@@ -1,17 +1,20 @@
 """The propagator of trigger capture: claims outbox rows, propagates them, deletes them in one transaction.
 
-One thread per process (started with the ASGI application). It listens on ``rxgraphql_change`` with a
-connection of its own and, on every notification (and every few seconds, for one missed while it was
-reconnecting), drains the outbox in batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
+One thread per process (started with the ASGI application). It listens, with a connection of its own,
+on ``rxgraphql_change`` (drain requests, ``touch()``) and on the channel of every table some channel
+watches in this process's view (``propagate.needed``: a hot anchor shows the table, or it is the anchor
+table of a channel with ``Meta.auto_update``), following that set as anchors come and go; on every
+notification (and every few seconds, for one missed while it was reconnecting) it drains the outbox in
+batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
 RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
 committed only afterwards: several processes share the outbox without taking the same row, and a process
 that dies mid-batch rolls its claim back, leaving the rows to the next propagator. Propagation re-reads
 the committed rows, so a batch propagated twice converges all the same (at least once, idempotent).
 
-A notification names the tables of the rows written. When no channel watches any of them (this process's
-view of the hot anchors, the check ``propagate.needed`` makes), the propagator does not claim at once: the
-rows wait for its next regular look and are then claimed and discarded in bulk, so a save nobody watches
-costs its trigger and little more. ``wait_propagated()`` asks for a drain at once (``request_drain``).
+A save nobody watches wakes no propagator: its rows wait for the next regular look and are then claimed
+and discarded in bulk, so it costs its trigger and little more. When a table starts to be watched, the
+propagator listens to it and then drains, so a change committed before it listened is not put off.
+``wait_propagated()`` asks for a drain at once (``request_drain``).
 When a production backend is unreachable the claim is rolled back and retried, as the flusher retries.
 """
 
@@ -29,7 +32,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models
 
 from .. import metrics
-from .triggers import CHANNEL, OUTBOX
+from .triggers import CHANNEL, OUTBOX, table_channel
 
 logger = logging.getLogger("rxgraphql.capture")
 
@@ -121,6 +124,34 @@ def _worth_claiming(payloads: set[str]) -> bool:
     return bool(needed(changed, cache))
 
 
+def watched_tables() -> set[str]:
+    """The captured tables some channel watches now, in this process's view (``propagate.needed``)."""
+    from ..backends import get_cache
+    from ..propagate import needed
+
+    tables = models_by_table()
+    try:
+        cache = get_cache()
+    except Exception:  # unavailable: listen to every table until it is back
+        return set(tables)
+    watched = {model for model, _ in needed([(model, "") for model in tables.values()], cache)}
+    return {table for table, model in tables.items() if model in watched}
+
+
+def follow(listener: Any, listening: set[str]) -> bool:
+    """Listen to the channels of the tables watched now and to no other table (``listening`` is kept up
+    to date); returns whether a table started to be listened to."""
+    wanted = {table_channel(table) for table in watched_tables()}
+    added, dropped = wanted - listening, listening - wanted
+    for channel in sorted(added):
+        listener.execute(f'LISTEN "{channel}"')
+    for channel in sorted(dropped):
+        listener.execute(f'UNLISTEN "{channel}"')
+    listening.clear()
+    listening.update(wanted)
+    return bool(added)
+
+
 def models_by_table() -> dict[str, type[models.Model]]:
     from .triggers import captured_models
 
@@ -133,8 +164,8 @@ class Propagator:
     #: Seconds between two looks at the outbox when no notification asked for one: changes nobody
     #: watched wait that long at most, and a notification missed while reconnecting is caught up.
     idle_poll = 5.0
-    #: Seconds between two looks at the stop flag while waiting.
-    tick = 0.5
+    #: Seconds between two looks at the stop flag and at the tables watched while waiting.
+    tick = 0.1
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
@@ -192,14 +223,25 @@ class Propagator:
         import psycopg
 
         params = _connection_params(self.using)
-        with psycopg.connect(**params, autocommit=True) as listener, psycopg.connect(**params) as claimer:
+        with (
+            psycopg.connect(**params, autocommit=True) as listener,
+            psycopg.connect(**params, autocommit=True) as claimer,
+        ):
             listener.execute(f"LISTEN {CHANNEL}")
+            listening: set[str] = set()
+            follow(listener, listening)
             self.drain(claimer)
             last_look = time.monotonic()
             while not self._stop.is_set():
                 woken = _notified(listener, self.tick)
+                # Listening from now on, a newly watched table's earlier changes are claimed now.
+                grown = follow(listener, listening)
                 # A change nobody watches waits for the next regular look (claimed then in bulk).
-                if (woken and _worth_claiming(woken)) or time.monotonic() - last_look >= self.idle_poll:
+                if (
+                    grown
+                    or (woken and _worth_claiming(woken))
+                    or time.monotonic() - last_look >= self.idle_poll
+                ):
                     self.drain(claimer)
                     last_look = time.monotonic()
 
@@ -302,10 +344,21 @@ class _Retry(Exception):
 
 @contextmanager
 def _claimed(claimer: Any, limit: int) -> Iterator[list[ClaimedRow]]:
-    """Claimed outbox rows, deleted when the block ends and restored when it raises."""
-    with claimer.transaction():
-        rows = claimer.execute(CLAIM, [limit]).fetchall()
-        yield [(int(row[0]), str(row[1]), str(row[2]), row[3], float(row[4])) for row in rows]
+    """Claimed outbox rows, deleted when the block ends and restored when it raises.
+
+    ``claimer`` is in autocommit mode and the transaction is opened here, ``BEGIN`` and the claim sent
+    as one query (the limit is an int, written into it): one round trip before the rows are in hand.
+    """
+    try:
+        cursor = claimer.execute(f"BEGIN; {CLAIM.replace('%s', str(int(limit)))}")
+        cursor.nextset()
+        rows = [(int(row[0]), str(row[1]), str(row[2]), row[3], float(row[4])) for row in cursor.fetchall()]
+        yield rows
+    except BaseException:
+        with contextlib.suppress(Exception):  # a connection that died has rolled back on the server
+            claimer.execute("ROLLBACK")
+        raise
+    claimer.execute("COMMIT")
 
 
 propagator = Propagator()

@@ -6,8 +6,11 @@ function writes ``(table, primary key)`` into the outbox: for a layer table its 
 when a delete or an update of the key makes it go), for a many-to-many table both rows its foreign keys
 name, exactly as ``m2m_changed`` does. An UPDATE records the columns it changed, compared one by one (a
 generic function comparing ``to_jsonb`` of both rows measured four times slower), and an UPDATE that
-changes nothing records nothing. The first change of a transaction sends ``NOTIFY rxgraphql_change``
-(PostgreSQL delivers one per transaction and payload) after COMMIT, to the propagators that listen.
+changes nothing records nothing. A change notifies the channel of each table its rows belong to
+(``table_channel``: ``rxgraphql_change_<table>``, the table's name as payload; PostgreSQL delivers one
+per transaction, channel and payload) after COMMIT, so that a propagator listening only to the tables
+some channel watches is never woken by the others; ``rxgraphql_change`` itself carries drain requests
+and ``touch()``.
 
 :func:`sync` makes the installed triggers and functions equal to the wanted ones (it runs after every
 ``migrate`` and from ``manage.py rxgraphql_capture``); :func:`status` compares them without changing
@@ -90,15 +93,19 @@ class TableCapture:
                 f"        {insert} ({_literal(target)}, {old}::text, left(TG_OP, 1), changed);",
                 "    END IF;",
             ]
-        # The payload names the tables of the rows written, so that a propagator can put off a change
-        # nobody watches (see outbox.Propagator).
-        targets = ",".join(sorted({target for _column, target in self.keys}))
-        lines += [
-            f"    PERFORM pg_notify({_literal(CHANNEL)}, {_literal(targets)});",
-            "    RETURN NULL;",
-            "END",
-        ]
+        # One channel per table of the rows written: a propagator listens only to the watched ones.
+        for target in sorted({target for _column, target in self.keys}):
+            lines.append(f"    PERFORM pg_notify({_literal(table_channel(target))}, {_literal(target)});")
+        lines += ["    RETURN NULL;", "END"]
         return "\n".join(lines)
+
+
+def table_channel(table: str) -> str:
+    """The notification channel of a table's changes (a name PostgreSQL keeps whole: 63 bytes at most)."""
+    name = f"{CHANNEL}_{table}"
+    if len(name.encode()) <= 63:
+        return name
+    return f"{CHANNEL}_{hashlib.sha1(table.encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)

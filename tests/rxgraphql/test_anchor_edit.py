@@ -64,18 +64,31 @@ START: dict[RecordKey, tuple[Any, Record]] = {
 class Now:
     """The database after the change (a key absent: its row is gone); remembers what was rendered."""
 
-    def __init__(self, changed: Mapping[RecordKey, tuple[Any, Record] | None]) -> None:
+    def __init__(
+        self,
+        changed: Mapping[RecordKey, tuple[Any, Record] | None],
+        partial: Mapping[RecordKey, Record] | None = None,
+    ) -> None:
         self.layers: Mapping[str, Layer] = LAYERS
         self.state = {**START, **changed}
         self.rendered: list[RecordKey] = []
+        #: Changed keys rendered only in the fields their change can alter, and those keys rendered whole.
+        self.partial = dict(partial or {})
+        self.whole: list[RecordKey] = []
+
+    def load_changed(self, fields: Mapping[RecordKey, frozenset[str] | None]) -> None:
+        self.load(fields)
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         for key in keys:
             if key not in self.rendered:
                 self.rendered.append(key)
 
-    def get(self, key: RecordKey) -> Record | None:
+    def get(self, key: RecordKey, held: Record | None = None) -> Record | None:
         self.load([key])
+        if key in self.partial and held is not None:
+            return {**held, **self.partial[key]}
+        self.whole.append(key)
         found = self.state.get(key)
         return None if found is None else found[1]
 
@@ -106,8 +119,9 @@ def edit(
     cache: MemoryRecordCache,
     changed: Mapping[RecordKey, tuple[Any, Record] | None],
     fields: Mapping[RecordKey, frozenset[str] | None],
+    partial: Mapping[RecordKey, Record] | None = None,
 ) -> tuple[Patch | None, Now]:
-    now = Now(changed)
+    now = Now(changed, partial)
     with cache.edit(CHANNEL, "1") as anchor:
         assert anchor is not None
         edit_anchor(anchor, changes_of(now, fields))
@@ -206,3 +220,29 @@ def test_changes_name_the_parents_the_rows_point_at() -> None:
     assert changes.candidates() == {OTHER_CARD, CARD, DONE}
     assert isinstance(changes, Changes)
     assert set(now.rendered) == {OTHER_CARD, CARD}
+
+
+def test_a_record_rendered_in_part_is_completed_with_the_one_the_anchor_holds(
+    cache: MemoryRecordCache,
+) -> None:
+    # The whole render would differ (no comments): a part-render must keep the held lists.
+    row, whole = card("100", "10", title="renamed")
+    patch, now = edit(cache, {CARD: (row, whole)}, {CARD: frozenset({"title"})}, {CARD: {"title": "renamed"}})
+    assert patch is not None
+    assert patch.records == [{**START[CARD][1], "title": "renamed"}]
+    assert now.whole == []
+
+
+def test_a_changed_record_also_re_listed_as_a_parent_is_rendered_whole(cache: MemoryRecordCache) -> None:
+    # Card 100 was renamed and lost its comment in one batch: its comments list comes from a whole render.
+    row, whole = card("100", "10", title="renamed")
+    patch, now = edit(
+        cache,
+        {CARD: (row, whole), COMMENT: None},
+        {CARD: frozenset({"title"}), COMMENT: None},
+        {CARD: {"title": "renamed"}},
+    )
+    assert patch is not None
+    assert CARD in now.whole
+    assert held(cache)[CARD] == whole
+    assert COMMENT not in held(cache)

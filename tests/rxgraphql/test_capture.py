@@ -214,7 +214,10 @@ def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
     monkeypatch.setattr(propagate, "propagate", unreachable)
     Board.objects.filter(pk=board.pk).update(title="kept")
     params = _connection_params(DEFAULT_DB_ALIAS)
-    with psycopg.connect(**params) as claimer, pytest.raises(_Retry, match="redis is restarting"):
+    with (
+        psycopg.connect(**params, autocommit=True) as claimer,
+        pytest.raises(_Retry, match="redis is restarting"),
+    ):
         Propagator()._propagate_one_batch(claimer)
     assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
 
@@ -229,7 +232,7 @@ def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatc
     )
     Board.objects.filter(pk=board.pk).update(title="once")
     Board.objects.filter(pk=board.pk).update(title="twice")
-    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS)) as claimer:
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as claimer:
         assert Propagator().drain(claimer) == 2
     assert seen == [(Board, str(board.pk))]  # two outbox rows of one row: one propagation
     assert outbox_rows() == []
@@ -315,11 +318,50 @@ def test_a_notification_names_the_tables_of_the_rows_written(board: Board) -> No
     card = Card.objects.create(column=column, title="t", position=0)
     label = Label.objects.create(board=board, name="l", color="#000000")
     with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
-        listener.execute(f"LISTEN {triggers.CHANNEL}")
+        for table in (Card._meta.db_table, Label._meta.db_table):
+            listener.execute(f'LISTEN "{triggers.table_channel(table)}"')
         Card.objects.filter(pk=card.pk).update(title="u")
         card.labels.add(label)
-        payloads = [note.payload for note in listener.notifies(timeout=10, stop_after=2)]
-    assert payloads == [Card._meta.db_table, f"{Card._meta.db_table},{Label._meta.db_table}"]
+        notes = [(note.channel, note.payload) for note in listener.notifies(timeout=10, stop_after=3)]
+    card_note = (triggers.table_channel(Card._meta.db_table), Card._meta.db_table)
+    label_note = (triggers.table_channel(Label._meta.db_table), Label._meta.db_table)
+    assert notes == [card_note, card_note, label_note]  # the update, then the link: both its ends
+
+
+def test_a_long_table_name_gets_a_channel_postgresql_keeps_whole() -> None:
+    assert triggers.table_channel("board_card") == "rxgraphql_change_board_card"
+    long = triggers.table_channel("t" * 63)
+    assert len(long.encode()) <= 63
+    assert long != triggers.table_channel("t" * 62 + "u")
+
+
+def test_the_propagator_listens_to_the_tables_watched_and_to_no_other(board: Board) -> None:
+    import asyncio
+
+    from board.channels import BoardChannel
+
+    from rxgraphql.backends import get_cache
+    from rxgraphql.capture.outbox import follow
+
+    def channels(listener: psycopg.Connection[Any]) -> set[str]:
+        return {row[0] for row in listener.execute("SELECT pg_listening_channels()").fetchall()}
+
+    name = BoardChannel._meta.channel_name
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        listening: set[str] = set()
+        follow(listener, listening)
+        # Nothing is hot: only the board table, whose rows the auto-updated list channel announces.
+        assert channels(listener) == listening == {triggers.table_channel(Board._meta.db_table)}
+        assert asyncio.run(get_cache().begin_heat(name, str(board.pk)))
+        try:
+            assert follow(listener, listening)  # a table started to be watched: the caller drains
+            assert triggers.table_channel(Card._meta.db_table) in channels(listener)
+            assert channels(listener) == listening
+            assert not follow(listener, listening)
+        finally:
+            asyncio.run(get_cache().abort_heat(name, str(board.pk)))
+        assert not follow(listener, listening)
+        assert channels(listener) == {triggers.table_channel(Board._meta.db_table)}
 
 
 def test_only_changes_some_channel_watches_are_claimed_at_once(board: Board) -> None:
@@ -406,3 +448,36 @@ def test_a_propagator_started_again_waits_for_the_thread_whose_stop_timed_out(
     release.set()
     runner.stop()
     assert events == [f"enter {old.ident}", f"exit {old.ident}", f"enter {new.ident}", f"exit {new.ident}"]
+
+
+def test_a_claim_is_one_query_and_its_rows_come_back_when_the_batch_fails(board: Board) -> None:
+    from rxgraphql.capture.outbox import ClaimedRow, _claimed
+
+    Board.objects.filter(pk=board.pk).update(title="claimed")
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with psycopg.connect(**params, autocommit=True) as claimer:
+        sent: list[str] = []
+        real = claimer.execute
+
+        def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return real(query, *args, **kwargs)
+
+        claimer.execute = execute  # type: ignore[method-assign]
+        seen: list[ClaimedRow] = []
+
+        def fail() -> None:
+            with _claimed(claimer, 10) as rows:
+                seen.extend(rows)
+                raise RuntimeError("the propagation failed")
+
+        with pytest.raises(RuntimeError):
+            fail()
+        assert [row[1:3] for row in seen] == [(Board._meta.db_table, str(board.pk))]
+        assert sent[0].startswith("BEGIN; DELETE")
+        assert sent[1] == "ROLLBACK"
+        assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+        with _claimed(claimer, 10) as rows:
+            assert len(rows) == 1
+        assert sent[-1] == "COMMIT"
+    assert outbox_rows() == []

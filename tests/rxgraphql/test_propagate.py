@@ -7,6 +7,7 @@ the changed fields, and checks the renders (which rows were read for which layer
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
@@ -19,6 +20,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from rxgraphql import propagate as propagate_module
+from rxgraphql import records
 from rxgraphql.backends.base import Patch
 from rxgraphql.backends.memory import MemoryBroker, MemoryRecordCache
 from rxgraphql.propagate import heat_records, propagate
@@ -63,9 +65,20 @@ class _Board:
             return real(layer, pks)
 
         monkeypatch.setattr(propagate_module, "fetch_records", counting)
+        real_fields = propagate_module.fetch_fields
+
+        def counting_fields(layer: Any, pk: str, names: Collection[str]) -> Any:
+            self.reads[layer.type_name].append(pk)
+            self.part_reads.append((layer.type_name, pk, sorted(names)))
+            return real_fields(layer, pk, names)
+
+        monkeypatch.setattr(propagate_module, "fetch_fields", counting_fields)
+        #: The rows read alone, with the fields of their records rendered.
+        self.part_reads: list[tuple[str, str, list[str]]] = []
 
     def propagate(self, rows: list[tuple[Any, str]], fields: dict[Any, Any] | None = None) -> Patch:
         self.reads.clear()
+        self.part_reads.clear()
         self.broker.patches.clear()
         assert propagate(rows, self.cache, self.broker, fields) == 1
         return self.broker.patches[0]
@@ -118,6 +131,42 @@ def test_a_title_edit_re_renders_no_parent(board: _Board) -> None:
     assert patch.records[0]["title"] == "Write the spec"
     assert dict(board.reads) == {"Card": [str(card.pk)]}
     assert not any("board_column" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_title_edit_reads_the_row_and_renders_what_the_title_can_alter(board: _Board) -> None:
+    card = _card("Write spec")
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    before = board.records()[("Card", str(card.pk))]
+    with CaptureQueriesContext(connection) as queries:
+        patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
+    # The title and the method field (which may read anything); the lists stay as the anchor holds them.
+    assert board.part_reads == [("Card", str(card.pk), ["comment_count", "title"])]
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert not any("board_label" in statement or "board_reminder" in statement for statement in sql)
+    assert sum("board_comment" in statement for statement in sql) == 1  # what comment_count reads
+    layer = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
+    assert patch.records == [records.fetch_records(layer, [str(card.pk)])[str(card.pk)][1]]
+    assert patch.records[0] == {**before, "title": "Write the spec"}
+
+
+def test_a_change_of_several_rows_of_a_layer_renders_them_whole(board: _Board) -> None:
+    cards = [_card("Write spec"), _card("Fix login")]
+    for card in cards:
+        card.title += "!"
+        card.save(update_fields=["title"])
+    board.reads.clear()
+    assert (
+        propagate(
+            [(Card, str(card.pk)) for card in cards],
+            board.cache,
+            board.broker,
+            {(Card, str(card.pk)): ["title"] for card in cards},
+        )
+        == 1
+    )
+    assert board.part_reads == []
+    assert sorted(board.reads["Card"]) == sorted(str(card.pk) for card in cards)
 
 
 def test_a_move_re_renders_both_columns_as_id_lists(board: _Board) -> None:
@@ -278,3 +327,38 @@ def test_edits_of_the_embedded_cache_read_and_write_under_one_lock(
     assert len(seen) >= 2  # a snapshot and an edit for each channel showing boards
     assert all(seen)
     assert not module.local_edits.locked()
+
+
+def test_a_record_cached_before_its_serializer_changed_is_rendered_whole(board: _Board) -> None:
+    card = _card("Write spec")
+    key = ("Card", str(card.pk))
+    anchor = board.cache._anchors[(BoardChannel._meta.channel_name, board.anchor)]
+    anchor.records[key] = {k: v for k, v in anchor.records[key].items() if k != "description"}
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    patch = board.propagate([(Card, str(card.pk))], {(Card, str(card.pk)): ["title"]})
+    assert patch.records[0]["description"] == card.description  # not completed from the old record
+    assert board.reads["Card"] == [str(card.pk), str(card.pk)]  # read alone, then whole
+
+
+@pytest.mark.parametrize(("least", "frozen"), [(1, True), (10**9, False)])
+def test_a_large_heat_moves_its_records_out_of_the_collectors_generations(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch, least: int, frozen: bool
+) -> None:
+    world = make_board_world()
+    monkeypatch.setattr(propagate_module, "FREEZE_RECORDS", least)
+    was_enabled = gc.isenabled()
+    gc.enable()
+    gc.unfreeze()
+    try:
+        heated = heat_records(BoardChannel, str(world.board_a.pk))
+        assert heated is not None
+        assert gc.isenabled()
+        records = [record for _, record, _ in heated[1]]
+        tracked = {id(obj) for obj in gc.get_objects()}
+        assert (gc.get_freeze_count() > 0) is frozen
+        assert any(id(record) in tracked for record in records) is not frozen
+    finally:
+        gc.unfreeze()
+        if not was_enabled:
+            gc.disable()

@@ -9,7 +9,13 @@ from board.serializers import CardSerializer, ColumnSerializer
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from rxgraphql.records import consistent_reads, fetch_records, renders_from_own_row
+from rxgraphql.records import (
+    consistent_reads,
+    fetch_fields,
+    fetch_records,
+    fields_to_render,
+    renders_from_own_row,
+)
 from tests.support.world import make_board_world
 
 LAYERS = {layer.type_name: layer for layer in BoardChannel._meta.layers}
@@ -62,3 +68,37 @@ def test_keys_are_bound_as_one_array_and_the_isolation_level_travels_with_begin(
     with connection.cursor() as cursor:
         cursor.execute("SHOW transaction_isolation")
         assert cursor.fetchone() == ("read committed",)  # the connection's own level is back
+
+
+def test_a_change_of_some_columns_re_renders_the_fields_reading_them_and_the_opaque_ones() -> None:
+    card = LAYERS["Card"]
+    assert fields_to_render(card, {"title"}) == ["title", "comment_count"]  # a method field may read it
+    assert fields_to_render(card, {"column_id"}) == ["column", "comment_count"]
+    assert fields_to_render(card, {"assignee"}) == ["assignee", "comment_count"]
+    assert fields_to_render(card, {"created_by"}) == ["creator", "comment_count"]  # a source= rename
+    assert fields_to_render(LAYERS["Column"], {"title", "position"}) == ["title", "position"]
+    assert fields_to_render(LAYERS["Column"], {"board"}) == []  # no field of its record shows it
+
+
+def test_a_serializer_rendering_its_own_way_is_rendered_whole() -> None:
+    from rxgraphql.layers import Layer
+
+    class Shouting(ColumnSerializer):
+        def to_representation(self, instance: Column) -> dict[str, object]:
+            return {**super().to_representation(instance), "title": instance.title.upper()}
+
+    layer = Layer(Shouting, Column, Shouting)
+    assert fields_to_render(layer, {"title"}) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_read_alone_renders_the_asked_fields_as_the_serializer_does() -> None:
+    make_board_world()
+    card = Card.objects.get(title="Write spec")
+    with CaptureQueriesContext(connection) as queries:
+        found = fetch_fields(LAYERS["Card"], str(card.pk), ["title", "comment_count", "column"])
+    assert found is not None
+    expected = CardSerializer(card).data
+    assert found[1] == {key: expected[key] for key in ("title", "column", "comment_count")}
+    assert len(queries.captured_queries) == 2  # the row's columns, then what comment_count reads
+    assert fetch_fields(LAYERS["Card"], "999999", ["title"]) is None

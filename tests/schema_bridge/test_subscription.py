@@ -4,13 +4,16 @@ list's records counted per anchor that holds them."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from board.channels import BoardChannel, MyBoardsChannel
 from django.contrib.auth.models import AnonymousUser
 
-from rxgraphql.stream import Notice, Patch
+from rxgraphql import offload
+from rxgraphql.conf import rx_settings
+from rxgraphql.stream import Event, Notice, Patch
 from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription, _touches
 from tests.support.sockets import FakeSocket, make_operation
 
@@ -93,6 +96,60 @@ def test_a_list_deletes_a_record_only_when_no_listed_anchor_holds_it_any_more() 
     assert kept["payload"]["data"]["myBoardsChannel"]["deleted"] == []
     assert kept["payload"]["data"]["myBoardsChannel"]["records"] == [{"__typename": "BoardSummary"}]
     assert deleted["payload"] == "as is"
+
+
+def _render_watching_the_loop(listed: AnchorList, loop: asyncio.AbstractEventLoop) -> list[bool]:
+    """Make each render of the list's events wait until the loop has run a callback scheduled from it:
+    True per event rendered while the loop kept running (in a thread), False when it waited in vain (the
+    render held the loop itself; the wait's bound only ends that case)."""
+    ran_meanwhile: list[bool] = []
+    real = listed.own.render
+
+    def render(event: Event) -> str:
+        loop_ran = threading.Event()
+        loop.call_soon_threadsafe(loop_ran.set)
+        ran_meanwhile.append(loop_ran.wait(timeout=5))
+        return real(event)
+
+    listed.own.render = render  # type: ignore[method-assign]
+    return ran_meanwhile
+
+
+def test_the_loop_keeps_running_while_a_large_snapshot_renders() -> None:
+    socket = FakeSocket()
+    size = rx_settings().snapshot_batch_size
+    records = [{"__typename": "BoardUser", "id": i} for i in range(2 * size)]
+
+    async def scenario() -> list[bool]:
+        listed = AnchorList(make_operation(socket, LIST), MyBoardsChannel(AnonymousUser()), "", [])
+        ran_meanwhile = _render_watching_the_loop(listed, asyncio.get_running_loop())
+        await listed._send_list(records, [], reset=True, runtime=False)
+        return ran_meanwhile
+
+    assert size >= offload.OFF_LOOP_RECORDS
+    assert _run(scenario) == [True, True]
+    sent = [message["payload"]["data"]["myBoardsChannel"]["records"] for message in socket.messages()]
+    assert [len(batch) for batch in sent] == [size, size]  # in order, whole
+
+
+def test_a_small_snapshot_renders_on_the_loop() -> None:
+    socket = FakeSocket()
+    rendered_on: list[threading.Thread] = []
+
+    async def scenario() -> None:
+        listed = AnchorList(make_operation(socket, LIST), MyBoardsChannel(AnonymousUser()), "", [])
+        real = listed.own.render
+
+        def render(event: Event) -> str:
+            rendered_on.append(threading.current_thread())
+            return real(event)
+
+        listed.own.render = render  # type: ignore[method-assign]
+        await listed._send_list([{"__typename": "BoardUser", "id": 1}], [], reset=True, runtime=False)
+
+    _run(scenario)
+    assert rendered_on == [threading.main_thread()]
+    assert len(socket.frames) == 1
 
 
 def test_whether_a_patch_names_the_anchor_row_is_answered_per_anchor() -> None:

@@ -28,8 +28,8 @@
  * at a time, however many components read it (the transport reference-counts it).
  *
  * The root record is the channel's anchor: the record of type `model.root` with id `options.rootId`, or,
- * without it, inferred after each reset: the only record of the root type, else the first one that no
- * other record references. A list channel (`model.many`) has one root per anchor, in the order of the
+ * without it, inferred after each reset: the only record of the root type, else the first one (in the
+ * order the store first met their keys) that no other record references. A list channel (`model.many`) has one root per anchor, in the order of the
  * last `anchors` received; its `state` is the array of their nested states.
  */
 
@@ -120,17 +120,21 @@ interface Observed {
   readonly runtime: unknown;
 }
 
-/** A buffered transaction: ops by key (last one wins; `null` deletes), in arrival order. */
+/**
+ * A buffered transaction: its ops in arrival order, `keys[i]` written with `values[i]` (`null` deletes; a
+ * later op on a key wins). Kept as two arrays rather than a map: a snapshot into an empty store is
+ * written in one pass, without building a map of every key first.
+ */
 interface Pending {
   readonly reset: boolean;
-  readonly ops: Map<string, FlatRecord | null>;
+  readonly keys: string[];
+  readonly values: (FlatRecord | null)[];
   /** A list channel's new anchor order (ids), when the transaction changes it. */
   anchors?: readonly string[];
 }
 
 export class ChannelStore<State = unknown> {
   readonly model: ChannelModel;
-  private readonly server = new Map<string, FlatRecord>();
   private readonly graph: RecordGraph;
   private readonly layers: OptimisticLayers;
   private readonly listeners = new Set<() => void>();
@@ -253,7 +257,7 @@ export class ChannelStore<State = unknown> {
 
   /** The record as the server last sent it, without optimistic layers. */
   getServerRecord(type: string, id: string): FlatRecord | undefined {
-    return this.server.get(recordKey(type, id));
+    return this.graph.getServer(recordKey(type, id));
   }
 
   /** Bound: `store.subscribe` can be handed to `useSyncExternalStore` as is. */
@@ -286,17 +290,21 @@ export class ChannelStore<State = unknown> {
     for (const notification of event.notifications ?? []) {
       for (const listener of [...this.notificationListeners]) listener(notification);
     }
-    if (event.reset) this.pending = { reset: true, ops: new Map() };
-    const tx = this.pending ?? { reset: false, ops: new Map<string, FlatRecord | null>() };
+    if (event.reset) this.pending = { reset: true, keys: [], values: [] };
+    const tx = this.pending ?? { reset: false, keys: [], values: [] };
     for (const record of event.records) {
       // a record without a type name or an id cannot be placed: skip it rather than corrupt the index
       if (typeof record.__typename !== "string" || record.id == null) continue;
       const id = String(record.id);
       const normalized = record.id === id ? record : { ...record, id };
-      tx.ops.set(recordKey(record.__typename, id), normalized);
+      tx.keys.push(recordKey(record.__typename, id));
+      tx.values.push(normalized);
     }
     for (const ref of event.deleted) {
-      if (typeof ref.type === "string" && ref.id != null) tx.ops.set(recordKey(ref.type, String(ref.id)), null);
+      if (typeof ref.type === "string" && ref.id != null) {
+        tx.keys.push(recordKey(ref.type, String(ref.id)));
+        tx.values.push(null);
+      }
     }
     if (Array.isArray(event.anchors)) tx.anchors = event.anchors.map(String);
 
@@ -323,15 +331,18 @@ export class ChannelStore<State = unknown> {
 
   private storedState(): StoredState | null {
     if (this.lastCursor === "" || this.pending !== null) return null;
-    const base = { cursor: this.lastCursor, records: [...this.server.values()] };
+    const base = { cursor: this.lastCursor, records: [...this.graph.serverRecords()] };
     return this.lastAnchors === undefined ? base : { ...base, anchors: this.lastAnchors };
   }
 
   private restoreState(state: StoredState): boolean {
-    if (this.server.size > 0 || this.lastCursor !== "" || this.pending !== null) return false;
+    if (this.graph.serverSize > 0 || this.lastCursor !== "" || this.pending !== null) return false;
     const before = this.observable();
-    const tx: Pending = { reset: true, ops: new Map() };
-    for (const record of state.records) tx.ops.set(recordKey(record.__typename, String(record.id)), record);
+    const tx: Pending = { reset: true, keys: [], values: [] };
+    for (const record of state.records) {
+      tx.keys.push(recordKey(record.__typename, String(record.id)));
+      tx.values.push(record);
+    }
     if (state.anchors !== undefined) tx.anchors = state.anchors;
     this.lastCursor = state.cursor;
     this.commitTransaction(tx);
@@ -360,9 +371,11 @@ export class ChannelStore<State = unknown> {
     this.batching = true;
     try {
       this.layers.clear();
-      const keys = [...this.server.keys()];
-      this.server.clear();
-      for (const key of keys) this.recompute(key);
+      const keys = [...this.graph.serverKeys()];
+      for (const key of keys) {
+        this.graph.setServer(key, undefined);
+        this.recompute(key);
+      }
     } finally {
       this.batching = false;
     }
@@ -399,33 +412,30 @@ export class ChannelStore<State = unknown> {
     const written: string[] = [];
     this.batching = true;
     try {
-      if (tx.reset && this.server.size === 0 && this.layers.size === 0 && this.graph.size === 0) {
-        // A snapshot into an empty store: nothing to diff against and nothing built yet to invalidate, so
-        // the records go in without dirty tracking.
-        for (const [key, record] of tx.ops) {
-          if (record === null) continue;
-          this.server.set(key, record);
-          written.push(key);
-        }
-        this.graph.load(this.server);
+      if (tx.reset && this.graph.serverSize === 0 && this.layers.size === 0 && this.graph.size === 0) {
+        // A snapshot into an empty store: nothing to diff against, nothing built yet to invalidate and no
+        // layer to tell of the writes, so the records go in without dirty tracking.
+        this.graph.load(tx.keys, tx.values);
       } else {
+        const ops = new Map<string, FlatRecord | null>();
+        for (let i = 0; i < tx.keys.length; i++) ops.set(tx.keys[i] as string, tx.values[i] ?? null);
         if (tx.reset) {
-          for (const key of [...this.server.keys()]) {
-            if (!tx.ops.has(key)) {
-              this.server.delete(key);
+          for (const key of [...this.graph.serverKeys()]) {
+            if (!ops.has(key)) {
+              this.graph.setServer(key, undefined);
               written.push(key);
-              this.recompute(key);
+              this.recomputeWith(key, undefined);
             }
           }
         }
-        for (const [key, record] of tx.ops) {
+        for (const [key, record] of ops) {
           if (record === null) {
-            if (!this.server.delete(key)) continue;
+            if (!this.graph.setServer(key, undefined)) continue;
           } else {
-            this.server.set(key, record);
+            this.graph.setServer(key, record);
           }
           written.push(key);
-          this.recompute(key);
+          this.recomputeWith(key, record ?? undefined);
         }
       }
       if (this.model.many === true) {
@@ -444,18 +454,22 @@ export class ChannelStore<State = unknown> {
   }
 
   private recompute(key: string): void {
-    const server = this.server.get(key);
+    this.recomputeWith(key, this.graph.getServer(key));
+  }
+
+  /** Writes the visible record of `key` given its server record. */
+  private recomputeWith(key: string, server: FlatRecord | undefined): void {
     this.graph.set(key, this.layers.touches(key) ? this.layers.apply(key, server) : server);
   }
 
   private inferRoot(): string | null {
     const current = this.graph.currentRoot;
-    if (current !== null && this.server.has(current)) return current;
+    if (current !== null && this.graph.getServer(current) !== undefined) return current;
     const prefix = `${this.model.root}:`;
     let first: string | null = null;
     let unreferenced: string | null = null;
     let count = 0;
-    for (const key of this.server.keys()) {
+    for (const key of this.graph.serverKeys()) {
       if (!key.startsWith(prefix)) continue;
       count++;
       first ??= key;
