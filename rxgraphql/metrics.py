@@ -12,6 +12,7 @@ Metrics describe the process that serves them: scrape every worker.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import threading
@@ -144,11 +145,37 @@ def socket_closed(socket: object) -> None:
             _sockets.pop(id(socket), None)
 
 
+_tallies = threading.local()  # per thread (each event loop's own): frames and bytes of a batch
+
+
 def frame_sent(frame: str) -> None:
     """A frame was written to a websocket."""
     if ENABLED:
+        size = len(frame) if frame.isascii() else len(frame.encode())
+        tally: list[int] | None = getattr(_tallies, "open", None)
+        if tally is not None:
+            tally[0] += 1
+            tally[1] += size
+            return
         SENT_FRAMES.inc()
-        SENT_BYTES.inc(len(frame) if frame.isascii() else len(frame.encode()))
+        SENT_BYTES.inc(size)
+
+
+@contextlib.contextmanager
+def frames_batched() -> Iterator[None]:
+    """Count the frames sent inside the block with one update of the counters at its end (a fan-out
+    to a thousand sockets would otherwise take two counter locks per socket)."""
+    if not ENABLED or getattr(_tallies, "open", None) is not None:
+        yield
+        return
+    tally = _tallies.open = [0, 0]
+    try:
+        yield
+    finally:
+        _tallies.open = None
+        if tally[0]:
+            SENT_FRAMES.inc(tally[0])
+            SENT_BYTES.inc(tally[1])
 
 
 def slow_consumer_closed() -> None:

@@ -12,11 +12,22 @@ encoded once with orjson) and every subscriber of the group gets the same payloa
 operation id. On a channel with per-user records each user has a group of their own, but the feed hands
 a patch every user reads alike to all of them as one object: it is rendered once per document and that
 text goes to every user's group.
+
+A group of many sockets sends a patch in slices of ``SLICE_SECONDS`` and lets the loop run between them
+(other sockets, the probe of a slow reader, the next patch). A patch handed over while the group is
+still sending an earlier one is merged (rxgraphql/coalesce.py) into what the sockets not yet reached
+get: each of them receives one frame carrying both, and the sockets already reached get the newer
+patch alone after them. Under a stream of saves to one anchor a socket so gets one frame per pass over
+the group, however many saves arrived meanwhile, and still sees every change in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,7 +35,9 @@ import orjson
 from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLSchema, execute
 
 from rxgraphql import metrics
+from rxgraphql.coalesce import merge_patches
 from rxgraphql.feeds import AnchorFeed, hub
+from rxgraphql.records import Record, RecordKey
 from rxgraphql.stream import Event, Notice, Patch, format_cursor
 
 from .context import RxContext
@@ -32,8 +45,16 @@ from .error_log import log_refusal
 from .projection import compile_event
 from .python_types import mapped
 
+logger = logging.getLogger("rxgraphql.fanout")
+
 if TYPE_CHECKING:
     from rxgraphql.channel import ContextChannel
+
+#: How long a group sends before it lets the event loop run (checked every ``SLICE_CHECK`` sockets).
+SLICE_SECONDS = 0.005
+SLICE_CHECK = 32
+#: Operation ids whose framed payload is kept while one payload is fanned out (most clients use "1").
+FRAMES_KEPT = 64
 
 
 class Socket(Protocol):
@@ -83,7 +104,7 @@ class Operation:
 
     def frame(self, payload: str) -> str:
         """The ``next`` message carrying a payload rendered for this operation."""
-        return self.prefix + payload + "}"
+        return _frames.of(self.prefix, payload)
 
     def push(self, payload: str) -> None:
         self.connection.push(self.frame(payload))
@@ -101,6 +122,28 @@ class Operation:
             {"id": self.id, "type": "next", "payload": {"data": None, "errors": [refusal.formatted]}}
         )
         self.connection.send_complete(self.id)
+
+
+class _Frames:
+    """The ``next`` frames of the payload being fanned out, one per operation id: the sockets whose
+    operations share an id share one frame object (and the websocket encodes that once)."""
+
+    def __init__(self) -> None:
+        self.payload = ""
+        self.frames: dict[str, str] = {}
+
+    def of(self, prefix: str, payload: str) -> str:
+        if payload is not self.payload:
+            self.payload, self.frames = payload, {}
+        frame = self.frames.get(prefix)
+        if frame is None:
+            frame = prefix + payload + "}"
+            if len(self.frames) < FRAMES_KEPT:
+                self.frames[prefix] = frame
+        return frame
+
+
+_frames = _Frames()
 
 
 class Sink(Protocol):
@@ -186,9 +229,25 @@ class ExecutionGroup(Document):
         self.key = key
         self.sinks: dict[Sink, str | None] = {}  # each sink with its user (notices may address one)
         self.feed: AnchorFeed | None = None
+        # A delivery in progress: the patches handed over since it began (the first at ``_base``),
+        # the sinks still to reach in order, and per sink the position of the first patch it lacks.
+        self._log: list[Patch] = []
+        self._base = 0
+        self._queue: deque[Sink] = deque()
+        self._lacking: dict[Sink, int] = {}
+        self._scheduled = False
+        # What a sink lacking the patches from a position on is sent, while the log ends at _prepared_end.
+        self._prepared: dict[int, list[tuple[Patch, str]]] = {}
+        self._prepared_end = 0
+
+    @property
+    def sending(self) -> bool:
+        """Whether some sinks still wait for patches already handed to the group."""
+        return bool(self._lacking)
 
     def notify(self, notice: Notice) -> None:
         """One execution for the notice; only the addressed user's sinks get it when it has a user."""
+        self.finish()  # the patches before the notice stay before it
         sinks = [sink for sink, user in self.sinks.items() if notice.user is None or user == notice.user]
         if not sinks:
             return
@@ -200,10 +259,78 @@ class ExecutionGroup(Document):
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
-        payload = self.fanout.payload(self, patch)
-        for sink in list(self.sinks):
-            sink.push_live(payload, patch)
+        position = self._base + len(self._log)
+        self._log.append(patch)
+        for sink in self.sinks:
+            if sink not in self._lacking:  # a sink still lacking an earlier patch gets both merged
+                self._lacking[sink] = position
+                self._queue.append(sink)
         metrics.patch_sent(self.channel_cls._meta.channel_name, patch)
+        if not self._scheduled:
+            self._send(SLICE_SECONDS)
+
+    def finish(self) -> None:
+        """Send everything handed over so far to every sink, now."""
+        if self._lacking:
+            self._send(None)
+
+    def leave(self, sink: Sink) -> None:
+        self.sinks.pop(sink, None)
+        self._lacking.pop(sink, None)
+
+    def _continue(self) -> None:
+        self._scheduled = False
+        self._send(SLICE_SECONDS)
+
+    def _send(self, budget: float | None) -> None:
+        """Reach the sinks in order until ``budget`` seconds are spent; the rest in a later slice."""
+        started = time.perf_counter()
+        end = self._base + len(self._log)
+        if self._prepared_end != end:  # a patch was handed over since: every sink lacks it too
+            self._prepared, self._prepared_end = {}, end
+        prepared = self._prepared
+        queue, lacking = self._queue, self._lacking
+        reached = 0
+        with metrics.frames_batched():
+            while queue:
+                sink = queue.popleft()
+                position = lacking.pop(sink, None)
+                if position is None:
+                    continue  # it left
+                deliveries = prepared.get(position)
+                if deliveries is None:
+                    deliveries = prepared[position] = self._since(position)
+                for patch, payload in deliveries:
+                    try:
+                        sink.push_live(payload, patch)
+                    except Exception:
+                        logger.exception("a subscription of %s failed", self.key[1])
+                reached += 1
+                if (
+                    budget is not None
+                    and reached % SLICE_CHECK == 0
+                    and queue
+                    and time.perf_counter() - started > budget
+                ):
+                    self._scheduled = True
+                    asyncio.get_running_loop().call_soon(self._continue)
+                    return
+        if not lacking:
+            self._base = end
+            self._log, self._prepared = [], {}
+
+    def _since(self, position: int) -> list[tuple[Patch, str]]:
+        """What a sink lacking the patches from ``position`` on gets: them merged, each rendered once."""
+        patches = self._log[position - self._base :]
+        if len(patches) > 1:
+            layers = {layer.type_name: layer for layer in self.channel_cls._meta.layers}
+
+            def key_of(record: Record) -> RecordKey:
+                layer = layers[record["__typename"]]
+                return (layer.type_name, str(record[layer.pk_field]))
+
+            patches = merge_patches(patches, key_of)
+        return [(patch, self.fanout.payload(self, patch)) for patch in patches]
 
     def render_live(self, patch: Patch) -> str:
         # A list subscription mixes the patches of several anchors: their cursors do not compare.
@@ -262,7 +389,7 @@ class FanOut:
         return group
 
     def leave(self, group: ExecutionGroup, sink: Sink) -> None:
-        group.sinks.pop(sink, None)
+        group.leave(sink)
         if group.sinks:
             return
         if self.groups.get(group.key) is group:

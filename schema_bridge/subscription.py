@@ -323,13 +323,7 @@ class SingleAnchor(Subscription):
         return True
 
     def _touches_anchor(self, patch: Patch) -> bool:
-        type_name, anchor = self.anchor_key
-        if (type_name, anchor) in patch.deleted:
-            return True
-        return any(
-            record.get(TYPENAME) == type_name and str(record.get(self.pk_field)) == anchor
-            for record in patch.records
-        )
+        return _touches(patch, self.anchor_key, self.pk_field)
 
     def release(self) -> None:
         if self.held and self.guard.passed >= self.guard.requested:
@@ -339,6 +333,24 @@ class SingleAnchor(Subscription):
                 self.sink.go_live(self.sink.epoch, self.sink.version)
             finally:
                 self.releasing = False
+
+
+_touched: tuple[Patch | None, RecordKey, bool] = (None, ("", ""), False)
+
+
+def _touches(patch: Patch, anchor_key: RecordKey, pk_field: str) -> bool:
+    """Whether the patch names the anchor's own row; the subscriptions of one anchor ask it of the same
+    patch object one after the other, so the last answer is kept."""
+    global _touched
+    seen, key, answer = _touched
+    if seen is patch and key == anchor_key:
+        return answer
+    type_name, anchor = anchor_key
+    answer = anchor_key in patch.deleted or any(
+        record.get(TYPENAME) == type_name and str(record.get(pk_field)) == anchor for record in patch.records
+    )
+    _touched = (patch, anchor_key, answer)
+    return answer
 
 
 class AnchorList(Subscription):

@@ -36,6 +36,7 @@ from rxgraphql.errors import CloseCode, ErrorCode
 
 from .access import ChannelError, socket_credentials
 from .context import RxContext
+from .direct_send import DirectWriter, direct_writer
 from .documents import current_document, operation, prepare_async, single_root_field
 from .fanout import Operation
 from .limits import LimitError
@@ -63,6 +64,7 @@ class Connection:
         self.index = index
         self.headers = _headers(scope)
         self._send = send
+        self._direct: DirectWriter | None = None  # set once accepted, on a server that allows it
         self._outbox: collections.deque[str] = collections.deque()
         self._flushing: asyncio.Task[None] | None = None
         self._buffer_limit = conf.send_buffer_bytes
@@ -142,7 +144,10 @@ class Connection:
             self._enqueue('{"type":"ping"}')
 
     def _send_now(self, frame: str) -> None:
-        """Run ``websocket.send`` at once; only if the server makes it wait does a task take over."""
+        """Write the frame at once (to the transport, or running ``websocket.send``); only if the server
+        makes it wait does a task take over."""
+        if self._direct is not None and self._direct.write(frame) is not None:
+            return
         step = self._send({"type": "websocket.send", "text": frame})
         try:
             waiting = step.send(None)  # type: ignore[attr-defined]
@@ -223,6 +228,7 @@ class Connection:
             )
             return
         await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        self._direct = direct_writer(self._send)
         metrics.socket_opened(self, lambda: len(self._outbox))
         helpers = [asyncio.create_task(self._watchdog())]
         max_frame = rx_settings().max_frame_bytes

@@ -208,3 +208,20 @@ async def test_a_client_that_does_not_read_fills_the_queue_gauges_and_its_close_
     finally:
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
+
+
+def test_frames_sent_in_a_batch_count_once_at_its_end() -> None:
+    def sent() -> tuple[float, float]:
+        frames = REGISTRY.get_sample_value("rxgraphql_sent_frames_total") or 0.0
+        size = REGISTRY.get_sample_value("rxgraphql_sent_bytes_total") or 0.0
+        return frames, size
+
+    before = sent()
+    with metrics.frames_batched():
+        metrics.frame_sent('{"a":1}')
+        with metrics.frames_batched():  # nested: the outer batch counts it
+            metrics.frame_sent("é")
+        assert sent() == before
+    assert sent() == (before[0] + 2, before[1] + 7 + 2)
+    metrics.frame_sent("xy")  # outside a batch: counted at once
+    assert sent() == (before[0] + 3, before[1] + 11)

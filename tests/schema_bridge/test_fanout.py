@@ -4,13 +4,15 @@ with the same document share one execution per patch."""
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from board.channels import BoardChannel
 from board.models import Card, Reminder
 from django.contrib.auth.models import AnonymousUser
 from graphql import GraphQLError
 
-from rxgraphql.stream import Patch
-from schema_bridge.fanout import ExecutionGroup, FanOut, fanout
+from rxgraphql.stream import Notice, Patch
+from schema_bridge import fanout as fanout_module
+from schema_bridge.fanout import SLICE_CHECK, ExecutionGroup, FanOut, fanout
 from tests.support.live import LiveClient, find_record
 from tests.support.sockets import FakeSocket, make_operation
 from tests.support.world import BoardWorld, make_room
@@ -144,3 +146,101 @@ def test_a_refusal_is_one_error_then_complete() -> None:
     assert refused["payload"]["data"] is None
     assert refused["payload"]["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
     assert complete == {"id": "1", "type": "complete"}
+
+
+class RecordingSink:
+    """A sink that keeps what it is handed, in order."""
+
+    def __init__(self, log: list[tuple[int, str]], number: int) -> None:
+        self.number = number
+        self.log = log
+        self.patches: list[Patch] = []
+        self.notices: list[str] = []
+
+    def push_live(self, payload: str, patch: Patch) -> None:
+        self.patches.append(patch)
+        self.log.append((self.number, "patch"))
+
+    def push_notice(self, payload: str, notice: Notice) -> None:
+        self.notices.append(payload)
+        self.log.append((self.number, "notice"))
+
+
+def _card(pk: int, title: str) -> dict[str, object]:
+    return {"__typename": "Card", "id": pk, "title": title}
+
+
+def _sliced_group(monkeypatch: pytest.MonkeyPatch, sinks: int) -> tuple[ExecutionGroup, list[RecordingSink]]:
+    """A group of ``sinks`` sinks that lets the loop run after every ``SLICE_CHECK`` of them."""
+    monkeypatch.setattr(fanout_module, "SLICE_SECONDS", 0.0)
+    op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
+    key = (BoardChannel._meta.channel_name, "1", op.query, None, b"{}", None)
+    group = ExecutionGroup(FanOut(), BoardChannel, None, key, op)
+    log: list[tuple[int, str]] = []
+    recorders = [RecordingSink(log, number) for number in range(sinks)]
+    for sink in recorders:
+        group.sinks[sink] = None
+    return group, recorders
+
+
+def _patch_of(version: int, *records: dict[str, object]) -> Patch:
+    return Patch(
+        channel=BoardChannel._meta.channel_name, anchor="1", epoch="e", version=version, records=list(records)
+    )
+
+
+async def test_a_large_group_sends_in_slices_and_lets_the_loop_run_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group, sinks = _sliced_group(monkeypatch, 3 * SLICE_CHECK)
+    group.deliver(_patch_of(1, _card(7, "a")))
+    assert [len(sink.patches) for sink in sinks] == [1] * SLICE_CHECK + [0] * (2 * SLICE_CHECK)
+    assert group.sending
+    await asyncio.sleep(0)  # the loop runs what was ready: the next slice came first
+    assert [len(sink.patches) for sink in sinks] == [1] * (2 * SLICE_CHECK) + [0] * SLICE_CHECK
+    group.finish()
+    assert not group.sending
+    assert all(len(sink.patches) == 1 for sink in sinks)
+    assert group.executions == 1
+
+
+async def test_a_patch_handed_over_mid_delivery_rides_one_frame_to_the_sockets_not_yet_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group, sinks = _sliced_group(monkeypatch, 3 * SLICE_CHECK)
+    group.deliver(_patch_of(1, _card(7, "a"), _card(8, "b")))
+    group.deliver(_patch_of(2, _card(7, "c")))  # the first slice has run, the rest wait
+    group.finish()
+    reached, later = sinks[:SLICE_CHECK], sinks[SLICE_CHECK:]
+    for sink in reached:  # the first patch, then the newer one alone
+        assert [(p.version, p.records) for p in sink.patches] == [
+            (1, [_card(7, "a"), _card(8, "b")]),
+            (2, [_card(7, "c")]),
+        ]
+    for sink in later:  # both merged: the last version of each record, the newest cursor
+        assert len(sink.patches) == 1
+        merged = sink.patches[0]
+        assert merged.version == 2
+        assert sorted(merged.records, key=lambda r: str(r["id"])) == [_card(7, "c"), _card(8, "b")]
+    assert len({id(sink.patches[0]) for sink in later}) == 1  # one merged patch, rendered once
+    assert group.executions == 3  # the first patch, the merge, the newer patch alone
+
+
+async def test_a_notice_waits_for_the_patches_handed_over_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    group, sinks = _sliced_group(monkeypatch, 3 * SLICE_CHECK)
+    group.deliver(_patch_of(1, _card(7, "a")))
+    group.notify(Notice(payload={"text": "hello"}))
+    assert not group.sending
+    log = sinks[0].log  # shared by the sinks
+    for sink in sinks:
+        assert [kind for number, kind in log if number == sink.number] == ["patch", "notice"]
+
+
+async def test_a_sink_that_leaves_mid_delivery_gets_nothing_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    group, sinks = _sliced_group(monkeypatch, 3 * SLICE_CHECK)
+    group.deliver(_patch_of(1, _card(7, "a")))
+    gone = sinks[-1]
+    group.leave(gone)
+    group.finish()
+    assert gone.patches == []
+    assert all(len(sink.patches) == 1 for sink in sinks[:-1])

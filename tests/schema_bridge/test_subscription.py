@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from rxgraphql import offload
 from rxgraphql.conf import rx_settings
 from rxgraphql.stream import Event, Notice, Patch
-from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription
+from schema_bridge.subscription import AnchorList, AnchorSink, SingleAnchor, Subscription, _touches
 from tests.support.sockets import FakeSocket, make_operation
 
 T = TypeVar("T")
@@ -150,3 +150,14 @@ def test_a_small_snapshot_renders_on_the_loop() -> None:
     _run(scenario)
     assert rendered_on == [threading.main_thread()]
     assert len(socket.frames) == 1
+
+
+def test_whether_a_patch_names_the_anchor_row_is_answered_per_anchor() -> None:
+    """The answer kept for the last patch is the answer for its anchor only."""
+    patch = _patch(2, [{"__typename": "Board", "id": 1}])
+    deleted = _patch(3, deleted=[("Board", "2")])
+    assert _touches(patch, ("Board", "1"), "id")
+    assert not _touches(patch, ("Board", "2"), "id")
+    assert _touches(patch, ("Board", "1"), "id")
+    assert _touches(deleted, ("Board", "2"), "id")
+    assert not _touches(deleted, ("Board", "1"), "id")
