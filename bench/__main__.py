@@ -155,11 +155,14 @@ def _first_state(boards: dict[int, BigBoard], repeats: int) -> list[Row]:
 
 def _coalescing() -> str:
     """What the installed rxgraphql does about coalescing, for the sustained row's note."""
-    from rxgraphql.conf import RxSettings
+    from rxgraphql.feeds import AnchorFeed
 
-    if any("coalesc" in name for name in RxSettings.__dataclass_fields__):
-        return "coalescing as the settings have it"
-    return "the installed rxgraphql has no coalescing setting: patches are sent one per save"
+    if getattr(AnchorFeed, "coalesce", False):
+        return (
+            "coalescing on: patches of an anchor waiting for the loop are merged, and a group still "
+            "sending merges newer patches into what its unreached sockets get"
+        )
+    return "the installed rxgraphql does not coalesce: patches are sent one per save"
 
 
 if __name__ == "__main__":

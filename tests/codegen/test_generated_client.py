@@ -20,6 +20,7 @@ from board.models import Board
 from django.core.management import call_command
 
 from rxgraphql.asgi import get_asgi_application
+from rxgraphql.capture import wait_propagated
 from tests.support.live_server import LiveServer
 from tests.support.random_writes import Writer
 from tests.support.rebuild import BOARD_TREE, normalize_graphql_nested
@@ -93,6 +94,9 @@ def board_client(
 
 
 def _mark(board: Board, title: str) -> None:
+    """Save the board's title once every earlier write is propagated (else the marker could arrive in a
+    patch read before an earlier change's own patch)."""
+    assert wait_propagated(20)
     board.refresh_from_db()
     board.title = title
     board.save()
