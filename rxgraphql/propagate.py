@@ -37,6 +37,7 @@ from .records import (
     consistent_reads,
     fetch_fields,
     fetch_records,
+    field_names,
     fields_to_render,
     prefetched_children,
     render_rows,
@@ -222,7 +223,12 @@ def _propagate_locked(
     that found no holder looked before that write, after its change had committed.
     """
     layers = {layer.type_name: layer for layer in channel._meta.layers}
-    locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, cache)
+    moved = {
+        (layer.type_name, pk)
+        for layer, pk in dirty
+        if _may_move(layer, fields_of.get((layer.model._meta.label, pk)))
+    }
+    locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, moved, cache)
     patches = 0
     while dirty and locked:
         with cache.lock(channel._meta.channel_name, sorted(locked)):
@@ -299,13 +305,35 @@ def _edit_and_publish(
     return patches
 
 
+def _may_move(layer: Layer, fields: frozenset[str] | None) -> bool:
+    """Whether a change of these fields (None: any) can point the row at other parents."""
+    if fields is None:
+        return True
+    names = field_names(layer.model, fields)
+    for edge in layer.parents:
+        if edge.kind is not EdgeKind.REVERSE:
+            continue
+        if edge.child_fk_attname is None or edge.child_fk_attname in names:
+            return True
+    return False
+
+
 def _anchors_to_lock(
-    channel: type[ContextChannel], layers: dict[str, Layer], dirty_keys: set[RecordKey], cache: RecordCache
+    channel: type[ContextChannel],
+    layers: dict[str, Layer],
+    dirty_keys: set[RecordKey],
+    moved: set[RecordKey],
+    cache: RecordCache,
 ) -> set[str]:
-    """The anchors holding the changed rows or the parents their foreign keys name, from the keys alone."""
+    """The anchors holding the changed rows or the parents their foreign keys name, from the keys alone.
+
+    Only the rows whose change may have moved them (``moved``) have their foreign keys read: the others
+    point at the parents they had. A plan that misses an anchor costs one more read under more locks,
+    never a wrong edit (see ``_propagate_locked``).
+    """
     candidates = set(dirty_keys)
     by_type: dict[str, list[str]] = defaultdict(list)
-    for type_name, pk in dirty_keys:
+    for type_name, pk in dirty_keys & moved:
         by_type[type_name].append(pk)
     for type_name, pks in by_type.items():
         layer = layers[type_name]

@@ -174,3 +174,25 @@ def test_a_reference_the_stored_record_lacked_is_still_looked_up(
         return {(r["__typename"], str(r["id"])) for r in snap.records}
 
     assert ("BoardUser", str(newcomer.pk)) in asyncio.run(read())
+
+
+def test_a_title_save_reads_only_the_changed_row_from_postgresql(
+    shared: tuple[RecordCache, Broker, CommandCounter], redis_server: RedisServer
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cache, broker, counter = shared
+    owner = User.objects.create(username="owner")
+    board, card = _board(owner, 3)
+    _heat(cache, board)
+    _edit_costs(cache, broker, counter, redis_server, card, ["title"])
+    card.title = "renamed"
+    card.save(update_fields=["title"])
+    with CaptureQueriesContext(connection) as queries:
+        assert propagate([(Card, str(card.pk))], cache, broker, {(Card, str(card.pk)): ["title"]}) == 1
+    selects = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SELECT")]
+    # The card's row (its columns), then the comments its method field reads: no plan reading the
+    # card's column before the lock, since a title edit cannot move it.
+    assert len(selects) == 2, selects
+    assert '"board_comment"' in selects[1]

@@ -362,3 +362,13 @@ def test_a_large_heat_moves_its_records_out_of_the_collectors_generations(
         gc.unfreeze()
         if not was_enabled:
             gc.disable()
+
+
+def test_only_a_change_naming_a_parents_foreign_key_can_move_a_row() -> None:
+    from rxgraphql.propagate import _may_move
+
+    card = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
+    assert not _may_move(card, frozenset({"title", "position"}))
+    assert _may_move(card, frozenset({"column"}))
+    assert _may_move(card, frozenset({"column_id"}))
+    assert _may_move(card, None)
