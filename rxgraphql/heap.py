@@ -16,7 +16,9 @@ So a heat pauses the collector (:func:`paused_gc`), frees its rows itself one at
 heat freezes what it leaves (``gc.freeze``): the cached records and the heap they join go to the
 permanent generation, which collections skip. Freezing is the trade-off CPython offers for a large
 long-lived heap: an object alive at that moment that later becomes part of a garbage cycle is freed only
-after ``gc.unfreeze()``; objects without cycles (records, their lists) are freed as usual.
+after ``gc.unfreeze()``; objects without cycles (records, their lists) are freed as usual. So that such
+cycles (what requests in flight at a freeze leave) do not pile up, every ``THAW_EVERY``-th freeze first
+thaws the heap and collects it whole, on the heat's thread: one full collection per that many large heats.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from django.db import models
 
 #: A heat of at least this many records freezes the heap when it ends.
 FREEZE_RECORDS = 2_000
+#: Every this many freezes, the heap is thawed and collected whole first (see the module docstring).
+THAW_EVERY = 16
 
 
 class Pause:
@@ -43,6 +47,7 @@ _lock = threading.Lock()
 _pauses = 0
 _was_enabled = False
 _freeze = False
+_freezes = 0
 
 
 @contextmanager
@@ -50,7 +55,7 @@ def paused_gc() -> Iterator[Pause]:
     """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
     full collections over the whole heap. Collection resumes when the last pause of the process ends,
     after freezing the heap if one of the pauses asked for it (and the collector was enabled)."""
-    global _pauses, _was_enabled, _freeze
+    global _pauses, _was_enabled, _freeze, _freezes
     with _lock:
         if _pauses == 0:
             _was_enabled = gc.isenabled()
@@ -66,6 +71,10 @@ def paused_gc() -> Iterator[Pause]:
             _freeze = _freeze or pause.freeze
             if _pauses == 0 and _was_enabled:
                 if _freeze:
+                    _freezes += 1
+                    if _freezes % THAW_EVERY == 0:
+                        gc.unfreeze()
+                        gc.collect()  # the cycles frozen alive since the last thaw, now garbage
                     gc.freeze()  # also forgets the young generation's count: no collection follows at once
                 gc.enable()
 

@@ -107,3 +107,27 @@ def test_the_collector_resumes_after_a_failed_render(collector: None) -> None:
     with pytest.raises(RuntimeError), paused_gc():
         raise RuntimeError("render failed")
     assert gc.isenabled()
+
+
+def test_cycles_frozen_alive_are_collected_at_the_next_thaw(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector frees it
+
+    monkeypatch.setattr(heap, "THAW_EVERY", 2)
+    monkeypatch.setattr(heap, "_freezes", 0)
+    in_flight = Node()  # alive when the heap is frozen, garbage afterwards
+    gone = weakref.ref(in_flight)
+    with paused_gc() as pause:
+        pause.freeze = True
+    del in_flight
+    gc.collect()
+    assert gone() is not None  # frozen: no collection reaches it
+    with paused_gc() as pause:
+        pause.freeze = True
+    assert gone() is None  # the second freeze thawed the heap and collected it first
+    assert gc.get_freeze_count() > 0
