@@ -31,6 +31,7 @@ from django.apps import apps
 from . import metrics
 from .backends import get_broker, get_cache
 from .backends.base import Unsubscribe
+from .capture import watching_changed
 from .coalesce import merge_patches
 from .conf import rx_settings
 from .flusher import flusher
@@ -97,6 +98,7 @@ class AnchorFeed:
             anchor_topic(self.channel._meta.channel_name, self.anchor), self._on_message
         )
         await get_cache().retain(self.channel._meta.channel_name, self.anchor, self.ttl)
+        watching_changed()  # with triggers, the propagator listens to the anchor's tables
 
     def _on_message(self, data: bytes) -> None:
         notice = Notice.decode(data)
@@ -321,6 +323,7 @@ async def snapshot(
                 feed.seen(found.epoch, found.version)
             return found
         if await cache.begin_heat(name, anchor):
+            watching_changed()  # heating now counts as watched: listened to before the render ends
             started = metrics.heat_started()
             try:
                 heated = await database_sync_to_async(heat_records)(channel, anchor)

@@ -142,17 +142,17 @@ class _Records:
         return self.rows.get(key)
 
 
-def needed(changes: Iterable[RowChange], cache: RecordCache) -> list[RowChange]:
+def needed(changes: Iterable[RowChange], cache: RecordCache | None) -> list[RowChange]:
     """The changed rows worth propagating: some channel showing the model has an active anchor (this
-    process's view, no round trip) or announces its anchor rows (``Meta.auto_update``).
+    process's view, no round trip; no cache: none) or announces its anchor rows (``Meta.auto_update``).
 
     Checked once the change is committed, so an anchor that starts heating afterwards reads the row.
     """
     kept = []
     for model, pk in changes:
         for channel, layer in registry.by_model.get(model, ()):
-            if (channel._meta.auto_update and layer is channel._meta.layers.root) or cache.active_anchors(
-                channel._meta.channel_name
+            if (channel._meta.auto_update and layer is channel._meta.layers.root) or (
+                cache is not None and cache.active_anchors(channel._meta.channel_name)
             ):
                 kept.append((model, pk))
                 break

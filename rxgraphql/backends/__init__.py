@@ -87,6 +87,12 @@ def get_cache() -> RecordCache:
     return _get().cache
 
 
+def built_cache() -> RecordCache | None:
+    """This process's cache if something built it already (None: nothing here has used the backends)."""
+    found = _instances
+    return found.cache if found is not None and found.pid == os.getpid() else None
+
+
 def get_broker() -> Broker:
     return _get().broker
 

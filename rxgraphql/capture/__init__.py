@@ -77,6 +77,15 @@ def start_capture() -> None:
         propagator.start()
 
 
+def watching_changed() -> None:
+    """This process starts to show an anchor: with triggers, its propagator listens to the anchor's
+    tables within a tick (and claims what they changed before it listened)."""
+    if uses_triggers():
+        from .outbox import propagator
+
+        propagator.watch_changed()
+
+
 def stop_capture(timeout: float = 5.0) -> None:
     """Stop this process's outbox propagator, if it runs (tests, shutdown)."""
     from .outbox import propagator

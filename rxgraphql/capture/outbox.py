@@ -3,7 +3,8 @@
 One thread per process (started with the ASGI application). It listens, with a connection of its own,
 on ``rxgraphql_change`` (drain requests, ``touch()``) and on the channel of every table some channel
 watches in this process's view (``propagate.needed``: a hot anchor shows the table, or it is the anchor
-table of a channel with ``Meta.auto_update``), following that set as anchors come and go; on every
+table of a channel with ``Meta.auto_update``), looked at again when this process starts to show an anchor
+(``watch_changed``), on every notification and at every regular look; on every
 notification (and every few seconds, for one missed while it was reconnecting) it drains the outbox in
 batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
 RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
@@ -125,16 +126,17 @@ def _worth_claiming(payloads: set[str]) -> bool:
 
 
 def watched_tables() -> set[str]:
-    """The captured tables some channel watches now, in this process's view (``propagate.needed``)."""
-    from ..backends import get_cache
+    """The captured tables some channel watches now, in this process's view (``propagate.needed``); the
+    backends are not built for it (a process that has used none watches only what ``auto_update``
+    announces)."""
+    from ..backends import built_cache
     from ..propagate import needed
 
     tables = models_by_table()
     try:
-        cache = get_cache()
+        watched = {model for model, _ in needed([(model, "") for model in tables.values()], built_cache())}
     except Exception:  # unavailable: listen to every table until it is back
         return set(tables)
-    watched = {model for model, _ in needed([(model, "") for model in tables.values()], cache)}
     return {table for table, model in tables.items() if model in watched}
 
 
@@ -164,7 +166,7 @@ class Propagator:
     #: Seconds between two looks at the outbox when no notification asked for one: changes nobody
     #: watched wait that long at most, and a notification missed while reconnecting is caught up.
     idle_poll = 5.0
-    #: Seconds between two looks at the stop flag and at the tables watched while waiting.
+    #: Seconds between two looks at the stop flag (and at ``watch_changed``) while waiting.
     tick = 0.1
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -174,10 +176,16 @@ class Propagator:
         self._stopping: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._rewatch = threading.Event()
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def watch_changed(self) -> None:
+        """This process started to show an anchor: the tables to listen to are looked at again (at once,
+        not at the next regular look)."""
+        self._rewatch.set()
 
     def start(self) -> None:
         with self._lock:
@@ -234,14 +242,14 @@ class Propagator:
             last_look = time.monotonic()
             while not self._stop.is_set():
                 woken = _notified(listener, self.tick)
-                # Listening from now on, a newly watched table's earlier changes are claimed now.
-                grown = follow(listener, listening)
+                looking = time.monotonic() - last_look >= self.idle_poll
+                grown = False
+                if self._rewatch.is_set() or woken or looking:
+                    self._rewatch.clear()
+                    # Listening from now on, a newly watched table's earlier changes are claimed now.
+                    grown = follow(listener, listening)
                 # A change nobody watches waits for the next regular look (claimed then in bulk).
-                if (
-                    grown
-                    or (woken and _worth_claiming(woken))
-                    or time.monotonic() - last_look >= self.idle_poll
-                ):
+                if grown or (woken and _worth_claiming(woken)) or looking:
                     self.drain(claimer)
                     last_look = time.monotonic()
 

@@ -481,3 +481,44 @@ def test_a_claim_is_one_query_and_its_rows_come_back_when_the_batch_fails(board:
             assert len(rows) == 1
         assert sent[-1] == "COMMIT"
     assert outbox_rows() == []
+
+
+def test_a_propagator_told_of_a_new_anchor_listens_to_its_tables_and_claims_their_changes(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from board.channels import BoardChannel
+
+    from rxgraphql.backends import get_cache
+
+    monkeypatch.setattr(Propagator, "idle_poll", 3600.0)  # no regular look could claim it
+    drains: list[int] = []
+    connected, claimed = threading.Event(), threading.Event()
+    first_drain = Propagator.drain
+
+    def drain(self: Propagator, claimer: Any) -> int:
+        handled = first_drain(self, claimer)
+        drains.append(handled)
+        (connected if len(drains) == 1 else claimed).set()
+        return handled
+
+    monkeypatch.setattr(Propagator, "drain", drain)
+    name = BoardChannel._meta.channel_name
+    runner = Propagator()
+    runner.start()
+    try:
+        assert connected.wait(30)  # listening to the board table only: nothing is hot
+        column = Column.objects.create(board=board, title="c")
+        Card.objects.create(column=column, title="before anyone listened", position=0)
+        assert outbox_rows() != []
+        assert asyncio.run(get_cache().begin_heat(name, str(board.pk)))
+        try:
+            runner.watch_changed()
+            assert claimed.wait(30)  # the card table is listened to, and what it changed is claimed
+            assert outbox_rows() == []
+        finally:
+            asyncio.run(get_cache().abort_heat(name, str(board.pk)))
+    finally:
+        runner.stop()
