@@ -4,7 +4,7 @@ One thread per process (started with the ASGI application). It listens, with a c
 on ``rxgraphql_change`` (drain requests, ``touch()``) and on the channel of every table some channel
 watches in this process's view (``propagate.needed``: a hot anchor shows the table, or it is the anchor
 table of a channel with ``Meta.auto_update``), looked at again when this process starts to show an anchor
-(``watch_changed``), on every notification and at every regular look; on every
+(``watch_changed``) and at every regular look; on every
 notification (and every few seconds, for one missed while it was reconnecting) it drains the outbox in
 batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
 RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
@@ -244,7 +244,8 @@ class Propagator:
                 woken = _notified(listener, self.tick)
                 looking = time.monotonic() - last_look >= self.idle_poll
                 grown = False
-                if self._rewatch.is_set() or woken or looking:
+                # (A notification needs no new look: it comes from a table already listened to.)
+                if self._rewatch.is_set() or looking:
                     self._rewatch.clear()
                     # Listening from now on, a newly watched table's earlier changes are claimed now.
                     grown = follow(listener, listening)
