@@ -223,12 +223,7 @@ def _propagate_locked(
     that found no holder looked before that write, after its change had committed.
     """
     layers = {layer.type_name: layer for layer in channel._meta.layers}
-    moved = {
-        (layer.type_name, pk)
-        for layer, pk in dirty
-        if _may_move(layer, fields_of.get((layer.model._meta.label, pk)))
-    }
-    locked = _anchors_to_lock(channel, layers, {(layer.type_name, pk) for layer, pk in dirty}, moved, cache)
+    locked = _anchors_to_lock(channel, dirty, fields_of, cache)
     patches = 0
     while dirty and locked:
         with cache.lock(channel._meta.channel_name, sorted(locked)):
@@ -320,23 +315,22 @@ def _may_move(layer: Layer, fields: frozenset[str] | None) -> bool:
 
 def _anchors_to_lock(
     channel: type[ContextChannel],
-    layers: dict[str, Layer],
-    dirty_keys: set[RecordKey],
-    moved: set[RecordKey],
+    dirty: set[tuple[Layer, str]],
+    fields_of: Mapping[tuple[str, str], frozenset[str] | None],
     cache: RecordCache,
 ) -> set[str]:
     """The anchors holding the changed rows or the parents their foreign keys name, from the keys alone.
 
-    Only the rows whose change may have moved them (``moved``) have their foreign keys read: the others
-    point at the parents they had. A plan that misses an anchor costs one more read under more locks,
-    never a wrong edit (see ``_propagate_locked``).
+    Only the rows whose change may have moved them (``_may_move``) have their foreign keys read: the
+    others point at the parents they had. A plan that misses an anchor costs one more read under more
+    locks, never a wrong edit (see ``_propagate_locked``).
     """
-    candidates = set(dirty_keys)
-    by_type: dict[str, list[str]] = defaultdict(list)
-    for type_name, pk in dirty_keys & moved:
-        by_type[type_name].append(pk)
-    for type_name, pks in by_type.items():
-        layer = layers[type_name]
+    candidates = {(layer.type_name, pk) for layer, pk in dirty}
+    by_type: dict[Layer, list[str]] = defaultdict(list)
+    for layer, pk in dirty:
+        if _may_move(layer, fields_of.get((layer.model._meta.label, pk))):
+            by_type[layer].append(pk)
+    for layer, pks in by_type.items():
         edges = [e for e in layer.parents if e.kind is EdgeKind.REVERSE and e.child_fk_attname is not None]
         attnames = list(dict.fromkeys(str(e.child_fk_attname) for e in edges))
         if not attnames:

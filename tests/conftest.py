@@ -105,3 +105,21 @@ def ws_client(rx_server: LiveServer, aio: LoopThread) -> Iterator[Callable[[], L
 def board_world(transactional_db: None) -> BoardWorld:
     """Four users with tokens and two boards (see ``tests.support.world``)."""
     return make_board_world()
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """The cyclic collector enabled, nothing frozen before the test, and what it froze thawed after it."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.enable()
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if not was_enabled:
+            gc.disable()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,19 +19,6 @@ def _tree(cards: int) -> list[tuple[RecordKey, Record, list[RecordKey]]]:
     refs = [("Card", str(i)) for i in range(cards)]
     board = {"__typename": "Board", "id": "1", "cards": [str(i) for i in range(cards)]}
     return [(BOARD, board, refs)] + [(ref, {"__typename": "Card", "id": ref[1]}, []) for ref in refs]
-
-
-@pytest.fixture
-def collector() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.enable()
-    gc.unfreeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        if not was_enabled:
-            gc.disable()
 
 
 def _heat(cache: memory.MemoryRecordCache, cards: int) -> memory._Anchor:

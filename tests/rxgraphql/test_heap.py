@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Iterator
 
 import pytest
 from board.channels import BoardChannel
@@ -14,22 +13,6 @@ from django.db import models
 from rxgraphql.heap import paused_gc, release_rows, unlink
 from rxgraphql.propagate import heat_records
 from tests.support.world import BoardWorld
-
-
-@pytest.fixture
-def collector() -> Iterator[None]:
-    """The collector enabled, nothing frozen before the test, and what it froze thawed after it."""
-    was_enabled = gc.isenabled()
-    gc.enable()
-    gc.unfreeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_debug(0)
-        gc.garbage.clear()
-        if not was_enabled:
-            gc.disable()
 
 
 def _garbage_rows() -> list[models.Model]:
