@@ -129,6 +129,13 @@ class AnchorFeed:
             self._dispatch(patch)
 
     def _dispatch(self, patch: Patch) -> None:
+        if self.epoch and patch.epoch != self.epoch and not patch.reset:
+            # A patch of another epoch follows no state the listeners hold: a late one of the epoch a reset
+            # replaced, or the first of one whose reset this feed missed. The cache knows which: a catch-up
+            # from the feed's cursor brings nothing in the first case and the new epoch's state in the second.
+            logger.info("patch of epoch %s on %s (at %s): catching up", patch.epoch, self.anchor, self.epoch)
+            asyncio.ensure_future(self.catch_up()).add_done_callback(_ignore_result)
+            return
         # The listeners drop what they already have; the feed only keeps the cursor catch-ups start from.
         if patch.epoch != self.epoch or patch.version > self.version:
             self.epoch, self.version = patch.epoch, patch.version

@@ -113,3 +113,56 @@ def test_users_a_per_user_patch_does_not_name_share_one_view(fresh_backends: Non
     assert isinstance(shared, Patch)
     assert shared.records == [{"__typename": "Card", "id": 5, "title": "c", "reminders": []}]
     assert all(listener.got[0] is shared for listener in others)  # one view, rendered once
+
+
+def test_a_patch_of_another_epoch_is_not_handed_on_but_makes_the_feed_catch_up(
+    fresh_backends: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> tuple[_Listener, int]:
+        listener = _Listener(None)
+        feed = AnchorFeed(BoardChannel, "1", lambda: None)
+        feed.listeners.add(listener)
+        await feed.opened
+        asked = asyncio.Event()
+        catch_ups = 0
+
+        async def catch_up_stand_in() -> None:  # stands in for the cache's answer: nothing newer
+            nonlocal catch_ups
+            catch_ups += 1
+            asked.set()
+
+        monkeypatch.setattr(feed, "catch_up", catch_up_stand_in)
+        board = {"__typename": "Board", "id": 1, "title": "t"}
+        publish = backends.get_broker().publish
+        topic = anchor_topic(BoardChannel._meta.channel_name, "1")
+        publish(topic, _patch(2_000_000, [board]).encode())
+        await listener.arrived.wait()
+        # A late patch of the epoch the one above replaced (its versions are lower): not handed on.
+        stale = Patch(
+            channel=BoardChannel._meta.channel_name,
+            anchor="1",
+            epoch="old",
+            version=7,
+            records=[{**board, "title": "stale"}],
+        )
+        publish(topic, stale.encode())
+        await asyncio.wait_for(asked.wait(), 30)  # a hang guard, nothing timed
+        # A reset of another epoch replaces the listeners' state: handed on.
+        listener.arrived.clear()
+        reset = Patch(
+            channel=BoardChannel._meta.channel_name,
+            anchor="1",
+            epoch="new",
+            version=3_000_000,
+            records=[{**board, "title": "reset"}],
+            reset=True,
+        )
+        publish(topic, reset.encode())
+        await listener.arrived.wait()
+        feed.remove(listener)
+        return listener, catch_ups
+
+    listener, catch_ups = asyncio.run(scenario())
+    assert catch_ups == 1
+    titles = [item.records[0]["title"] for item in listener.got if isinstance(item, Patch)]
+    assert titles == ["t", "reset"]
