@@ -36,14 +36,21 @@ def fresh_backends(settings: object) -> Iterator[None]:
     backends.reset()
 
 
-def _patch(version: int, records: list[Record], owners: dict[str, str] | None = None) -> Patch:
+def _patch(
+    version: int,
+    records: list[Record],
+    owners: dict[str, str] | None = None,
+    epoch: str = "e",
+    reset: bool = False,
+) -> Patch:
     return Patch(
         channel=BoardChannel._meta.channel_name,
         anchor="1",
-        epoch="e",
+        epoch=epoch,
         version=version,
         records=records,
         owners=owners or {},
+        reset=reset,
     )
 
 
@@ -138,26 +145,11 @@ def test_a_patch_of_another_epoch_is_not_handed_on_but_makes_the_feed_catch_up(
         publish(topic, _patch(2_000_000, [board]).encode())
         await listener.arrived.wait()
         # A late patch of the epoch the one above replaced (its versions are lower): not handed on.
-        stale = Patch(
-            channel=BoardChannel._meta.channel_name,
-            anchor="1",
-            epoch="old",
-            version=7,
-            records=[{**board, "title": "stale"}],
-        )
-        publish(topic, stale.encode())
+        publish(topic, _patch(7, [{**board, "title": "stale"}], epoch="old").encode())
         await asyncio.wait_for(asked.wait(), 30)  # a hang guard, nothing timed
         # A reset of another epoch replaces the listeners' state: handed on.
         listener.arrived.clear()
-        reset = Patch(
-            channel=BoardChannel._meta.channel_name,
-            anchor="1",
-            epoch="new",
-            version=3_000_000,
-            records=[{**board, "title": "reset"}],
-            reset=True,
-        )
-        publish(topic, reset.encode())
+        publish(topic, _patch(3_000_000, [{**board, "title": "reset"}], epoch="new", reset=True).encode())
         await listener.arrived.wait()
         feed.remove(listener)
         return listener, catch_ups
