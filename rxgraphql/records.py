@@ -19,6 +19,7 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 from .layers import ID_LISTS_ATTR, Edge, EdgeKind, IdLists, Layer
+from .row_reads import rows_by_pk
 
 Record = dict[str, Any]
 RecordKey = tuple[str, str]
@@ -176,7 +177,7 @@ def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Re
 def fetch_fields(layer: Layer, pk: str, names: Collection[str]) -> tuple[models.Model, Record] | None:
     """Read one row (its columns only, one statement) and render these fields of its record; None when
     the row is gone. A field reading a relation reads it when rendered, in the same transaction."""
-    rows = list(in_values(layer.model._default_manager.order_by(), "pk", [pk]))
+    rows = rows_by_pk(layer.model, [pk])
     if not rows:
         return None
     return rows[0], render_fields(layer, rows[0], names)
@@ -219,6 +220,16 @@ def _queryset(layer: Layer, nested: bool = False) -> models.QuerySet[Any]:
     prefetched children come ready to be rendered by their own layer, so that level reads no row again.
     """
     qs = layer.model._default_manager.all()
+    prefetch, select = _relations(layer, nested)
+    if prefetch:
+        qs = qs.prefetch_related(*prefetch)
+    if select:
+        qs = qs.select_related(*select)
+    return qs
+
+
+def _relations(layer: Layer, nested: bool) -> tuple[list[str | models.Prefetch[Any]], list[str]]:
+    """What ``_queryset`` prefetches and what it joins."""
     prefetch: list[str | models.Prefetch[Any]] = []
     for edge in prefetched_edges(layer):
         if nested:
@@ -226,11 +237,7 @@ def _queryset(layer: Layer, nested: bool = False) -> models.QuerySet[Any]:
         else:
             prefetch.append(edge.source)
     select = [edge.source for edge in layer.children if not edge.many and edge.kind is EdgeKind.REVERSE]
-    if prefetch:
-        qs = qs.prefetch_related(*prefetch)
-    if select:
-        qs = qs.select_related(*select)
-    return qs
+    return prefetch, select
 
 
 class _AnyOf(Lookup):
@@ -307,11 +314,20 @@ def _flat_serializer(layer: Layer) -> serializers.ModelSerializer[Any]:
 def fetch_records(
     layer: Layer, pks: Iterable[str], nested: bool = False
 ) -> dict[str, tuple[models.Model, Record]]:
-    """Read and render the rows with these primary keys; rows that are gone are absent."""
+    """Read and render the rows with these primary keys; rows that are gone are absent.
+
+    Without a join the rows are read through ``row_reads`` and their relations prefetched onto them,
+    as the layer's queryset would."""
     wanted = list(dict.fromkeys(pks))
     if not wanted:
         return {}
-    return render_rows(layer, list(in_values(_queryset(layer, nested), "pk", wanted)))
+    prefetch, select = _relations(layer, nested)
+    if select:
+        return render_rows(layer, list(in_values(_queryset(layer, nested), "pk", wanted)))
+    rows = rows_by_pk(layer.model, wanted)
+    if prefetch:
+        models.prefetch_related_objects(rows, *prefetch)
+    return render_rows(layer, rows)
 
 
 def render_rows(layer: Layer, rows: list[models.Model]) -> dict[str, tuple[models.Model, Record]]:
