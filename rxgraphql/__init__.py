@@ -17,6 +17,7 @@ __all__ = [
     "RxGraphQLError",
     "action",
     "consumer",
+    "reads",
     "touch",
     "wait_propagated",
 ]
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .channel import ContextChannel
     from .consumers import consumer
     from .errors import ActionError, CloseCode, ErrorCode, RxGraphQLError
+    from .method_reads import reads
     from .writes import CREATE, DELETE, SAVE, Operation
 
 # Imported lazily so that ``rxgraphql`` can sit in INSTALLED_APPS before the app registry is ready.
@@ -41,6 +43,7 @@ _HOMES = {
     "wait_propagated": ".capture",
     "ContextChannel": ".channel",
     "consumer": ".consumers",
+    "reads": ".method_reads",
     "CREATE": ".writes",
     "DELETE": ".writes",
     "SAVE": ".writes",

@@ -23,6 +23,8 @@ from django.db.models.fields.related_descriptors import (
 )
 from rest_framework import serializers
 
+from .method_reads import check_declared_reads
+
 
 class EdgeKind(enum.Enum):
     """How the rows of a child layer are linked to the rows of their parent layer."""
@@ -170,8 +172,12 @@ class LayerGraph:
                     f"{serializer_class.__name__}.Meta.user_key '{user_key}' must be one of its fields"
                 )
             layer.user_key = user_key
+        flat_fields = layer.flat_serializer_class().fields
+        for flat_field in flat_fields.values():
+            if isinstance(flat_field, serializers.SerializerMethodField):
+                check_declared_reads(serializer_class, layer.model, str(flat_field.method_name))
         pk_name = layer.pk_field
-        if pk_name not in layer.flat_serializer_class().fields:
+        if pk_name not in flat_fields:
             raise ImproperlyConfigured(
                 f"{serializer_class.__name__} must include the primary key '{pk_name}' in its fields"
             )

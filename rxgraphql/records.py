@@ -19,6 +19,7 @@ from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
 from .layers import ID_LISTS_ATTR, Edge, EdgeKind, IdLists, Layer
+from .method_reads import declared_reads
 from .row_reads import rows_by_pk
 
 Record = dict[str, Any]
@@ -103,7 +104,8 @@ def fields_to_render(layer: Layer, changed: Collection[str]) -> list[str] | None
     A field reading one column of the row changes only with that column; a nested list only with its
     children's rows or through table, whose own changes re-render the record as their parent; a method
     field, a property, a dotted source or a related field other than a primary key may read anything,
-    so it is always rendered again.
+    so it is always rendered again; a method field declaring what it reads (``rxgraphql.reads``), only
+    when one of those columns changed.
     """
     reads = _field_reads(layer)
     if reads is None:
@@ -134,6 +136,11 @@ def _field_reads(layer: Layer) -> dict[str, frozenset[str] | None] | None:
     for name, field in _flat_serializer(layer).fields.items():
         if field.write_only:
             continue
+        if isinstance(field, serializers.SerializerMethodField):
+            declared = declared_reads(layer.flat_serializer_class, str(field.method_name))
+            if declared is not None:  # its own columns among them; a relation's children say the rest
+                reads[name] = frozenset().union(*(columns.get(read, frozenset()) for read in declared))
+                continue
         edge = edges.get(name)
         if edge is not None and edge.kind is not EdgeKind.OPAQUE and edge.kind is not EdgeKind.FORWARD:
             reads[name] = frozenset()  # a list (or a reverse one-to-one): its children's rows say

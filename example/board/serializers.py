@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from board.models import Board, BoardSettings, Card, Column, Comment, Label, Reminder
+from rxgraphql import reads
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -79,6 +80,7 @@ class CardSerializer(serializers.ModelSerializer[Card]):
             "comment_count",
         ]
 
+    @reads("comments")
     def get_comment_count(self, card: Card) -> int:
         """Count the card's comments (a derived value, sent as JSON)."""
         return len(card.comments.all())

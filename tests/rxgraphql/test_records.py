@@ -6,9 +6,12 @@ import pytest
 from board.channels import BoardChannel
 from board.models import Board, Card, Column
 from board.serializers import CardSerializer, ColumnSerializer
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from rxgraphql import reads
+from rxgraphql.layers import Layer, LayerGraph
 from rxgraphql.records import (
     consistent_reads,
     fetch_fields,
@@ -70,14 +73,48 @@ def test_keys_are_bound_as_one_array_and_the_isolation_level_travels_with_begin(
         assert cursor.fetchone() == ("read committed",)  # the connection's own level is back
 
 
+def _card_layer(serializer_class: type[CardSerializer]) -> Layer:
+    return LayerGraph(serializer_class()).layers[serializer_class]
+
+
+class _UndeclaredCount(CardSerializer):
+    def get_comment_count(self, card: Card) -> int:
+        return len(card.comments.all())
+
+
 def test_a_change_of_some_columns_re_renders_the_fields_reading_them_and_the_opaque_ones() -> None:
-    card = LAYERS["Card"]
+    card = _card_layer(_UndeclaredCount)
     assert fields_to_render(card, {"title"}) == ["title", "comment_count"]  # a method field may read it
     assert fields_to_render(card, {"column_id"}) == ["column", "comment_count"]
     assert fields_to_render(card, {"assignee"}) == ["assignee", "comment_count"]
     assert fields_to_render(card, {"created_by"}) == ["creator", "comment_count"]  # a source= rename
     assert fields_to_render(LAYERS["Column"], {"title", "position"}) == ["title", "position"]
     assert fields_to_render(LAYERS["Column"], {"board"}) == []  # no field of its record shows it
+
+
+def test_a_method_field_declaring_what_it_reads_is_rendered_for_those_columns_only() -> None:
+    # The example's comment_count declares @reads("comments"): no column of the card's row.
+    assert fields_to_render(LAYERS["Card"], {"title"}) == ["title"]
+    assert fields_to_render(LAYERS["Card"], {"column_id", "position"}) == ["position", "column"]
+
+    class TitleAndComments(CardSerializer):
+        @reads("title", "comments")
+        def get_comment_count(self, card: Card) -> int:
+            return len(card.title) + len(card.comments.all())
+
+    card = _card_layer(TitleAndComments)
+    assert fields_to_render(card, {"title"}) == ["title", "comment_count"]
+    assert fields_to_render(card, {"assignee_id"}) == ["assignee"]
+
+
+def test_a_method_field_declaring_a_name_its_model_lacks_is_refused() -> None:
+    class Misspelt(CardSerializer):
+        @reads("comment")
+        def get_comment_count(self, card: Card) -> int:
+            return len(card.comments.all())
+
+    with pytest.raises(ImproperlyConfigured, match=r"Misspelt.get_comment_count declares @reads\('comment'\)"):
+        _card_layer(Misspelt)
 
 
 def test_a_serializer_rendering_its_own_way_is_rendered_whole() -> None:
