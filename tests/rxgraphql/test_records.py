@@ -113,7 +113,8 @@ def test_a_method_field_declaring_a_name_its_model_lacks_is_refused() -> None:
         def get_comment_count(self, card: Card) -> int:
             return len(card.comments.all())
 
-    with pytest.raises(ImproperlyConfigured, match=r"Misspelt.get_comment_count declares @reads\('comment'\)"):
+    refused = r"Misspelt.get_comment_count declares @reads\('comment'\)"
+    with pytest.raises(ImproperlyConfigured, match=refused):
         _card_layer(Misspelt)
 
 
