@@ -40,6 +40,7 @@ from .records import (
     field_names,
     fields_to_render,
     prefetched_children,
+    reads_own_columns,
     render_rows,
 )
 from .registry import registry
@@ -67,10 +68,12 @@ class _Records:
     ``heating``: a level's rows come from what its parents' read prefetched when they can, so that
     every row of the anchor is read once.
 
-    A changed row that is the only one of its layer in the batch, with the fields its change altered
-    known, is read alone (its columns, one statement) and only the fields of its record that change can
+    Changed rows of one layer with the fields their changes altered known are read by their columns
+    alone (one statement for all of them), and only the fields of their records that those changes can
     alter are rendered (``records.fields_to_render``): ``get`` completes them with the record as an
-    anchor holds it, and renders the whole record only for an anchor that does not hold it yet.
+    anchor holds it, and renders the whole record only for an anchor that does not hold it yet. Several
+    rows are read so only when those fields render from their own columns: a method field would run its
+    queries once per row, where a whole render prefetches what it reads for all of them.
     """
 
     def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
@@ -89,17 +92,27 @@ class _Records:
             by_type[key[0]].append(key)
         whole: list[RecordKey] = []
         for type_name, keys in by_type.items():
-            (key, *others) = keys
-            names = fields[key]
-            wanted = None if others or names is None else fields_to_render(self.layers[type_name], names)
-            if wanted is None or key in self.found or key in self.partial:
+            layer = self.layers[type_name]
+            wanted: dict[str, list[str]] = {}
+            for key in keys:
+                names = fields[key]
+                found = None if names is None else fields_to_render(layer, names)
+                if found is None or key in self.found or key in self.partial:
+                    break
+                wanted[key[1]] = found
+            # Several rows: only fields of their own columns (a method field would query once per row,
+            # where a whole render prefetches what it reads for all of them).
+            own_columns = all(reads_own_columns(layer, names) for names in wanted.values())
+            if len(wanted) < len(keys) or (len(keys) > 1 and not own_columns):
                 whole.extend(keys)
                 continue
-            hit = fetch_fields(self.layers[type_name], key[1], wanted)
-            if hit is None:
-                self.found[key] = None
-            else:
-                self.rows[key], self.partial[key] = hit
+            hits = fetch_fields(layer, wanted)
+            for pk in wanted:
+                hit = hits.get(pk)
+                if hit is None:
+                    self.found[(type_name, pk)] = None
+                else:
+                    self.rows[(type_name, pk)], self.partial[(type_name, pk)] = hit
         self.load(whole)
 
     def load(self, keys: Iterable[RecordKey]) -> None:

@@ -7,7 +7,7 @@ Records are keyed by ``(type name, str(primary key))``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -181,13 +181,27 @@ def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Re
     return record
 
 
-def fetch_fields(layer: Layer, pk: str, names: Collection[str]) -> tuple[models.Model, Record] | None:
-    """Read one row (its columns only, one statement) and render these fields of its record; None when
-    the row is gone. A field reading a relation reads it when rendered, in the same transaction."""
-    rows = rows_by_pk(layer.model, [pk])
-    if not rows:
-        return None
-    return rows[0], render_fields(layer, rows[0], names)
+def fetch_fields(
+    layer: Layer, wanted: Mapping[str, Collection[str]]
+) -> dict[str, tuple[models.Model, Record]]:
+    """Read rows (their columns only, one statement) and render, per primary key, these fields of its
+    record; a row that is gone is absent. A field reading a relation reads it when rendered, in the same
+    transaction."""
+    rows = rows_by_pk(layer.model, list(wanted))
+    return {str(row.pk): (row, render_fields(layer, row, wanted[str(row.pk)])) for row in rows}
+
+
+def reads_own_columns(layer: Layer, names: Collection[str]) -> bool:
+    """Whether these fields of the layer's records render from the row's own columns alone (no method
+    field, property or relation)."""
+    reads = _field_reads(layer)
+    if reads is None:
+        return False
+    flat = _flat_serializer(layer).fields
+    return all(
+        bool(reads.get(name)) and not isinstance(flat[name], serializers.SerializerMethodField)
+        for name in names
+    )
 
 
 def _listed_edges(layer: Layer) -> list[Edge]:

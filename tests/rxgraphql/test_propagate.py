@@ -67,10 +67,11 @@ class _Board:
         monkeypatch.setattr(propagate_module, "fetch_records", counting)
         real_fields = propagate_module.fetch_fields
 
-        def counting_fields(layer: Any, pk: str, names: Collection[str]) -> Any:
-            self.reads[layer.type_name].append(pk)
-            self.part_reads.append((layer.type_name, pk, sorted(names)))
-            return real_fields(layer, pk, names)
+        def counting_fields(layer: Any, wanted: dict[str, Collection[str]]) -> Any:
+            for pk, names in wanted.items():
+                self.reads[layer.type_name].append(pk)
+                self.part_reads.append((layer.type_name, pk, sorted(names)))
+            return real_fields(layer, wanted)
 
         monkeypatch.setattr(propagate_module, "fetch_fields", counting_fields)
         #: The rows read alone, with the fields of their records rendered.
@@ -150,21 +151,46 @@ def test_a_title_edit_reads_the_row_and_renders_what_the_title_can_alter(board: 
     assert patch.records[0] == {**before, "title": "Write the spec"}
 
 
-def test_a_change_of_several_rows_of_a_layer_renders_them_whole(board: _Board) -> None:
-    cards = [_card("Write spec"), _card("Fix login")]
+def _retitle(board: _Board, titles: list[str]) -> tuple[list[Card], int, list[str]]:
+    """Edit the titles of these cards and propagate them in one batch: the cards, the patches, the SQL."""
+    cards = [_card(title) for title in titles]
     for card in cards:
         card.title += "!"
         card.save(update_fields=["title"])
     board.reads.clear()
-    assert (
-        propagate(
+    board.part_reads.clear()
+    with CaptureQueriesContext(connection) as queries:
+        patches = propagate(
             [(Card, str(card.pk)) for card in cards],
             board.cache,
             board.broker,
             {(Card, str(card.pk)): ["title"] for card in cards},
         )
-        == 1
-    )
+    return cards, patches, [query["sql"] for query in queries.captured_queries]
+
+
+def test_title_edits_of_several_rows_are_read_in_one_statement(board: _Board) -> None:
+    cards, patches, sql = _retitle(board, ["Write spec", "Fix login"])
+    assert patches == 1
+    assert sorted(board.part_reads) == sorted(("Card", str(card.pk), ["title"]) for card in cards)
+    assert sum("board_card" in statement for statement in sql) == 1
+    held = board.records()
+    assert [held[("Card", str(card.pk))]["title"] for card in cards] == [card.title for card in cards]
+
+
+def test_several_rows_whose_method_field_must_run_are_rendered_whole(
+    board: _Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A method field that declares nothing runs on every change: for several rows, a whole render
+    prefetches what it reads instead of querying once per row."""
+    monkeypatch.setattr(records, "declared_reads", lambda *args: None)
+    records._field_reads.cache_clear()
+    try:
+        cards, patches, _ = _retitle(board, ["Write spec", "Fix login"])
+    finally:
+        monkeypatch.undo()
+        records._field_reads.cache_clear()
+    assert patches == 1
     assert board.part_reads == []
     assert sorted(board.reads["Card"]) == sorted(str(card.pk) for card in cards)
 

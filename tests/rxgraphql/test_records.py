@@ -134,9 +134,9 @@ def test_a_row_read_alone_renders_the_asked_fields_as_the_serializer_does() -> N
     make_board_world()
     card = Card.objects.get(title="Write spec")
     with CaptureQueriesContext(connection) as queries:
-        found = fetch_fields(LAYERS["Card"], str(card.pk), ["title", "comment_count", "column"])
-    assert found is not None
+        hits = fetch_fields(LAYERS["Card"], {str(card.pk): ["title", "comment_count", "column"]})
+    found = hits[str(card.pk)]
     expected = CardSerializer(card).data
     assert found[1] == {key: expected[key] for key in ("title", "column", "comment_count")}
     assert len(queries.captured_queries) == 2  # the row's columns, then what comment_count reads
-    assert fetch_fields(LAYERS["Card"], "999999", ["title"]) is None
+    assert fetch_fields(LAYERS["Card"], {"999999": ["title"]}) == {}
