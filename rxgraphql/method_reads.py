@@ -58,9 +58,8 @@ def check_declared_reads(serializer_class: type[Any], model: type[models.Model],
             continue
         try:
             model._meta.get_field(name)
-        except FieldDoesNotExist:
-            if not any(getattr(field, "attname", None) == name for field in model._meta.concrete_fields):
-                raise ImproperlyConfigured(
-                    f"{serializer_class.__name__}.{method_name} declares @reads({name!r}), "
-                    f"which is not a field of {model._meta.label}"
-                ) from None
+        except FieldDoesNotExist:  # (``get_field`` knows attnames too)
+            raise ImproperlyConfigured(
+                f"{serializer_class.__name__}.{method_name} declares @reads({name!r}), "
+                f"which is not a field of {model._meta.label}"
+            ) from None

@@ -107,7 +107,7 @@ def _statement(model: type[models.Model], alias: str) -> _Statement | None:
     keys: list[Any] = []
     compiler = in_values(base, "pk", keys).query.get_compiler(using=alias)
     sql, params = compiler.as_sql()
-    slots = [index for index, param in enumerate(params) if param is keys or param == keys]
+    slots = [index for index, param in enumerate(params) if param == keys]  # (``in_values`` copies it)
     if len(slots) != 1 or compiler.annotation_col_map or compiler.klass_info is None:
         return None
     columns = tuple(expression for expression, _, _ in compiler.select)
