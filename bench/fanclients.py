@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import uvloop
 
 from bench.leanws import LeanSocket, open_socket
 from bench.server import raise_file_limit
@@ -184,7 +185,7 @@ def main() -> None:
     kind, urls = sys.argv[1], sys.argv[2].split(",")
     token, board = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("", "")
     tokens = Path(token[1:]).read_text().split() if token.startswith("@") else [token]
-    asyncio.run(_serve(Fleet(kind, urls, tokens, board)))
+    uvloop.run(_serve(Fleet(kind, urls, tokens, board)))
 
 
 if __name__ == "__main__":
