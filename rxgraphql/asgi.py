@@ -17,6 +17,7 @@ from django.core.asgi import get_asgi_application as get_django_asgi_application
 
 from .conf import rx_settings
 from .errors import CloseCode
+from .heap import freeze_startup
 from .metrics import metrics_endpoint
 
 ASGIApp = Callable[
@@ -59,4 +60,5 @@ def get_asgi_application(path: str = "/graphql") -> ASGIApp:
         else:
             await django_app(scope, receive, send)  # type: ignore[arg-type]
 
+    freeze_startup()  # what starting left stays alive: no full collection traverses it again (heap.py)
     return application

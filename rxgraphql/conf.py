@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_THREADS": 8,
     "SEND_BUFFER_BYTES": 4_000_000,
     "PERMISSION_RECHECK_INTERVAL": 30.0,
+    "FREEZE_HEAP": True,
     "INTROSPECTION": DEBUG,
     "METRICS_PATH": None,
     "METRICS_TOKEN": None,
@@ -109,6 +110,7 @@ class RxSettings:
     sync_threads: int
     send_buffer_bytes: int
     permission_recheck_interval: float
+    freeze_heap: bool
     introspection: bool
     metrics_path: str | None
     metrics_token: str | None

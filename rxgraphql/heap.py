@@ -17,14 +17,23 @@ heat freezes what it leaves (``gc.freeze``): the cached records and the heap the
 permanent generation, which collections skip. Freezing is the trade-off CPython offers for a large
 long-lived heap: an object alive at that moment that later becomes part of a garbage cycle is freed only
 after ``gc.unfreeze()``; objects without cycles (records, their lists) are freed as usual. So that such
-cycles (what requests in flight at a freeze leave) do not pile up, every ``THAW_EVERY``-th freeze first
-thaws the heap and collects it whole, on the heat's thread: one full collection per that many large heats.
+cycles (what requests in flight at a freeze leave) do not pile up, a freeze that finds the frozen heap
+grown past ``THAW_GROWTH`` times its size after the last thaw first thaws it and collects it whole: the
+full collections left cost, amortised, a constant per object frozen, as CPython's own rule for them does.
+
+Subscriptions are long-lived state too: a worker holding a thousand of them spent 100-300 ms in each
+full collection, every few seconds under load, and every socket of the worker waited. So the heap is
+also frozen when the application is built (what importing Django and building the schema left) and
+``SETTLE_SECONDS`` after subscriptions go live (:func:`settle_soon`), unless ``RXGRAPHQL["FREEZE_HEAP"]``
+is False: a full collection then traverses only what was allocated since.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
+import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -33,8 +42,11 @@ from django.db import models
 
 #: A heat of at least this many records freezes the heap when it ends.
 FREEZE_RECORDS = 2_000
-#: Every this many freezes, the heap is thawed and collected whole first (see the module docstring).
-THAW_EVERY = 16
+#: A freeze finding the frozen heap this many times its size after the last thaw thaws and collects it
+#: whole first (see the module docstring).
+THAW_GROWTH = 2.0
+#: Seconds from a subscription going live to the freeze that follows (one freeze for a burst of them).
+SETTLE_SECONDS = 1.0
 
 
 class Pause:
@@ -47,7 +59,10 @@ _lock = threading.Lock()
 _pauses = 0
 _was_enabled = False
 _freeze = False
-_freezes = 0
+#: The frozen heap's size (objects) after the last thaw, or the first freeze; 0 before any.
+_settled_size = 0
+#: When the freeze :func:`settle_soon` scheduled is due (``time.monotonic``); 0.0 when none is.
+_settle_due = 0.0
 
 
 @contextmanager
@@ -55,7 +70,7 @@ def paused_gc() -> Iterator[Pause]:
     """No cyclic garbage collection while an anchor renders: its thousands of new objects would trigger
     full collections over the whole heap. Collection resumes when the last pause of the process ends,
     after freezing the heap if one of the pauses asked for it (and the collector was enabled)."""
-    global _pauses, _was_enabled, _freeze, _freezes
+    global _pauses, _was_enabled, _freeze
     with _lock:
         if _pauses == 0:
             _was_enabled = gc.isenabled()
@@ -71,12 +86,58 @@ def paused_gc() -> Iterator[Pause]:
             _freeze = _freeze or pause.freeze
             if _pauses == 0 and _was_enabled:
                 if _freeze:
-                    _freezes += 1
-                    if _freezes % THAW_EVERY == 0:
-                        gc.unfreeze()
-                        gc.collect()  # the cycles frozen alive since the last thaw, now garbage
-                    gc.freeze()  # also forgets the young generation's count: no collection follows at once
+                    _freeze_heap()
                 gc.enable()
+
+
+def _freeze_heap() -> None:
+    """Freeze the heap (with ``_lock`` held), thawing and collecting it whole first when the frozen heap
+    has grown past ``THAW_GROWTH`` times its size after the last thaw."""
+    global _settled_size
+    if _settled_size and gc.get_freeze_count() > THAW_GROWTH * _settled_size:
+        gc.unfreeze()
+        gc.collect()  # the cycles frozen alive since the last thaw, now garbage
+        _settled_size = 0
+    gc.freeze()  # also forgets the young generation's count: no collection follows at once
+    if not _settled_size:
+        _settled_size = gc.get_freeze_count()
+
+
+def freeze_enabled() -> bool:
+    from .conf import rx_settings
+
+    return rx_settings().freeze_heap
+
+
+def freeze_startup() -> None:
+    """Collect, then freeze what starting the application left (modules, models, the schema)."""
+    if not freeze_enabled():
+        return
+    with _lock:
+        if _pauses == 0 and gc.isenabled():
+            gc.collect()
+            _freeze_heap()
+
+
+def settle_soon() -> None:
+    """Long-lived state just grew (a subscription went live, on the running loop): freeze the heap
+    ``SETTLE_SECONDS`` from now, once for every subscription going live meanwhile."""
+    global _settle_due
+    now = time.monotonic()
+    if now < _settle_due or not freeze_enabled():
+        return  # already due (a loop closed before its call came is replaced once the time passed)
+    _settle_due = now + SETTLE_SECONDS
+    asyncio.get_running_loop().call_later(SETTLE_SECONDS, _settle)
+
+
+def _settle() -> None:
+    global _settle_due, _freeze
+    _settle_due = 0.0
+    with _lock:
+        if _pauses:
+            _freeze = True  # a heat renders: the freeze waits for its end
+        elif gc.isenabled():
+            _freeze_heap()
 
 
 def release_rows(rows: MutableMapping[Any, models.Model]) -> None:

@@ -34,7 +34,7 @@ from channels.db import database_sync_to_async
 from graphql.language import FieldNode, OperationDefinitionNode, VariableNode
 from strawberry.utils.str_converters import to_camel_case
 
-from rxgraphql import feeds, metrics, offload
+from rxgraphql import feeds, heap, metrics, offload
 from rxgraphql.conf import rx_settings
 from rxgraphql.errors import ErrorCode
 from rxgraphql.membership import membership
@@ -142,6 +142,7 @@ class AnchorSink:
         """The snapshot up to this cursor was sent: forward what came after it, then the live patches."""
         self.epoch, self.version = epoch, version
         self.live = True
+        heap.settle_soon()  # the subscription's objects live as long as it: out of the collector's way
         buffered, self.buffer = self.buffer, []
         for payload, patch in buffered:
             self.push_live(payload, patch)

@@ -112,13 +112,17 @@ def collector() -> Iterator[None]:
     """The cyclic collector enabled, nothing frozen before the test, and what it froze thawed after it."""
     import gc
 
+    from rxgraphql import heap
+
     was_enabled = gc.isenabled()
     gc.enable()
     gc.unfreeze()
+    heap._settled_size, heap._settle_due = 0, 0.0
     try:
         yield
     finally:
         gc.unfreeze()
+        heap._settled_size, heap._settle_due = 0, 0.0
         gc.set_debug(0)
         gc.garbage.clear()
         if not was_enabled:

@@ -38,6 +38,8 @@ def documented_default(text: str) -> Any:
         return None
     if text == "DEBUG":
         return conf.DEBUG
+    if text in ("True", "False"):
+        return text == "True"
     if text.startswith('"'):
         return text.strip('"')
     return float(text)

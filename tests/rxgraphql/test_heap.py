@@ -1,7 +1,9 @@
-"""The collector around heats: paused while an anchor renders, rows freed without it, large heats frozen."""
+"""The collector around heats and subscriptions: paused while an anchor renders, rows freed without it,
+large heats, the started application and settled subscriptions frozen."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 
@@ -9,8 +11,9 @@ import pytest
 from board.channels import BoardChannel
 from board.models import Card
 from django.db import models
+from django.test import override_settings
 
-from rxgraphql.heap import paused_gc, release_rows, unlink
+from rxgraphql.heap import freeze_startup, paused_gc, release_rows, settle_soon, unlink
 from rxgraphql.propagate import heat_records
 from tests.support.world import BoardWorld
 
@@ -92,18 +95,18 @@ def test_the_collector_resumes_after_a_failed_render(collector: None) -> None:
     assert gc.isenabled()
 
 
-def test_cycles_frozen_alive_are_collected_at_the_next_thaw(
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the collector frees it
+
+
+def test_cycles_frozen_alive_are_collected_when_the_frozen_heap_has_grown(
     collector: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rxgraphql import heap
 
-    class Node:
-        def __init__(self) -> None:
-            self.me = self  # a reference cycle: only the collector frees it
-
-    monkeypatch.setattr(heap, "THAW_EVERY", 2)
-    monkeypatch.setattr(heap, "_freezes", 0)
-    in_flight = Node()  # alive when the heap is frozen, garbage afterwards
+    monkeypatch.setattr(heap, "THAW_GROWTH", 0.0)  # any growth is enough
+    in_flight = _Cycle()  # alive when the heap is frozen, garbage afterwards
     gone = weakref.ref(in_flight)
     with paused_gc() as pause:
         pause.freeze = True
@@ -114,3 +117,71 @@ def test_cycles_frozen_alive_are_collected_at_the_next_thaw(
         pause.freeze = True
     assert gone() is None  # the second freeze thawed the heap and collected it first
     assert gc.get_freeze_count() > 0
+
+
+def test_a_freeze_below_the_growth_keeps_the_frozen_heap(collector: None) -> None:
+    in_flight = _Cycle()
+    gone = weakref.ref(in_flight)
+    freeze_startup()
+    del in_flight
+    with paused_gc() as pause:
+        pause.freeze = True  # the frozen heap has not doubled: no thaw
+    gc.collect()
+    assert gone() is not None
+
+
+def test_startup_collects_then_freezes(collector: None) -> None:
+    garbage = _Cycle()
+    gone = weakref.ref(garbage)
+    del garbage
+    freeze_startup()
+    assert gone() is None
+    assert gc.get_freeze_count() > 0
+
+
+async def test_subscriptions_going_live_freeze_the_heap_once_settled(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import heap
+
+    settled = asyncio.Event()
+    calls: list[int] = []
+
+    def settle() -> None:
+        calls.append(gc.get_freeze_count())
+        original()
+        settled.set()
+
+    original = heap._settle
+    monkeypatch.setattr(heap, "_settle", settle)
+    monkeypatch.setattr(heap, "SETTLE_SECONDS", 0.01)
+    settle_soon()
+    settle_soon()  # the same freeze serves both
+    await asyncio.wait_for(settled.wait(), 5)
+    assert calls == [0]
+    assert gc.get_freeze_count() > 0
+
+
+async def test_a_settle_during_a_heat_waits_for_its_end(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import heap
+
+    settled = asyncio.Event()
+    original = heap._settle
+    monkeypatch.setattr(heap, "_settle", lambda: (original(), settled.set()))
+    monkeypatch.setattr(heap, "SETTLE_SECONDS", 0.01)
+    with paused_gc():
+        settle_soon()
+        await asyncio.wait_for(settled.wait(), 5)
+        assert gc.get_freeze_count() == 0  # never in the middle of a render
+    assert gc.get_freeze_count() > 0
+
+
+@override_settings(RXGRAPHQL={"FREEZE_HEAP": False})
+def test_nothing_is_frozen_when_the_setting_is_off(collector: None) -> None:
+    freeze_startup()
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError):  # no loop needed either: nothing is scheduled
+        asyncio.get_running_loop()
+    settle_soon()
