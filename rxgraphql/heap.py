@@ -17,8 +17,9 @@ heat freezes what it leaves (``gc.freeze``): the cached records and the heap the
 permanent generation, which collections skip. Freezing is the trade-off CPython offers for a large
 long-lived heap: an object alive at that moment that later becomes part of a garbage cycle is freed only
 after ``gc.unfreeze()``; objects without cycles (records, their lists) are freed as usual. So that such
-cycles (what requests in flight at a freeze leave) do not pile up, a freeze that finds the frozen heap
-grown past ``THAW_GROWTH`` times its size after the last thaw first thaws it and collects it whole: the
+cycles (what requests in flight at a freeze leave, what closed subscriptions and expired anchors held) do
+not pile up, a freeze that finds the frozen heap grown past ``THAW_GROWTH`` times its size after the last
+thaw, with some long-lived state ended since (:func:`released`), first thaws it and collects it whole: the
 full collections left cost, amortised, a constant per object frozen, as CPython's own rule for them does.
 
 Subscriptions are long-lived state too: a worker holding a thousand of them spent 100-300 ms in each
@@ -63,6 +64,8 @@ _freeze = False
 _settled_size = 0
 #: When the freeze :func:`settle_soon` scheduled is due (``time.monotonic``); 0.0 when none is.
 _settle_due = 0.0
+#: Long-lived state ended since the last thaw (:func:`released`): the frozen heap may hold garbage.
+_released = False
 
 
 @contextmanager
@@ -93,14 +96,21 @@ def paused_gc() -> Iterator[Pause]:
 def _freeze_heap() -> None:
     """Freeze the heap (with ``_lock`` held), thawing and collecting it whole first when the frozen heap
     has grown past ``THAW_GROWTH`` times its size after the last thaw."""
-    global _settled_size
-    if _settled_size and gc.get_freeze_count() > THAW_GROWTH * _settled_size:
+    global _settled_size, _released
+    if _released and _settled_size and gc.get_freeze_count() > THAW_GROWTH * _settled_size:
         gc.unfreeze()
         gc.collect()  # the cycles frozen alive since the last thaw, now garbage
-        _settled_size = 0
+        _settled_size, _released = 0, False
     gc.freeze()  # also forgets the young generation's count: no collection follows at once
     if not _settled_size:
         _settled_size = gc.get_freeze_count()
+
+
+def released() -> None:
+    """Long-lived state ended (a subscription closed, an anchor left the cache): what it held in reference
+    cycles stays frozen until a thaw. A heap that only grew is never thawed: there is nothing to find."""
+    global _released
+    _released = True
 
 
 def freeze_enabled() -> bool:

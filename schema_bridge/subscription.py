@@ -181,6 +181,7 @@ class Subscription:
 
     async def close(self) -> None:
         """The end (by ``channel.live``'s exit): leave every group and the channel-layer groups."""
+        heap.released()
         for anchor in list(self.sinks):
             self._leave(anchor)
         await self.consumers.close()
@@ -415,6 +416,7 @@ class AnchorList(Subscription):
             self.sinks[anchor].go_live(epoch, version)
 
     async def close(self) -> None:
+        heap.released()
         if self.membership:
             membership.leave(self.channel_cls, self.reconsider)
         if self.stop_system is not None:

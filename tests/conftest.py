@@ -117,12 +117,12 @@ def collector() -> Iterator[None]:
     was_enabled = gc.isenabled()
     gc.enable()
     gc.unfreeze()
-    heap._settled_size, heap._settle_due = 0, 0.0
+    heap._settled_size, heap._settle_due, heap._released = 0, 0.0, False
     try:
         yield
     finally:
         gc.unfreeze()
-        heap._settled_size, heap._settle_due = 0, 0.0
+        heap._settled_size, heap._settle_due, heap._released = 0, 0.0, False
         gc.set_debug(0)
         gc.garbage.clear()
         if not was_enabled:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
-from ..heap import FREEZE_RECORDS, paused_gc
+from ..heap import FREEZE_RECORDS, paused_gc, released
 from ..records import Record, RecordKey
 from .base import AnchorState, Broker, Expirable, Patch, RecordCache, Snapshot, Unsubscribe, no_lock
 
@@ -322,7 +322,8 @@ class MemoryRecordCache(RecordCache):
             a.state = AnchorState.COLD
             self._active[channel].discard(anchor)
             del self._anchors[(channel, anchor)]
-            return True
+        released()  # what the records held in cycles may be frozen (heap.py)
+        return True
 
     def _drop_records(self, a: _Anchor) -> None:
         index = self._index.get(a.channel, {})

@@ -13,7 +13,7 @@ from board.models import Card
 from django.db import models
 from django.test import override_settings
 
-from rxgraphql.heap import freeze_startup, paused_gc, release_rows, settle_soon, unlink
+from rxgraphql.heap import freeze_startup, paused_gc, release_rows, released, settle_soon, unlink
 from rxgraphql.propagate import heat_records
 from tests.support.world import BoardWorld
 
@@ -113,10 +113,25 @@ def test_cycles_frozen_alive_are_collected_when_the_frozen_heap_has_grown(
     del in_flight
     gc.collect()
     assert gone() is not None  # frozen: no collection reaches it
+    released()  # say a subscription closed
     with paused_gc() as pause:
         pause.freeze = True
     assert gone() is None  # the second freeze thawed the heap and collected it first
     assert gc.get_freeze_count() > 0
+
+
+def test_a_heap_that_only_grew_is_not_thawed(collector: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rxgraphql import heap
+
+    monkeypatch.setattr(heap, "THAW_GROWTH", 0.0)
+    in_flight = _Cycle()
+    gone = weakref.ref(in_flight)
+    freeze_startup()
+    del in_flight
+    with paused_gc() as pause:
+        pause.freeze = True  # grown, but nothing long-lived ended
+    gc.collect()
+    assert gone() is not None
 
 
 def test_a_freeze_below_the_growth_keeps_the_frozen_heap(collector: None) -> None:
@@ -124,6 +139,7 @@ def test_a_freeze_below_the_growth_keeps_the_frozen_heap(collector: None) -> Non
     gone = weakref.ref(in_flight)
     freeze_startup()
     del in_flight
+    released()
     with paused_gc() as pause:
         pause.freeze = True  # the frozen heap has not doubled: no thaw
     gc.collect()
