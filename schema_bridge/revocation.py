@@ -8,7 +8,13 @@ credentials stand now (the token may be gone, the session signed out):
   (a through model counts for ``m2m_changed``), when the user's token or session is deleted, or the user
   is saved (deactivated);
 - every ``PERMISSION_RECHECK_INTERVAL`` seconds otherwise, which also covers changes made by other
-  processes.
+  processes. Each guard's period is drawn within 10 % of it (its first within half of it), so that sockets
+  opened together do not check together.
+
+Guards of one user on one channel instance (the same class, arguments and credentials) share their checks
+(:class:`Verdicts`): a patch holding a thousand of them, or their periods coming due, costs one
+``has_permission`` call, not a thousand queued on the worker's threads. A check is shared only by guards
+that ask for one begun after what woke them; a periodic one accepts a check begun within half a period.
 
 On loss the operation gets a GraphQL error with code ``FORBIDDEN`` and ``complete``, and nothing more.
 """
@@ -18,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
@@ -48,22 +56,39 @@ class Guard:
         self.checked = asyncio.Event()  # set after each check that kept access
         self.requested = 0  # checks asked for by held patches
         self.passed = 0  # the last of them a check began after, and passed
+        self.woken_at = 0.0  # when the last request or trigger came (time.monotonic)
         assert connection.context is not None
         self.user_pk = connection.context.user.pk
         self.token, self.session_key = _credentials(connection)
+        self.key: Hashable = (
+            type(channel),
+            tuple(sorted((name, repr(value)) for name, value in channel.kwargs.items())),
+            self.user_pk,
+            self.token,
+            self.session_key,
+        )
 
     def request(self) -> None:
         """A check that must begin from now on (on the event loop)."""
         self.requested += 1
-        self.wake.set()
+        self._wake()
 
     def trigger(self) -> None:
         """Re-check soon; callable from any thread."""
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.wake.set)
+        self.loop.call_soon_threadsafe(self._wake)
 
-    async def allowed(self) -> bool:
+    def _wake(self) -> None:
+        self.woken_at = time.monotonic()
+        self.wake.set()
+
+    async def allowed(self, since: float) -> bool:
+        """Whether access stands, by a check begun at ``since`` or later (shared with the guards of the
+        same key)."""
+        return await verdicts.get(self.key, since, self._check)
+
+    async def _check(self) -> bool:
         user = await self.connection.current_user()
         if user is None:
             return False
@@ -76,15 +101,46 @@ class Guard:
 
     async def run(self) -> None:
         interval = rx_settings().permission_recheck_interval
+        period = interval * random.uniform(0.5, 1.0) if interval > 0 else None
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), interval if interval > 0 else None)
+                await asyncio.wait_for(self.wake.wait(), period)
+            woken = self.wake.is_set()
             self.wake.clear()
+            since = self.woken_at if woken else time.monotonic() - interval / 2
             asked = self.requested
-            if not await self.allowed():
+            if not await self.allowed(since):
                 return
             self.passed = asked
             self.checked.set()
+            if period is not None:
+                period = interval * random.uniform(0.9, 1.1)
+
+
+class Verdicts:
+    """The access checks of this process by guard key: one check answers every guard of the key that asks
+    while it runs, or after it began, for ``PERMISSION_RECHECK_INTERVAL`` (then it is forgotten)."""
+
+    def __init__(self) -> None:
+        self._checks: dict[Hashable, tuple[float, asyncio.Future[bool]]] = {}
+
+    def get(self, key: Hashable, since: float, check: Callable[[], Awaitable[bool]]) -> Awaitable[bool]:
+        found = self._checks.get(key)
+        loop = asyncio.get_running_loop()
+        if found is not None:
+            begun, future = found
+            if begun >= since and future.get_loop() is loop and not future.cancelled():
+                return asyncio.shield(future)
+        future = asyncio.ensure_future(check())
+        self._checks[key] = (time.monotonic(), future)
+        keep = max(rx_settings().permission_recheck_interval, 1.0)
+        future.add_done_callback(lambda _done: loop.call_later(keep, self._forget, key, future))
+        return asyncio.shield(future)  # a guard whose socket closes does not cancel the others' check
+
+    def _forget(self, key: Hashable, future: asyncio.Future[bool]) -> None:
+        found = self._checks.get(key)
+        if found is not None and found[1] is future:
+            del self._checks[key]
 
 
 class Guards:
@@ -202,3 +258,4 @@ def recheck_models(channel_cls: type[ContextChannel]) -> tuple[type[models.Model
 
 
 guards = Guards()
+verdicts = Verdicts()
