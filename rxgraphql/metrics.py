@@ -229,14 +229,29 @@ def patch_published(channel: str, anchor: str, patch: Any, dirty: Collection[tup
             _remember(_published, (channel, anchor, patch.epoch, patch.version), min(known))
 
 
+class _LastSent:
+    """The patch object ``patch_sent`` saw last, and its commit time: a fan-out hands one object to every
+    group in a row (on the loop's thread), so the lookup runs once per patch, not once per group."""
+
+    patch: Any = None
+    committed: float | None = None
+    histograms: dict[str, Any] = {}
+
+
 def patch_sent(channel: str, patch: Any) -> None:
     """A patch was queued on the sockets of one document group (in this process)."""
     if not ENABLED:
         return
-    with _lock:
-        committed = _published.get((channel, patch.anchor, patch.epoch, patch.version))
+    if patch is not _LastSent.patch:
+        with _lock:
+            _LastSent.committed = _published.get((channel, patch.anchor, patch.epoch, patch.version))
+        _LastSent.patch = patch
+    committed = _LastSent.committed
     if committed is not None:
-        COMMIT_TO_SEND.labels(channel).observe(time.monotonic() - committed)
+        histogram = _LastSent.histograms.get(channel)
+        if histogram is None:
+            histogram = _LastSent.histograms[channel] = COMMIT_TO_SEND.labels(channel)
+        histogram.observe(time.monotonic() - committed)
 
 
 # ---- heating --------------------------------------------------------------------------------------------
@@ -361,14 +376,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def traced(name: str) -> Callable[[F], F]:
     """Decorate a step of the change's path with an OpenTelemetry span ``name`` (unchanged without
-    opentelemetry-api; spans are recorded once an SDK's tracer provider is installed)."""
+    opentelemetry-api; spans are recorded once an SDK's tracer provider is installed, and until then the
+    step runs without one: a no-op span per fan-out group cost 8 % of a 1000-group fan-out)."""
     if otel_trace is None:
         return lambda function: function
     tracer = otel_trace.get_tracer("rxgraphql")
+    unset = (otel_trace.ProxyTracerProvider, otel_trace.NoOpTracerProvider)
+    provider = otel_trace.get_tracer_provider
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if isinstance(provider(), unset):
+                return function(*args, **kwargs)
             with tracer.start_as_current_span(name):
                 return function(*args, **kwargs)
 
