@@ -125,8 +125,9 @@ class AnchorFeed:
 
     def _drain(self) -> None:
         pending, self._pending = self._pending, []
-        for patch in merge_patches(pending, self._key_of):
-            self._dispatch(patch)
+        with metrics.frames_batched():  # one counter update for every group's frames
+            for patch in merge_patches(pending, self._key_of):
+                self._dispatch(patch)
 
     def _dispatch(self, patch: Patch) -> None:
         if self.epoch and patch.epoch != self.epoch and not patch.reset:
