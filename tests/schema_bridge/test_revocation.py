@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from schema_bridge import revocation
@@ -48,6 +49,8 @@ class StandInConnection:
 def counted(monkeypatch: pytest.MonkeyPatch) -> None:
     StandInChannel.calls = 0
     monkeypatch.setattr(revocation, "verdicts", Verdicts())
+    # The stand-ins touch no database: their checks run without closing the thread's connections.
+    monkeypatch.setattr(revocation, "database_sync_to_async", sync_to_async)
 
 
 def _guard(user: StandInUser, token: str = "t", **kwargs: Any) -> Guard:
