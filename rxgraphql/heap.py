@@ -19,8 +19,9 @@ long-lived heap: an object alive at that moment that later becomes part of a gar
 after ``gc.unfreeze()``; objects without cycles (records, their lists) are freed as usual. So that such
 cycles (what requests in flight at a freeze leave, what closed subscriptions and expired anchors held) do
 not pile up, a freeze that finds the frozen heap grown past ``THAW_GROWTH`` times its size after the last
-thaw, with some long-lived state ended since (:func:`released`), first thaws it and collects it whole: the
-full collections left cost, amortised, a constant per object frozen, as CPython's own rule for them does.
+thaw, with some long-lived state ended since (:func:`released`) and at least ``THAW_EVERY`` freezes since
+that thaw, first thaws it and collects it whole: the full collections left cost, amortised, a constant per
+object frozen, as CPython's own rule for them does, and come at most once per that many freezes.
 
 Subscriptions are long-lived state too: a worker holding a thousand of them spent 100-300 ms in each
 full collection, every few seconds under load, and every socket of the worker waited. So the heap is
@@ -46,6 +47,9 @@ FREEZE_RECORDS = 2_000
 #: A freeze finding the frozen heap this many times its size after the last thaw thaws and collects it
 #: whole first (see the module docstring).
 THAW_GROWTH = 2.0
+#: ... and only once this many freezes came since the last thaw (a thaw is a full collection: 0.4 s for a
+#: worker holding a 10k-record anchor).
+THAW_EVERY = 16
 #: Seconds from a subscription going live to the freeze that follows (one freeze for a burst of them).
 SETTLE_SECONDS = 1.0
 
@@ -66,6 +70,8 @@ _settled_size = 0
 _settle_due = 0.0
 #: Long-lived state ended since the last thaw (:func:`released`): the frozen heap may hold garbage.
 _released = False
+#: Freezes since the last thaw.
+_freezes = 0
 
 
 @contextmanager
@@ -95,12 +101,19 @@ def paused_gc() -> Iterator[Pause]:
 
 def _freeze_heap() -> None:
     """Freeze the heap (with ``_lock`` held), thawing and collecting it whole first when the frozen heap
-    has grown past ``THAW_GROWTH`` times its size after the last thaw."""
-    global _settled_size, _released
-    if _released and _settled_size and gc.get_freeze_count() > THAW_GROWTH * _settled_size:
+    has grown past ``THAW_GROWTH`` times its size after the last thaw, long-lived state ended since and
+    ``THAW_EVERY`` freezes came."""
+    global _settled_size, _released, _freezes
+    _freezes += 1
+    if (
+        _released
+        and _freezes >= THAW_EVERY
+        and _settled_size
+        and gc.get_freeze_count() > THAW_GROWTH * _settled_size
+    ):
         gc.unfreeze()
         gc.collect()  # the cycles frozen alive since the last thaw, now garbage
-        _settled_size, _released = 0, False
+        _settled_size, _released, _freezes = 0, False, 0
     gc.freeze()  # also forgets the young generation's count: no collection follows at once
     if not _settled_size:
         _settled_size = gc.get_freeze_count()

@@ -117,12 +117,12 @@ def collector() -> Iterator[None]:
     was_enabled = gc.isenabled()
     gc.enable()
     gc.unfreeze()
-    heap._settled_size, heap._settle_due, heap._released = 0, 0.0, False
+    heap._settled_size, heap._settle_due, heap._released, heap._freezes = 0, 0.0, False, 0
     try:
         yield
     finally:
         gc.unfreeze()
-        heap._settled_size, heap._settle_due, heap._released = 0, 0.0, False
+        heap._settled_size, heap._settle_due, heap._released, heap._freezes = 0, 0.0, False, 0
         gc.set_debug(0)
         gc.garbage.clear()
         if not was_enabled:

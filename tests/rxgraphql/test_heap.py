@@ -106,6 +106,7 @@ def test_cycles_frozen_alive_are_collected_when_the_frozen_heap_has_grown(
     from rxgraphql import heap
 
     monkeypatch.setattr(heap, "THAW_GROWTH", 0.0)  # any growth is enough
+    monkeypatch.setattr(heap, "THAW_EVERY", 2)  # and the second freeze
     in_flight = _Cycle()  # alive when the heap is frozen, garbage afterwards
     gone = weakref.ref(in_flight)
     with paused_gc() as pause:
@@ -124,6 +125,7 @@ def test_a_heap_that_only_grew_is_not_thawed(collector: None, monkeypatch: pytes
     from rxgraphql import heap
 
     monkeypatch.setattr(heap, "THAW_GROWTH", 0.0)
+    monkeypatch.setattr(heap, "THAW_EVERY", 1)
     in_flight = _Cycle()
     gone = weakref.ref(in_flight)
     freeze_startup()
@@ -134,7 +136,12 @@ def test_a_heap_that_only_grew_is_not_thawed(collector: None, monkeypatch: pytes
     assert gone() is not None
 
 
-def test_a_freeze_below_the_growth_keeps_the_frozen_heap(collector: None) -> None:
+def test_a_freeze_below_the_growth_keeps_the_frozen_heap(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import heap
+
+    monkeypatch.setattr(heap, "THAW_EVERY", 1)
     in_flight = _Cycle()
     gone = weakref.ref(in_flight)
     freeze_startup()
@@ -153,6 +160,26 @@ def test_startup_collects_then_freezes(collector: None) -> None:
     freeze_startup()
     assert gone() is None
     assert gc.get_freeze_count() > 0
+
+
+def test_thaws_come_at_most_once_per_thaw_every_freezes(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import heap
+
+    monkeypatch.setattr(heap, "THAW_GROWTH", 0.0)
+    monkeypatch.setattr(heap, "THAW_EVERY", 3)
+    in_flight = _Cycle()
+    gone = weakref.ref(in_flight)
+    freeze_startup()  # the first freeze since the (fixture's) thaw
+    del in_flight
+    released()
+    with paused_gc() as pause:
+        pause.freeze = True  # the second: not yet
+    assert gone() is not None
+    with paused_gc() as pause:
+        pause.freeze = True  # the third thaws
+    assert gone() is None
 
 
 async def test_subscriptions_going_live_freeze_the_heap_once_settled(
