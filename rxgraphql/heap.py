@@ -149,8 +149,12 @@ def settle_soon() -> None:
     now = time.monotonic()
     if now < _settle_due or not freeze_enabled():
         return  # already due (a loop closed before its call came is replaced once the time passed)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop runs here: nothing to schedule on, the next subscription will
+        return
     _settle_due = now + SETTLE_SECONDS
-    asyncio.get_running_loop().call_later(SETTLE_SECONDS, _settle)
+    loop.call_later(SETTLE_SECONDS, _settle)
 
 
 def _settle() -> None:

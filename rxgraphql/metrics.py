@@ -242,11 +242,11 @@ def patch_published(channel: str, anchor: str, patch: Any, dirty: Collection[tup
 
 
 class _LastSent:
-    """The patch object ``patch_sent`` saw last, and its commit time: a fan-out hands one object to every
-    group in a row (on the loop's thread), so the lookup runs once per patch, not once per group."""
+    """The patch object ``patch_sent`` saw last with its commit time (one tuple, replaced whole, so a
+    second loop's thread never pairs one patch with another's time): a fan-out hands one object to every
+    group in a row, so the lookup runs once per patch, not once per group."""
 
-    patch: Any = None
-    committed: float | None = None
+    last: tuple[Any, float | None] = (None, None)
     histograms: dict[str, Any] = {}
 
 
@@ -254,11 +254,11 @@ def patch_sent(channel: str, patch: Any) -> None:
     """A patch was queued on the sockets of one document group (in this process)."""
     if not ENABLED:
         return
-    if patch is not _LastSent.patch:
+    seen, committed = _LastSent.last
+    if seen is not patch:
         with _lock:
-            _LastSent.committed = _published.get((channel, patch.anchor, patch.epoch, patch.version))
-        _LastSent.patch = patch
-    committed = _LastSent.committed
+            committed = _published.get((channel, patch.anchor, patch.epoch, patch.version))
+        _LastSent.last = (patch, committed)
     if committed is not None:
         histogram = _LastSent.histograms.get(channel)
         if histogram is None:
