@@ -90,7 +90,7 @@ class ControlView:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self.control_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub = self.control_client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
                 pubsub.subscribe(CONTROL)
                 self._claim_run()
                 with self._lock:
