@@ -6,7 +6,10 @@ watches in this process's view (``propagate.needed``: a hot anchor shows the tab
 table of a channel with ``Meta.auto_update``), looked at again when this process starts to show an anchor
 (``watch_changed``) and at every regular look; on every
 notification (and every few seconds, for one missed while it was reconnecting) it drains the outbox in
-batches. A batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
+batches. With the embedded backends, a row whose notification carried it whole (the first rows of each
+transaction, see ``triggers``) is propagated at once and deleted afterwards (``propagate_notified``): this
+process alone shows its anchors, so no claim is needed to keep another from propagating it too.
+Otherwise a batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
 RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
 committed only afterwards: several processes share the outbox without taking the same row, and a process
 that dies mid-batch rolls its claim back, leaving the rows to the next propagator. Propagation re-reads
@@ -30,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models
 
 from .. import metrics
@@ -43,6 +47,11 @@ ClaimedRow = tuple[int, str, str, list[str] | None, float]
 
 #: The payload of a notification that asks for a drain now (table names never contain it).
 DRAIN = "*"
+
+#: Deletes outbox rows propagated from their notifications (a row another claim holds is its to delete).
+FORGET = (
+    f"DELETE FROM {OUTBOX} WHERE id IN (SELECT id FROM {OUTBOX} WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED)"
+)
 
 CLAIM = (
     f"DELETE FROM {OUTBOX} WHERE id IN "
@@ -99,6 +108,24 @@ def _notified(listener: Any, timeout: float) -> set[str]:
     if payloads:
         payloads.update(note.payload for note in listener.notifies(timeout=0))
     return payloads
+
+
+def split_payloads(payloads: set[str]) -> tuple[list[ClaimedRow], set[str]]:
+    """The outbox rows that notifications carried whole (see ``triggers``), and the other payloads (table
+    names, drain requests)."""
+    rows: list[ClaimedRow] = []
+    others: set[str] = set()
+    for payload in payloads:
+        if not payload.startswith("["):
+            others.add(payload)
+            continue
+        try:
+            row_id, table, pk, fields, at = orjson.loads(payload)
+            rows.append((int(row_id), str(table), str(pk), fields, float(at)))
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            others.add(DRAIN)  # not ours to read: the outbox has it all the same
+    rows.sort()
+    return rows, others
 
 
 def _worth_claiming(payloads: set[str]) -> bool:
@@ -235,13 +262,18 @@ class Propagator:
             psycopg.connect(**params, autocommit=True) as listener,
             psycopg.connect(**params, autocommit=True) as claimer,
         ):
+            # Deleting propagated rows never waits for the disk: a crash that loses a deletion only
+            # propagates its rows again, which converges all the same.
+            claimer.execute("SET synchronous_commit TO off")
             listener.execute(f"LISTEN {CHANNEL}")
             listening: set[str] = set()
             follow(listener, listening)
             self.drain(claimer)
             last_look = time.monotonic()
             while not self._stop.is_set():
-                woken = _notified(listener, self.tick)
+                notified, woken = split_payloads(_notified(listener, self.tick))
+                if notified and not self.propagate_notified(claimer, notified):
+                    woken.update(row[1] for row in notified)
                 looking = time.monotonic() - last_look >= self.idle_poll
                 grown = False
                 # (A notification needs no new look: it comes from a table already listened to.)
@@ -253,6 +285,31 @@ class Propagator:
                 if grown or (woken and _worth_claiming(woken)) or looking:
                     self.drain(claimer)
                     last_look = time.monotonic()
+
+    def propagate_notified(self, claimer: Any, rows: list[ClaimedRow]) -> bool:
+        """Propagate outbox rows that their notifications carried, then delete them; False when they are
+        left to a claim: a shared cache (every process is notified, one process must propagate each row)
+        or a backend that is down (the claim retries).
+
+        With the embedded backends this process alone shows its anchors, so the claim's round trip is
+        spared: the rows are propagated first, re-read as a claimed row is, and deleted afterwards. A
+        process that dies in between leaves them in the outbox, to be propagated again.
+        """
+        from ..backends import get_cache
+
+        try:
+            if get_cache().shared:
+                return False
+        except Exception:  # the claim reports it and retries
+            return False
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start : start + self.batch_size]
+            try:
+                self._hand_over(batch)
+            except _Retry:
+                return False
+            claimer.execute(FORGET, [[row[0] for row in batch]])
+        return True
 
     def drain(self, claimer: Any) -> int:
         """Propagate batches until the outbox holds nothing this process can claim; returns rows handled."""

@@ -6,11 +6,13 @@ function writes ``(table, primary key)`` into the outbox: for a layer table its 
 when a delete or an update of the key makes it go), for a many-to-many table both rows its foreign keys
 name, exactly as ``m2m_changed`` does. An UPDATE records the columns it changed, compared one by one (a
 generic function comparing ``to_jsonb`` of both rows measured four times slower), and an UPDATE that
-changes nothing records nothing. A change notifies the channel of each table its rows belong to
-(``table_channel``: ``rxgraphql_change_<table>``, the table's name as payload; PostgreSQL delivers one
-per transaction, channel and payload) after COMMIT, so that a propagator listening only to the tables
-some channel watches is never woken by the others; ``rxgraphql_change`` itself carries drain requests
-and ``touch()``.
+changes nothing records nothing. Every outbox row notifies the channel of its table (``table_channel``:
+``rxgraphql_change_<table>``), delivered after COMMIT, so that a propagator listening only to the tables
+some channel watches is never woken by the others. The first ``DETAILED_ROWS`` rows of a transaction
+carry the outbox row itself as payload (``[id, table, pk, changed columns, written at]`` in JSON), so
+that a propagator can propagate them before it claims anything; later rows, and one whose payload would
+be too long, carry the table's name, which PostgreSQL delivers once per transaction and channel, and are
+claimed from the outbox. ``rxgraphql_change`` itself carries drain requests and ``touch()``.
 
 :func:`sync` makes the installed triggers and functions equal to the wanted ones (it runs after every
 ``migrate`` and from ``manage.py rxgraphql_capture``); :func:`status` compares them without changing
@@ -29,6 +31,12 @@ OUTBOX = "rxgraphql_change"
 TRIGGER = "rxgraphql_capture"
 FUNCTION_PREFIX = "rxgraphql_capture_"
 CHANNEL = "rxgraphql_change"
+#: Outbox rows of one transaction whose notification carries the row itself (later ones: the table name).
+DETAILED_ROWS = 64
+#: The longest such payload, in bytes (PostgreSQL refuses a payload of 8000 bytes or more).
+MAX_PAYLOAD = 4000
+#: The transaction-local setting counting the detailed notifications sent so far.
+DETAILED = "rxgraphql.detailed_notifications"
 
 OUTBOX_DDL = f"""
 CREATE TABLE IF NOT EXISTS {OUTBOX} (
@@ -69,7 +77,15 @@ class TableCapture:
         return f"{FUNCTION_PREFIX}{self.table[: 63 - len(FUNCTION_PREFIX) - 9]}_{digest}"
 
     def body(self) -> str:
-        lines = ["DECLARE", "    changed text[];", "BEGIN"]
+        lines = [
+            "DECLARE",
+            "    changed text[];",
+            "    written bigint;",
+            "    written_at double precision;",
+            "    payload text;",
+            "    detailed integer;",
+            "BEGIN",
+        ]
         if self.compared:
             cases = ",\n            ".join(
                 f"CASE WHEN NEW.{_ident(c)} IS DISTINCT FROM OLD.{_ident(c)} THEN {_literal(c)} END"
@@ -81,23 +97,46 @@ class TableCapture:
                 "        IF cardinality(changed) = 0 THEN RETURN NULL; END IF;",
                 "    END IF;",
             ]
-        insert = f"INSERT INTO {OUTBOX} (tbl, pk, op, fields) VALUES"
+        counted = f"current_setting({_literal(DETAILED)}, true)"
+        lines.append(f"    detailed := coalesce(nullif({counted}, ''), '0')::integer;")
         for column, target in self.keys:
             new, old = f"NEW.{_ident(column)}", f"OLD.{_ident(column)}"
             lines += [
                 f"    IF TG_OP <> 'DELETE' AND {new} IS NOT NULL THEN",
-                f"        {insert} ({_literal(target)}, {new}::text, left(TG_OP, 1), changed);",
-                "    END IF;",
-                f"    IF TG_OP <> 'INSERT' AND {old} IS NOT NULL",
-                f"            AND (TG_OP = 'DELETE' OR {old} IS DISTINCT FROM {new}) THEN",
-                f"        {insert} ({_literal(target)}, {old}::text, left(TG_OP, 1), changed);",
+                *_record(target, new),
                 "    END IF;",
             ]
-        # One channel per table of the rows written: a propagator listens only to the watched ones.
-        for target in sorted({target for _column, target in self.keys}):
-            lines.append(f"    PERFORM pg_notify({_literal(table_channel(target))}, {_literal(target)});")
+            lines += [
+                f"    IF TG_OP <> 'INSERT' AND {old} IS NOT NULL",
+                f"            AND (TG_OP = 'DELETE' OR {old} IS DISTINCT FROM {new}) THEN",
+                *_record(target, old),
+                "    END IF;",
+            ]
         lines += ["    RETURN NULL;", "END"]
         return "\n".join(lines)
+
+
+def _record(target: str, key: str) -> list[str]:
+    """The statements writing one outbox row for ``key`` of table ``target`` and notifying its channel:
+    with the row itself as payload for the first ``DETAILED_ROWS`` rows of a transaction, with the table's
+    name (one notification per transaction) after them or when the row would not fit."""
+    channel, name = _literal(table_channel(target)), _literal(target)
+    return [
+        f"        INSERT INTO {OUTBOX} (tbl, pk, op, fields)",
+        f"            VALUES ({name}, {key}::text, left(TG_OP, 1), changed)",
+        "            RETURNING id, extract(epoch FROM created_at) INTO written, written_at;",
+        f"        payload := {name};",
+        f"        IF detailed < {DETAILED_ROWS} THEN",
+        f"            payload := json_build_array(written, {name}, {key}::text, changed, written_at)::text;",
+        f"            IF octet_length(payload) > {MAX_PAYLOAD} THEN",
+        f"                payload := {name};",
+        "            ELSE",
+        "                detailed := detailed + 1;",
+        f"                PERFORM set_config({_literal(DETAILED)}, detailed::text, true);",
+        "            END IF;",
+        "        END IF;",
+        f"        PERFORM pg_notify({channel}, payload);",
+    ]
 
 
 def table_channel(table: str) -> str:

@@ -313,19 +313,79 @@ def test_triggers_left_behind_by_signal_capture_are_reported(
     assert check_capture(databases=[DEFAULT_DB_ALIAS]) == []
 
 
-def test_a_notification_names_the_tables_of_the_rows_written(board: Board) -> None:
+def _listen(listener: psycopg.Connection[Any], *models: type[Any]) -> None:
+    for model in models:
+        listener.execute(f'LISTEN "{triggers.table_channel(model._meta.db_table)}"')
+
+
+def _decoded(channel: str, payload: str) -> tuple[str, Any]:
+    """A notification as (channel, its outbox row without id and time) or (channel, table name)."""
+    from rxgraphql.capture.outbox import split_payloads
+
+    rows, _names = split_payloads({payload})
+    if not rows:
+        return channel, payload
+    (row,) = rows
+    return channel, (row[1], row[2], row[3])
+
+
+def test_a_notification_carries_its_outbox_row_on_the_channel_of_the_rows_table(board: Board) -> None:
     column = Column.objects.create(board=board, title="c")
     card = Card.objects.create(column=column, title="t", position=0)
     label = Label.objects.create(board=board, name="l", color="#000000")
+    clear_outbox()
     with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
-        for table in (Card._meta.db_table, Label._meta.db_table):
-            listener.execute(f'LISTEN "{triggers.table_channel(table)}"')
+        _listen(listener, Card, Label)
         Card.objects.filter(pk=card.pk).update(title="u")
         card.labels.add(label)
-        notes = [(note.channel, note.payload) for note in listener.notifies(timeout=10, stop_after=3)]
-    card_note = (triggers.table_channel(Card._meta.db_table), Card._meta.db_table)
-    label_note = (triggers.table_channel(Label._meta.db_table), Label._meta.db_table)
-    assert notes == [card_note, card_note, label_note]  # the update, then the link: both its ends
+        notes = [_decoded(n.channel, n.payload) for n in listener.notifies(timeout=10, stop_after=3)]
+    card_channel = triggers.table_channel(Card._meta.db_table)
+    label_channel = triggers.table_channel(Label._meta.db_table)
+    assert notes == [  # the update, then the link: both its ends
+        (card_channel, (Card._meta.db_table, str(card.pk), ["title"])),
+        (card_channel, (Card._meta.db_table, str(card.pk), None)),
+        (label_channel, (Label._meta.db_table, str(label.pk), None)),
+    ]
+    assert len(outbox_rows()) == 3
+
+
+def test_rows_past_the_first_of_a_transaction_notify_the_table_name_once(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    many = triggers.DETAILED_ROWS + 10
+    Card.objects.bulk_create(Card(column=column, title=f"t{i}", position=i) for i in range(many))
+    clear_outbox()
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        _listen(listener, Card)
+        Card.objects.filter(column=column).update(title="all")
+        Card.objects.filter(column=column, position=0).update(title="alone")  # a new transaction
+        notes = [_decoded(n.channel, n.payload) for n in listener.notifies(timeout=10, stop_after=many)]
+        notes += [_decoded(n.channel, n.payload) for n in listener.notifies(timeout=0.5)]
+    payloads = [payload for _channel, payload in notes]
+    whole = [p for p in payloads if isinstance(p, tuple)]
+    assert len(whole) == triggers.DETAILED_ROWS + 1  # the count starts again with each transaction
+    assert payloads.count(Card._meta.db_table) == 1
+    alone = Card.objects.get(column=column, position=0)
+    assert payloads[-1] == (Card._meta.db_table, str(alone.pk), ["title"])
+    assert len(outbox_rows()) == many + 1  # the outbox has every row all the same
+
+
+def test_a_row_too_long_for_a_payload_notifies_the_table_name(board: Board) -> None:
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t", position=0)
+    clear_outbox()
+    limit = triggers.MAX_PAYLOAD
+    triggers.MAX_PAYLOAD = 10  # every payload is too long for the triggers installed now
+    try:
+        triggers.sync()
+        with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+            _listen(listener, Card)
+            Card.objects.filter(pk=card.pk).update(title="long")
+            notes = [n.payload for n in listener.notifies(timeout=10, stop_after=1)]
+    finally:
+        triggers.MAX_PAYLOAD = limit
+        triggers.sync()
+    assert notes == [Card._meta.db_table]
+    assert outbox_rows() == [(Card._meta.db_table, str(card.pk), "U", ["title"])]
 
 
 def test_a_long_table_name_gets_a_channel_postgresql_keeps_whole() -> None:
@@ -523,5 +583,123 @@ def test_a_propagator_told_of_a_new_anchor_listens_to_its_tables_and_claims_thei
             assert outbox_rows() == []
         finally:
             asyncio.run(get_cache().abort_heat(name, str(board.pk)))
+    finally:
+        runner.stop()
+
+
+def _notified_rows(listener: psycopg.Connection[Any], count: int) -> list[Any]:
+    from rxgraphql.capture.outbox import split_payloads
+
+    payloads = {n.payload for n in listener.notifies(timeout=10, stop_after=count)}
+    rows, others = split_payloads(payloads)
+    assert others == set()
+    return rows
+
+
+def test_rows_notified_whole_are_propagated_then_deleted_without_a_claim(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[Any] = []
+    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows: handed.extend(rows))
+    column = Column.objects.create(board=board, title="c")
+    clear_outbox()
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with (
+        psycopg.connect(**params, autocommit=True) as listener,
+        psycopg.connect(**params, autocommit=True) as claimer,
+    ):
+        _listen(listener, Column)
+        Column.objects.filter(pk=column.pk).update(title="notified")
+        Column.objects.filter(pk=column.pk).update(position=3)
+        rows = _notified_rows(listener, 2)
+        sent: list[str] = []
+        real = claimer.execute
+
+        def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return real(query, *args, **kwargs)
+
+        claimer.execute = execute  # type: ignore[method-assign]
+        assert Propagator().propagate_notified(claimer, rows)
+    assert [(row[1], row[2], row[3]) for row in handed] == [
+        (Column._meta.db_table, str(column.pk), ["title"]),
+        (Column._meta.db_table, str(column.pk), ["position"]),
+    ]
+    assert [query.split(" WHERE")[0] for query in sent] == [f"DELETE FROM {triggers.OUTBOX}"]  # no claim
+    assert outbox_rows() == []
+
+
+def test_rows_notified_whole_are_left_to_a_claim_when_a_backend_is_down(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(self: Propagator, rows: Any) -> None:
+        raise _Retry(BackendUnavailableError("a stand-in outage"))
+
+    monkeypatch.setattr(Propagator, "_hand_over", unavailable)
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with (
+        psycopg.connect(**params, autocommit=True) as listener,
+        psycopg.connect(**params, autocommit=True) as claimer,
+    ):
+        _listen(listener, Board)
+        Board.objects.filter(pk=board.pk).update(title="kept")
+        assert not Propagator().propagate_notified(claimer, _notified_rows(listener, 1))
+    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+
+
+def test_rows_notified_whole_are_left_to_a_claim_with_a_shared_cache(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql.backends import get_cache
+
+    handed: list[Any] = []
+    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows: handed.extend(rows))
+    # The embedded cache standing in for a shared one: every process is notified, one claim propagates.
+    monkeypatch.setattr(get_cache(), "shared", True)
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with (
+        psycopg.connect(**params, autocommit=True) as listener,
+        psycopg.connect(**params, autocommit=True) as claimer,
+    ):
+        _listen(listener, Board)
+        Board.objects.filter(pk=board.pk).update(title="shared")
+        assert not Propagator().propagate_notified(claimer, _notified_rows(listener, 1))
+    assert handed == []
+    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+
+
+def test_a_running_propagator_propagates_a_notified_change_without_draining(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setattr(Propagator, "idle_poll", 3600.0)  # no regular look could drain it
+    drains: list[int] = []
+    results: list[bool] = []
+    connected, propagated = threading.Event(), threading.Event()
+    first_drain, first_notified = Propagator.drain, Propagator.propagate_notified
+
+    def drain(self: Propagator, claimer: Any) -> int:
+        drains.append(first_drain(self, claimer))
+        connected.set()
+        return drains[-1]
+
+    def notified(self: Propagator, claimer: Any, rows: Any) -> bool:
+        done = first_notified(self, claimer, rows)
+        results.append(done)
+        propagated.set()
+        return done
+
+    monkeypatch.setattr(Propagator, "drain", drain)
+    monkeypatch.setattr(Propagator, "propagate_notified", notified)
+    runner = Propagator()
+    runner.start()
+    try:
+        assert connected.wait(30)  # listening to the board table: the list channel announces its rows
+        Board.objects.filter(pk=board.pk).update(title="announced")
+        assert propagated.wait(30)
+        assert results == [True]
+        assert outbox_rows() == []
+        assert len(drains) == 1  # the drain on connecting only
     finally:
         runner.stop()
