@@ -129,6 +129,7 @@ class AnchorFeed:
             for patch in merge_patches(pending, self._key_of):
                 self._dispatch(patch)
 
+    @metrics.traced("rxgraphql.fanout")
     def _dispatch(self, patch: Patch) -> None:
         if self.epoch and patch.epoch != self.epoch and not patch.reset:
             # A patch of another epoch follows no state the listeners hold: a late one of the epoch a reset

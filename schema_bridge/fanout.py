@@ -255,7 +255,6 @@ class ExecutionGroup(Document):
         for sink in sinks:
             sink.push_notice(payload, notice)
 
-    @metrics.traced("rxgraphql.fanout")
     def deliver(self, patch: Patch) -> None:
         if not self.sinks:
             return
@@ -321,6 +320,9 @@ class ExecutionGroup(Document):
 
     def _since(self, position: int) -> list[tuple[Patch, str]]:
         """What a sink lacking the patches from ``position`` on gets: them merged, each rendered once."""
+        if position == self._base + len(self._log) - 1:  # the newest patch alone (most deliveries)
+            patch = self._log[-1]
+            return [(patch, self.fanout.payload(self, patch))]
         patches = self._log[position - self._base :]
         if len(patches) > 1:
             layers = {layer.type_name: layer for layer in self.channel_cls._meta.layers}
