@@ -87,6 +87,7 @@ class Cluster:
             "RXGRAPHQL_BENCH_MONGO_URL": mongo_url,
             "RXGRAPHQL_BENCH_MONGO_DATABASE": self.mongo_database,
         }
+        _sync_triggers(env)  # as `migrate` leaves them in a deployment on these backends
         for _ in range(2):
             self.workers.append(ServerProcess(env=env).start())
 
@@ -105,3 +106,14 @@ class Cluster:
             client.close()
         stop_process(self.redis)
         shutil.rmtree(self.redis_dir, ignore_errors=True)
+        _sync_triggers({"DJANGO_SETTINGS_MODULE": "bench.settings"})  # back to the embedded figures
+
+
+def _sync_triggers(env: dict[str, str]) -> None:
+    """Bring the capture triggers in step with the settings of ``env`` (their notifications differ
+    between the embedded and the shared backends; see ``rxgraphql.capture.triggers``)."""
+    code = (
+        "import sys; sys.path.insert(0, 'example'); import django; django.setup(); "
+        "from rxgraphql.capture import triggers; triggers.sync()"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env}, check=True)

@@ -6,13 +6,14 @@ function writes ``(table, primary key)`` into the outbox: for a layer table its 
 when a delete or an update of the key makes it go), for a many-to-many table both rows its foreign keys
 name, exactly as ``m2m_changed`` does. An UPDATE records the columns it changed, compared one by one (a
 generic function comparing ``to_jsonb`` of both rows measured four times slower), and an UPDATE that
-changes nothing records nothing. Every outbox row notifies the channel of its table (``table_channel``:
+changes nothing records nothing. A change notifies the channel of its table (``table_channel``:
 ``rxgraphql_change_<table>``), delivered after COMMIT, so that a propagator listening only to the tables
-some channel watches is never woken by the others. The first ``DETAILED_ROWS`` rows of a transaction
-carry the outbox row itself as payload (``[id, table, pk, changed columns, written at]`` in JSON), so
-that a propagator can propagate them before it claims anything; later rows, and one whose payload would
-be too long, carry the table's name, which PostgreSQL delivers once per transaction and channel, and are
-claimed from the outbox. ``rxgraphql_change`` itself carries drain requests and ``touch()``.
+some channel watches is never woken by the others. With the embedded backends (``notifies_rows``) each of
+the first ``DETAILED_ROWS`` outbox rows of a transaction is its own notification, carrying the row as
+payload (``[id, table, pk, changed columns, written at]`` in JSON), so that the propagator can propagate
+it before it claims anything; later rows, one whose payload would be too long, and every row with the
+shared backends notify the table's name, which PostgreSQL delivers once per transaction and channel,
+and are claimed from the outbox. ``rxgraphql_change`` itself carries drain requests and ``touch()``.
 
 :func:`sync` makes the installed triggers and functions equal to the wanted ones (it runs after every
 ``migrate`` and from ``manage.py rxgraphql_capture``); :func:`status` compares them without changing
@@ -67,6 +68,8 @@ class TableCapture:
     keys: list[tuple[str, str]] = field(default_factory=list)
     #: columns compared on UPDATE (a layer table's concrete columns); none for a plain m2m table
     compared: list[str] = field(default_factory=list)
+    #: whether a notification carries its outbox row (``notifies_rows``) or the table's name
+    detailed: bool = True
 
     @property
     def function(self) -> str:
@@ -77,15 +80,11 @@ class TableCapture:
         return f"{FUNCTION_PREFIX}{self.table[: 63 - len(FUNCTION_PREFIX) - 9]}_{digest}"
 
     def body(self) -> str:
-        lines = [
-            "DECLARE",
-            "    changed text[];",
-            "    written bigint;",
-            "    written_at double precision;",
-            "    payload text;",
-            "    detailed integer;",
-            "BEGIN",
-        ]
+        lines = ["DECLARE", "    changed text[];"]
+        if self.detailed:
+            lines += ["    written bigint;", "    written_at double precision;", "    payload text;"]
+            lines += ["    detailed integer;"]
+        lines.append("BEGIN")
         if self.compared:
             cases = ",\n            ".join(
                 f"CASE WHEN NEW.{_ident(c)} IS DISTINCT FROM OLD.{_ident(c)} THEN {_literal(c)} END"
@@ -97,26 +96,40 @@ class TableCapture:
                 "        IF cardinality(changed) = 0 THEN RETURN NULL; END IF;",
                 "    END IF;",
             ]
-        counted = f"current_setting({_literal(DETAILED)}, true)"
-        lines.append(f"    detailed := coalesce(nullif({counted}, ''), '0')::integer;")
+        if self.detailed:
+            counted = f"current_setting({_literal(DETAILED)}, true)"
+            lines.append(f"    detailed := coalesce(nullif({counted}, ''), '0')::integer;")
+        record = _record_detailed if self.detailed else _record
         for column, target in self.keys:
             new, old = f"NEW.{_ident(column)}", f"OLD.{_ident(column)}"
             lines += [
                 f"    IF TG_OP <> 'DELETE' AND {new} IS NOT NULL THEN",
-                *_record(target, new),
+                *record(target, new),
                 "    END IF;",
             ]
             lines += [
                 f"    IF TG_OP <> 'INSERT' AND {old} IS NOT NULL",
                 f"            AND (TG_OP = 'DELETE' OR {old} IS DISTINCT FROM {new}) THEN",
-                *_record(target, old),
+                *record(target, old),
                 "    END IF;",
             ]
+        if not self.detailed:
+            # One notification per table of the rows written, and PostgreSQL sends it once per transaction.
+            for target in sorted({target for _column, target in self.keys}):
+                lines.append(f"    PERFORM pg_notify({_literal(table_channel(target))}, {_literal(target)});")
         lines += ["    RETURN NULL;", "END"]
         return "\n".join(lines)
 
 
 def _record(target: str, key: str) -> list[str]:
+    """The statement writing one outbox row for ``key`` of table ``target``."""
+    return [
+        f"        INSERT INTO {OUTBOX} (tbl, pk, op, fields)",
+        f"            VALUES ({_literal(target)}, {key}::text, left(TG_OP, 1), changed);",
+    ]
+
+
+def _record_detailed(target: str, key: str) -> list[str]:
     """The statements writing one outbox row for ``key`` of table ``target`` and notifying its channel:
     with the row itself as payload for the first ``DETAILED_ROWS`` rows of a transaction, with the table's
     name (one notification per transaction) after them or when the row would not fit."""
@@ -171,13 +184,25 @@ def captured_models() -> set[type[models.Model]]:
     return {_concrete(model) for model in registry.by_model}
 
 
+def notifies_rows() -> bool:
+    """Whether notifications carry their outbox rows: with the embedded backends, whose propagator uses
+    them to skip the claim. With the shared ones every process is notified and one claim must elect the
+    process that propagates a row, so a notification carries the table's name alone, and a write pays
+    for nothing it does not use."""
+    from ..conf import rx_settings
+
+    settings = rx_settings()
+    return not settings.redis_url and not settings.mongo_url
+
+
 def wanted_triggers() -> dict[str, TableCapture]:
     """Per table, what its trigger records: layer tables and the m2m tables between layer models."""
     shown = captured_models()
+    detailed = notifies_rows()
     wanted: dict[str, TableCapture] = {}
 
     def want(table: str, column: str, target: str) -> TableCapture:
-        capture = wanted.setdefault(table, TableCapture(table))
+        capture = wanted.setdefault(table, TableCapture(table, detailed=detailed))
         if (column, target) not in capture.keys:
             capture.keys.append((column, target))
         return capture

@@ -388,6 +388,36 @@ def test_a_row_too_long_for_a_payload_notifies_the_table_name(board: Board) -> N
     assert outbox_rows() == [(Card._meta.db_table, str(card.pk), "U", ["title"])]
 
 
+def test_with_the_shared_backends_a_notification_names_the_table_once_per_transaction(
+    board: Board, settings: SettingsWrapper
+) -> None:
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t", position=0)
+    clear_outbox()
+    embedded = settings.RXGRAPHQL
+    settings.RXGRAPHQL = {
+        **embedded,
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # never connected to: only the triggers are installed
+        "MONGO_URL": "mongodb://127.0.0.1:1/",
+    }
+    assert not triggers.notifies_rows()
+    assert triggers.status().stale  # the installed triggers carry rows: not what these backends want
+    try:
+        triggers.sync()
+        with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+            _listen(listener, Card)
+            with transaction.atomic():
+                Card.objects.filter(pk=card.pk).update(title="once")
+                Card.objects.filter(pk=card.pk).update(position=2)
+            Card.objects.filter(pk=card.pk).update(title="twice")
+            notes = [n.payload for n in listener.notifies(timeout=10, stop_after=2)]
+    finally:
+        settings.RXGRAPHQL = embedded
+        triggers.sync()
+    assert notes == [Card._meta.db_table, Card._meta.db_table]
+    assert [row[3] for row in outbox_rows()] == [["title"], ["position"], ["title"]]
+
+
 def test_a_long_table_name_gets_a_channel_postgresql_keeps_whole() -> None:
     assert triggers.table_channel("board_card") == "rxgraphql_change_board_card"
     long = triggers.table_channel("t" * 63)
