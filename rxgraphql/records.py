@@ -21,6 +21,7 @@ from rest_framework.relations import PKOnlyObject
 from .layers import ID_LISTS_ATTR, Edge, EdgeKind, IdLists, Layer
 from .method_reads import declared_reads
 from .row_reads import rows_by_pk
+from .snapshot_begin import snapshot
 
 Record = dict[str, Any]
 RecordKey = tuple[str, str]
@@ -391,8 +392,8 @@ def consistent_reads(model: type[models.Model]) -> Iterator[None]:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         connection.ensure_connection()
         raw = connection.connection
-        if hasattr(raw, "read_only"):  # psycopg 3: the level travels with BEGIN, no extra round trip
-            with _begin_with(raw), transaction.atomic(using=alias):
+        if hasattr(raw, "read_only"):  # psycopg 3: BEGIN travels with the first statement
+            with snapshot(connection, alias):
                 yield
             return
     with transaction.atomic(using=alias):
@@ -400,17 +401,3 @@ def consistent_reads(model: type[models.Model]) -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         yield
-
-
-@contextmanager
-def _begin_with(raw: Any) -> Iterator[None]:
-    """Make the next BEGIN of a psycopg 3 connection ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``."""
-    from psycopg import IsolationLevel
-
-    saved = (raw.isolation_level, raw.read_only)
-    raw.isolation_level, raw.read_only = IsolationLevel.REPEATABLE_READ, True
-    try:
-        yield
-    finally:
-        if not raw.closed:
-            raw.isolation_level, raw.read_only = saved
