@@ -56,7 +56,8 @@ class Listener(Protocol):
     def user(self) -> str | None: ...
 
     def deliver(self, patch: Patch) -> None:
-        """A patch as this listener's user may see it."""
+        """A patch as this listener's user may see it (a listener class may also define
+        ``deliver_all(listeners, patch)``, handed every listener of that class that gets this object)."""
 
     def notify(self, notice: Notice) -> None: ...
 
@@ -142,8 +143,7 @@ class AnchorFeed:
         if patch.epoch != self.epoch or patch.version > self.version:
             self.epoch, self.version = patch.epoch, patch.version
         if not self.channel._meta.per_user or reads_alike(patch, self._layers):
-            for listener in list(self.listeners):
-                self._hand(listener, patch)
+            self._hand_all(list(self.listeners), patch)
             return
         named = users_named(patch, self._layers)
         others = outsider(named)
@@ -155,8 +155,24 @@ class AnchorFeed:
         for user, listeners in by_view.items():
             view = patch_for(patch, user, self._layers)
             if view is not None:
-                for listener in listeners:
-                    self._hand(listener, view)
+                self._hand_all(listeners, view)
+
+    def _hand_all(self, listeners: list[Listener], patch: Patch) -> None:
+        """Hand one patch object to these listeners; a listener class with ``deliver_all`` takes all of its
+        instances in one call (the fan-out groups: one per member on a per-user channel)."""
+        kinds: dict[type[Listener], list[Listener]] = {}
+        for listener in listeners:
+            kinds.setdefault(type(listener), []).append(listener)
+        for kind, same in kinds.items():
+            deliver_all: Callable[[list[Listener], Patch], None] | None = getattr(kind, "deliver_all", None)
+            if deliver_all is None:
+                for listener in same:
+                    self._hand(listener, patch)
+                continue
+            try:
+                deliver_all(same, patch)
+            except Exception:
+                logger.exception("the listeners of %s failed", self.anchor)
 
     def _hand(self, listener: Listener, patch: Patch) -> None:
         try:

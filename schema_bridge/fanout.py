@@ -10,8 +10,9 @@ An anchor's feed (rxgraphql/feeds.py) hands each group the patches its user may 
 each patch once (a :class:`Document` renders an :class:`~rxgraphql.stream.Event` to payload text,
 encoded once with orjson) and every subscriber of the group gets the same payload, framed with its own
 operation id. On a channel with per-user records each user has a group of their own, but the feed hands
-a patch every user reads alike to all of them as one object: it is rendered once per document and that
-text goes to every user's group.
+a patch every user reads alike to all of them as one object (``deliver_all``): it is rendered once per
+document, and that text is written straight to the sockets of every group idle and small enough to be
+reached in one go.
 
 A group of many sockets sends a patch in slices of ``SLICE_SECONDS`` and lets the loop run between them
 (other sockets, the probe of a slow reader, the next patch). A patch handed over while the group is
@@ -28,6 +29,7 @@ import inspect
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -267,6 +269,34 @@ class ExecutionGroup(Document):
         metrics.patch_sent(self.channel_cls._meta.channel_name, patch)
         if not self._scheduled:
             self._send(SLICE_SECONDS)
+
+    @staticmethod
+    def deliver_all(groups: Sequence[ExecutionGroup], patch: Patch) -> None:
+        """Hand one patch object to many groups, as a feed does with a patch several users read alike.
+
+        A group that is idle and small enough to be reached in one go (``SLICE_CHECK`` sinks at most)
+        gets it straight: the payload rendered once per document (``FanOut.payload``) is written to its
+        sinks now, without the log, queue and merge of a delivery that may be sliced. On a per-user
+        channel every member has a group of one socket, and that bookkeeping cost each of them more than
+        its socket. Any other group takes the patch through ``deliver``.
+        """
+        for group in groups:
+            try:
+                if group._lacking or len(group.sinks) > SLICE_CHECK or not group.sinks:
+                    group.deliver(patch)
+                    continue
+                metrics.patch_sent(group.channel_cls._meta.channel_name, patch)
+                payload = group.fanout.payload(group, patch)
+                group._base += 1  # as a delivery that reached every sink leaves it
+                for sink in list(group.sinks):
+                    if sink not in group.sinks:
+                        continue  # it left while an earlier sink was written to
+                    try:
+                        sink.push_live(payload, patch)
+                    except Exception:
+                        logger.exception("a subscription of %s failed", group.key[1])
+            except Exception:
+                logger.exception("a group of %s failed", group.key[1])
 
     def finish(self) -> None:
         """Send everything handed over so far to every sink, now."""

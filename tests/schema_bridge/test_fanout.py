@@ -244,3 +244,72 @@ async def test_a_sink_that_leaves_mid_delivery_gets_nothing_more(monkeypatch: py
     group.finish()
     assert gone.patches == []
     assert all(len(sink.patches) == 1 for sink in sinks[:-1])
+
+
+async def test_one_patch_handed_to_many_groups_reaches_the_idle_ones_at_once_and_a_busy_one_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fanout_module, "SLICE_SECONDS", 0.0)
+    op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
+    fan = FanOut()
+    document = (BoardChannel._meta.channel_name, "1", op.query, None, b"{}")
+    log: list[tuple[int, str]] = []
+    members: list[tuple[ExecutionGroup, RecordingSink]] = []
+    for user in ("1", "2", "3"):  # one socket each, as the members of a per-user channel
+        group = ExecutionGroup(fan, BoardChannel, user, (*document, user), op)
+        sink = RecordingSink(log, int(user))
+        group.sinks[sink] = user
+        members.append((group, sink))
+    busy = ExecutionGroup(fan, BoardChannel, "4", (*document, "4"), op)
+    busy_sinks = [RecordingSink(log, 100 + n) for n in range(3 * SLICE_CHECK)]
+    for sink in busy_sinks:
+        busy.sinks[sink] = "4"
+    first = _patch_of(1, _card(7, "a"))
+    busy.deliver(first)
+    assert busy.sending  # its first slice is out, the rest wait for the loop
+    second = _patch_of(2, _card(8, "b"))
+    through_deliver: list[ExecutionGroup] = []
+    real_deliver = ExecutionGroup.deliver
+
+    def deliver(self: ExecutionGroup, patch: Patch) -> None:
+        through_deliver.append(self)
+        real_deliver(self, patch)
+
+    monkeypatch.setattr(ExecutionGroup, "deliver", deliver)
+    ExecutionGroup.deliver_all([group for group, _ in members] + [busy], second)
+    assert through_deliver == [busy]  # the idle members were written to straight away
+    for group, sink in members:
+        assert sink.patches == [second]
+        assert not group.sending
+    assert sum(group.executions for group, _ in members) == 1  # rendered once for all three
+    busy.finish()
+    for sink in busy_sinks[:SLICE_CHECK]:
+        assert [p.version for p in sink.patches] == [1, 2]
+    for sink in busy_sinks[SLICE_CHECK:]:  # both merged into one frame, as for any group still sending
+        (merged,) = sink.patches
+        assert merged.version == 2
+        assert sorted(merged.records, key=lambda r: str(r["id"])) == [_card(7, "a"), _card(8, "b")]
+
+
+async def test_a_member_that_fails_or_leaves_during_a_shared_delivery_does_not_stop_the_others() -> None:
+    op = make_operation(FakeSocket(AnonymousUser()), "subscription { boardChannel(boardId: 1) { cursor } }")
+    fan = FanOut()
+    document = (BoardChannel._meta.channel_name, "1", op.query, None, b"{}")
+    log: list[tuple[int, str]] = []
+    group = ExecutionGroup(fan, BoardChannel, "1", (*document, "1"), op)
+    staying, leaving = RecordingSink(log, 1), RecordingSink(log, 2)
+
+    class FailingSink(RecordingSink):
+        def push_live(self, payload: str, patch: Patch) -> None:
+            group.leave(leaving)  # a socket closed by what an earlier one did
+            raise RuntimeError("a stand-in socket failure")
+
+    failing = FailingSink(log, 0)
+    for sink in (failing, leaving, staying):
+        group.sinks[sink] = "1"
+    other = ExecutionGroup(fan, BoardChannel, "2", (*document, "2"), op)
+    other_sink = RecordingSink(log, 3)
+    other.sinks[other_sink] = "2"
+    patch = _patch_of(1, _card(7, "a"))
+    ExecutionGroup.deliver_all([group, other], patch)
+    assert (leaving.patches, staying.patches, other_sink.patches) == ([], [patch], [patch])
