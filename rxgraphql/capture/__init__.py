@@ -108,8 +108,10 @@ def wait_propagated(timeout: float = 10.0) -> bool:
         mark = outbox_high_water()
         if mark is not None:
             request_drain()  # changes nobody watches are claimed now, not at the next regular look
+        pause = 0.0002
         while mark is not None and not outbox_drained_up_to(mark):
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(0.005)
+            time.sleep(pause)  # polling the database: the drain of another process sends no event here
+            pause = min(0.005, pause * 2)
     return flusher.wait_idle(max(0.0, deadline - time.monotonic()))
