@@ -121,12 +121,18 @@ class TableCapture:
         return "\n".join(lines)
 
 
-def _record(target: str, key: str) -> list[str]:
-    """The statement writing one outbox row for ``key`` of table ``target``."""
+def _insert(target: str, key: str) -> list[str]:
+    """The INSERT of one outbox row for ``key`` of table ``target``, without its terminator."""
     return [
         f"        INSERT INTO {OUTBOX} (tbl, pk, op, fields)",
-        f"            VALUES ({_literal(target)}, {key}::text, left(TG_OP, 1), changed);",
+        f"            VALUES ({_literal(target)}, {key}::text, left(TG_OP, 1), changed)",
     ]
+
+
+def _record(target: str, key: str) -> list[str]:
+    """The statement writing one outbox row for ``key`` of table ``target``."""
+    *head, last = _insert(target, key)
+    return [*head, last + ";"]
 
 
 def _record_detailed(target: str, key: str) -> list[str]:
@@ -135,8 +141,7 @@ def _record_detailed(target: str, key: str) -> list[str]:
     name (one notification per transaction) after them or when the row would not fit."""
     channel, name = _literal(table_channel(target)), _literal(target)
     return [
-        f"        INSERT INTO {OUTBOX} (tbl, pk, op, fields)",
-        f"            VALUES ({name}, {key}::text, left(TG_OP, 1), changed)",
+        *_insert(target, key),
         "            RETURNING id, extract(epoch FROM created_at) INTO written, written_at;",
         f"        payload := {name};",
         f"        IF detailed < {DETAILED_ROWS} THEN",

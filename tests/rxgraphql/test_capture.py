@@ -358,8 +358,14 @@ def test_rows_past_the_first_of_a_transaction_notify_the_table_name_once(board: 
         _listen(listener, Card)
         Card.objects.filter(column=column).update(title="all")
         Card.objects.filter(column=column, position=0).update(title="alone")  # a new transaction
-        notes = [_decoded(n.channel, n.payload) for n in listener.notifies(timeout=10, stop_after=many)]
-        notes += [_decoded(n.channel, n.payload) for n in listener.notifies(timeout=0.5)]
+        channel = triggers.table_channel(Card._meta.db_table)
+        with connection.cursor() as cursor:  # notifications come in commit order: this one comes last
+            cursor.execute("SELECT pg_notify(%s, 'end')", [channel])
+        notes = []
+        for note in listener.notifies(timeout=10):
+            if note.payload == "end":
+                break
+            notes.append(_decoded(note.channel, note.payload))
     payloads = [payload for _channel, payload in notes]
     whole = [p for p in payloads if isinstance(p, tuple)]
     assert len(whole) == triggers.DETAILED_ROWS + 1  # the count starts again with each transaction
@@ -540,20 +546,26 @@ def test_a_propagator_started_again_waits_for_the_thread_whose_stop_timed_out(
     assert events == [f"enter {old.ident}", f"exit {old.ident}", f"enter {new.ident}", f"exit {new.ident}"]
 
 
+def _recording(claimer: psycopg.Connection[Any]) -> tuple[list[str], Any]:
+    """Record the queries ``claimer.execute`` sends; returns the record and the unrecorded ``execute``."""
+    sent: list[str] = []
+    real = claimer.execute
+
+    def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return real(query, *args, **kwargs)
+
+    claimer.execute = execute  # type: ignore[method-assign]
+    return sent, real
+
+
 def test_a_claim_is_one_query_and_its_rows_come_back_when_the_batch_fails(board: Board) -> None:
     from rxgraphql.capture.outbox import ClaimedRow, _claimed
 
     Board.objects.filter(pk=board.pk).update(title="claimed")
     params = _connection_params(DEFAULT_DB_ALIAS)
     with psycopg.connect(**params, autocommit=True) as claimer:
-        sent: list[str] = []
-        real = claimer.execute
-
-        def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return real(query, *args, **kwargs)
-
-        claimer.execute = execute  # type: ignore[method-assign]
+        sent, real = _recording(claimer)
         seen: list[ClaimedRow] = []
 
         def fail() -> None:
@@ -642,14 +654,7 @@ def test_rows_notified_whole_are_propagated_then_deleted_without_a_claim(
         Column.objects.filter(pk=column.pk).update(title="notified")
         Column.objects.filter(pk=column.pk).update(position=3)
         rows = _notified_rows(listener, 2)
-        sent: list[str] = []
-        real = claimer.execute
-
-        def execute(query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return real(query, *args, **kwargs)
-
-        claimer.execute = execute  # type: ignore[method-assign]
+        sent, _real = _recording(claimer)
         assert Propagator().propagate_notified(claimer, rows)
     assert [(row[1], row[2], row[3]) for row in handed] == [
         (Column._meta.db_table, str(column.pk), ["title"]),

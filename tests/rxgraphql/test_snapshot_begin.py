@@ -30,18 +30,24 @@ def board(transactional_db: None) -> Board:
     return Board.objects.create(title="before", owner=User.objects.create(username="owner"))
 
 
-def test_the_first_statement_begins_a_repeatable_read_read_only_transaction_without_a_round_trip_of_its_own(
-    board: Board, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    commands: list[bytes] = []
+@pytest.fixture
+def commands(board: Board, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The commands psycopg sends of its own (BEGIN, COMMIT, ROLLBACK) from now on."""
+    sent: list[bytes] = []
     real = psycopg.Connection._exec_command
 
     def exec_command(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        commands.append(bytes(command) if isinstance(command, bytes) else str(command).encode())
+        sent.append(bytes(command) if isinstance(command, bytes) else str(command).encode())
         return real(self, command, *args, **kwargs)
 
     connection.ensure_connection()
     monkeypatch.setattr(psycopg.Connection, "_exec_command", exec_command)
+    return sent
+
+
+def test_the_first_statement_begins_a_repeatable_read_read_only_transaction_without_a_round_trip_of_its_own(
+    board: Board, commands: list[bytes]
+) -> None:
     with consistent_reads(Board):
         assert _status() is TransactionStatus.IDLE  # nothing is sent before a statement
         assert Board.objects.get(pk=board.pk).title == "before"
@@ -64,17 +70,8 @@ def test_later_statements_of_the_block_read_the_first_ones_snapshot(board: Board
 
 
 def test_a_block_without_statements_begins_nothing_and_writes_work_after_it(
-    board: Board, monkeypatch: pytest.MonkeyPatch
+    board: Board, commands: list[bytes]
 ) -> None:
-    commands: list[Any] = []
-    real = psycopg.Connection._exec_command
-
-    def exec_command(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
-        commands.append(command)
-        return real(self, command, *args, **kwargs)
-
-    connection.ensure_connection()
-    monkeypatch.setattr(psycopg.Connection, "_exec_command", exec_command)
     with consistent_reads(Board):
         pass
     assert commands == []
