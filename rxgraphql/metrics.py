@@ -77,7 +77,7 @@ if prometheus_client is not None:
     )
     COMMIT_TO_SEND = prometheus_client.Histogram(
         "rxgraphql_commit_to_send_seconds",
-        "From a change's commit to its patch queued on the sockets of one document group "
+        "From a change's commit to its patch queued on the sockets of the groups sharing a document "
         "(changes committed in this process)",
         ["channel"],
         buckets=LATENCY_BUCKETS,
@@ -251,7 +251,7 @@ class _LastSent:
 
 
 def patch_sent(channel: str, patch: Any) -> None:
-    """A patch was queued on the sockets of one document group (in this process)."""
+    """A patch was queued on the sockets of the groups of one document (in this process)."""
     if not ENABLED:
         return
     seen, committed = _LastSent.last

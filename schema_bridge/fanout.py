@@ -229,6 +229,8 @@ class ExecutionGroup(Document):
         self.channel_cls = channel_cls
         self.user = user
         self.key = key
+        self.document_key = key[:-1]  # the key without its user: what groups rendering alike share
+        self.channel_name = channel_cls._meta.channel_name
         self.sinks: dict[Sink, str | None] = {}  # each sink with its user (notices may address one)
         self.feed: AnchorFeed | None = None
         # A delivery in progress: the patches handed over since it began (the first at ``_base``),
@@ -258,15 +260,17 @@ class ExecutionGroup(Document):
             sink.push_notice(payload, notice)
 
     def deliver(self, patch: Patch) -> None:
-        if not self.sinks:
-            return
+        if self.sinks:
+            metrics.patch_sent(self.channel_name, patch)
+            self._enqueue(patch)
+
+    def _enqueue(self, patch: Patch) -> None:
         position = self._base + len(self._log)
         self._log.append(patch)
         for sink in self.sinks:
             if sink not in self._lacking:  # a sink still lacking an earlier patch gets both merged
                 self._lacking[sink] = position
                 self._queue.append(sink)
-        metrics.patch_sent(self.channel_cls._meta.channel_name, patch)
         if not self._scheduled:
             self._send(SLICE_SECONDS)
 
@@ -274,22 +278,33 @@ class ExecutionGroup(Document):
     def deliver_all(groups: Sequence[ExecutionGroup], patch: Patch) -> None:
         """Hand one patch object to many groups, as a feed does with a patch several users read alike.
 
-        A group that is idle and small enough to be reached in one go (``SLICE_CHECK`` sinks at most)
-        gets it straight: the payload rendered once per document (``FanOut.payload``) is written to its
-        sinks now, without the log, queue and merge of a delivery that may be sliced. On a per-user
-        channel every member has a group of one socket, and that bookkeeping cost each of them more than
-        its socket. Any other group takes the patch through ``deliver``.
+        It is rendered once per document, and its commit-to-send latency observed once per document. A
+        group that is idle and small enough to be reached in one go (``SLICE_CHECK`` sinks at most) gets
+        it straight: the payload is written to its sinks now, without the log, queue and merge of a
+        delivery that may be sliced. On a per-user channel every member has a group of one socket, and
+        that bookkeeping cost each of them more than its socket. Any other group takes the patch through
+        its queue.
         """
+        document: tuple[Any, ...] | None = None
+        observed: set[tuple[Any, ...]] = set()
+        payload = ""
         for group in groups:
             try:
-                if group._lacking or len(group.sinks) > SLICE_CHECK or not group.sinks:
-                    group.deliver(patch)
+                sinks = group.sinks
+                if not sinks:
                     continue
-                metrics.patch_sent(group.channel_cls._meta.channel_name, patch)
-                payload = group.fanout.payload(group, patch)
+                if group.document_key != document:
+                    document = group.document_key
+                    if document not in observed:
+                        observed.add(document)
+                        metrics.patch_sent(group.channel_name, patch)
+                    payload = group.fanout.payload(group, patch)
+                if group._lacking or len(sinks) > SLICE_CHECK:
+                    group._enqueue(patch)
+                    continue
                 group._base += 1  # as a delivery that reached every sink leaves it
-                for sink in list(group.sinks):
-                    if sink not in group.sinks:
+                for sink in list(sinks):
+                    if sink not in sinks:
                         continue  # it left while an earlier sink was written to
                     try:
                         sink.push_live(payload, patch)
@@ -387,10 +402,9 @@ class FanOut:
         if patch is not self._patch:
             self._patch = patch
             self._payloads = {}
-        document = group.key[:-1]  # the group's key without its user
-        payload = self._payloads.get(document)
+        payload = self._payloads.get(group.document_key)
         if payload is None:
-            payload = self._payloads[document] = group.render_live(patch)
+            payload = self._payloads[group.document_key] = group.render_live(patch)
         return payload
 
     def join(
