@@ -79,9 +79,7 @@ def merge_fields(before: frozenset[str] | None, after: frozenset[str] | None) ->
     return None if before is None or after is None else before | after
 
 
-def record(
-    rows: Iterable[RowChange], using: str | None = None, fields: frozenset[str] | None = None
-) -> None:
+def record(rows: Iterable[RowChange], using: str | None = None, fields: frozenset[str] | None = None) -> None:
     """Note changed rows (``fields``: what their saves changed, None for anything); they are propagated
     after the surrounding transaction commits."""
     tracked = [(model, pk) for model, pk in rows if model in registry.by_model]

@@ -146,6 +146,8 @@ def check_capture(app_configs: Any = None, databases: Any = None, **kwargs: Any)
             id="rxgraphql.W002",
         )
     ]
+
+
 LIMITS = (
     "max_request_bytes",
     "max_document_bytes",

@@ -19,7 +19,9 @@ A save nobody watches wakes no propagator: its rows wait for the next regular lo
 and discarded in bulk, so it costs its trigger and little more. When a table starts to be watched, the
 propagator listens to it and then drains, so a change committed before it listened is not put off.
 ``wait_propagated()`` asks for a drain at once (``request_drain``).
-When a production backend is unreachable the claim is rolled back and retried, as the flusher retries.
+When a production backend or the database is unreachable the claim is rolled back and retried, as the
+flusher retries. The thread keeps one database connection for its propagations and hands it back to
+Django (its pool) at every regular look and after any error.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, models
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    models,
+)
 
 from .. import metrics
 from .triggers import CHANNEL, OUTBOX, table_channel
@@ -285,6 +294,8 @@ class Propagator:
                 if grown or (woken and _worth_claiming(woken)) or looking:
                     self.drain(claimer)
                     last_look = time.monotonic()
+                if looking:
+                    close_old_connections()  # the propagations' connection goes back to the pool
 
     def propagate_notified(self, claimer: Any, rows: list[ClaimedRow]) -> bool:
         """Propagate outbox rows that their notifications carried, then delete them; False when they are
@@ -348,7 +359,6 @@ class Propagator:
         changes, written_at = _decode(rows)
         retried = False
         try:
-            close_old_connections()
             cache = get_cache()
             wanted = needed(list(changes), cache)
             if wanted:
@@ -356,7 +366,11 @@ class Propagator:
                     metrics.rows_committed([row], written)
                 propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
         except Exception as error:
-            if is_unavailable(error):
+            # The thread keeps its database connection from one batch to the next (``_serve`` hands it
+            # back at every regular look); one that an error left unusable is not used again.
+            with contextlib.suppress(Exception):
+                close_old_connections()
+            if is_unavailable(error) or isinstance(error, (OperationalError, InterfaceError)):
                 retried = True
                 raise _Retry(error) from error
             logger.exception("rxgraphql could not propagate %d changed rows", len(changes))

@@ -222,6 +222,45 @@ def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
     assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
 
 
+def test_a_batch_whose_database_connection_broke_stays_in_the_outbox(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from rxgraphql import propagate
+
+    def connection_lost(*args: object, **kwargs: object) -> int:  # a stand-in for a server restart
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
+    monkeypatch.setattr(propagate, "propagate", connection_lost)
+    Board.objects.filter(pk=board.pk).update(title="kept")
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with (
+        psycopg.connect(**params, autocommit=True) as claimer,
+        pytest.raises(_Retry, match="administrator command"),
+    ):
+        Propagator()._propagate_one_batch(claimer)
+    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
+
+
+def test_a_batch_that_fails_for_another_reason_is_reported_and_not_retried(
+    board: Board, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rxgraphql import propagate
+
+    def broken(*args: object, **kwargs: object) -> int:  # retrying would block every later change
+        raise ValueError("a serializer that cannot render this row")
+
+    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
+    monkeypatch.setattr(propagate, "propagate", broken)
+    Board.objects.filter(pk=board.pk).update(title="dropped")
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as claimer:
+        assert Propagator().drain(claimer) == 1
+    assert outbox_rows() == []
+    assert "could not propagate 1 changed rows" in caplog.text
+
+
 def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatch) -> None:
     from rxgraphql import propagate
 
