@@ -15,6 +15,7 @@ PostgreSQL read through the ORM as well (``IN (…)`` has one shape per number o
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ def rows_by_pk(model: type[models.Model], pks: Sequence[Any]) -> list[models.Mod
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
         found = cursor.fetchall()
-    converters = _converters(statement.columns, connection)
+    converters = _converters(statement, connection)
     rows: list[models.Model] = []
     for values in found:
         if converters:
@@ -69,13 +70,28 @@ def rows_by_pk(model: type[models.Model], pks: Sequence[Any]) -> list[models.Mod
     return rows
 
 
-def _converters(columns: tuple[Any, ...], connection: Any) -> list[tuple[int, list[Any], Any]]:
-    """The database converters of each selected column, as the ORM's compiler applies them."""
-    found = []
-    for position, expression in enumerate(columns):
-        functions = [*connection.ops.get_db_converters(expression), *expression.get_db_converters(connection)]
-        if functions:
-            found.append((position, functions, expression))
+#: Per database connection (one per thread and alias), the converters of each compiled statement.
+_CONVERTERS: weakref.WeakKeyDictionary[Any, dict[str, list[tuple[int, list[Any], Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _converters(statement: _Statement, connection: Any) -> list[tuple[int, list[Any], Any]]:
+    """The database converters of each selected column, as the ORM's compiler applies them (found once
+    per statement and connection: they are the connection's own functions)."""
+    known = _CONVERTERS.get(connection)
+    if known is None:
+        known = _CONVERTERS[connection] = {}
+    found = known.get(statement.sql)
+    if found is None:
+        found = known[statement.sql] = []
+        for position, expression in enumerate(statement.columns):
+            functions = [
+                *connection.ops.get_db_converters(expression),
+                *expression.get_db_converters(connection),
+            ]
+            if functions:
+                found.append((position, functions, expression))
     return found
 
 

@@ -8,7 +8,9 @@ table of a channel with ``Meta.auto_update``), looked at again when this process
 notification (and every few seconds, for one missed while it was reconnecting) it drains the outbox in
 batches. With the embedded backends, a row whose notification carried it whole (the first rows of each
 transaction, see ``triggers``) is propagated at once and deleted afterwards (``propagate_notified``): this
-process alone shows its anchors, so no claim is needed to keep another from propagating it too.
+process alone shows its anchors, so no claim is needed to keep another from propagating it too. Those
+deletions are put off by up to ``forget_delay`` and made in one statement, before any claim and
+at the latest once the oldest waited that long, so that they stay off the path of the next save.
 Otherwise a batch is claimed with ``DELETE … FOR UPDATE SKIP LOCKED
 RETURNING`` on a second connection whose transaction stays open while the rows are propagated, and is
 committed only afterwards: several processes share the outbox without taking the same row, and a process
@@ -204,6 +206,9 @@ class Propagator:
     idle_poll = 5.0
     #: Seconds between two looks at the stop flag (and at ``watch_changed``) while waiting.
     tick = 0.1
+    #: Seconds the deletion of rows propagated from their notifications may be put off, so that a
+    #: stream of saves costs one DELETE per batch of them, made while no save waits for the propagator.
+    forget_delay = 0.02
 
     def __init__(self, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
@@ -213,6 +218,9 @@ class Propagator:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._rewatch = threading.Event()
+        #: Outbox rows propagated from their notifications and not deleted yet (``forget``), and since when.
+        self._forgettable: list[int] = []
+        self._forgettable_since = 0.0
 
     @property
     def running(self) -> bool:
@@ -279,23 +287,35 @@ class Propagator:
             follow(listener, listening)
             self.drain(claimer)
             last_look = time.monotonic()
-            while not self._stop.is_set():
-                notified, woken = split_payloads(_notified(listener, self.tick))
-                if notified and not self.propagate_notified(claimer, notified):
-                    woken.update(row[1] for row in notified)
-                looking = time.monotonic() - last_look >= self.idle_poll
-                grown = False
-                # (A notification needs no new look: it comes from a table already listened to.)
-                if self._rewatch.is_set() or looking:
-                    self._rewatch.clear()
-                    # Listening from now on, a newly watched table's earlier changes are claimed now.
-                    grown = follow(listener, listening)
-                # A change nobody watches waits for the next regular look (claimed then in bulk).
-                if grown or (woken and _worth_claiming(woken)) or looking:
-                    self.drain(claimer)
-                    last_look = time.monotonic()
-                if looking:
-                    close_old_connections()  # the propagations' connection goes back to the pool
+            try:
+                while not self._stop.is_set():
+                    notified, woken = split_payloads(_notified(listener, self._wait()))
+                    if notified and not self.propagate_notified(claimer, notified):
+                        woken.update(row[1] for row in notified)
+                    now = time.monotonic()
+                    looking = now - last_look >= self.idle_poll
+                    grown = False
+                    # (A notification needs no new look: it comes from a table already listened to.)
+                    if self._rewatch.is_set() or looking:
+                        self._rewatch.clear()
+                        # Listening from now on, a newly watched table's earlier changes are claimed now.
+                        grown = follow(listener, listening)
+                    # A change nobody watches waits for the next regular look (claimed then in bulk).
+                    claiming = grown or (woken and _worth_claiming(woken)) or looking
+                    if self._forgettable and (
+                        claiming  # a claim must not take rows already propagated
+                        or len(self._forgettable) >= self.batch_size
+                        or now - self._forgettable_since >= self.forget_delay
+                    ):
+                        self.forget(claimer)
+                    if claiming:
+                        self.drain(claimer)
+                        last_look = time.monotonic()
+                    if looking:
+                        close_old_connections()  # the propagations' connection goes back to the pool
+            finally:
+                with contextlib.suppress(Exception):  # left undeleted, they are only propagated again
+                    self.forget(claimer)
 
     def propagate_notified(self, claimer: Any, rows: list[ClaimedRow]) -> bool:
         """Propagate outbox rows that their notifications carried, then delete them; False when they are
@@ -319,8 +339,23 @@ class Propagator:
                 self._hand_over(batch)
             except _Retry:
                 return False
-            claimer.execute(FORGET, [[row[0] for row in batch]])
+            if not self._forgettable:
+                self._forgettable_since = time.monotonic()
+            self._forgettable.extend(row[0] for row in batch)
         return True
+
+    def _wait(self) -> float:
+        """How long to wait for a notification: a tick, or until the deletions put off are due."""
+        if not self._forgettable:
+            return self.tick
+        due = self._forgettable_since + self.forget_delay - time.monotonic()
+        return max(0.0, min(self.tick, due))
+
+    def forget(self, claimer: Any) -> None:
+        """Delete the outbox rows propagated from their notifications (one statement for all of them)."""
+        if self._forgettable:
+            claimer.execute(FORGET, [self._forgettable])
+            self._forgettable = []
 
     def drain(self, claimer: Any) -> int:
         """Propagate batches until the outbox holds nothing this process can claim; returns rows handled."""

@@ -342,9 +342,7 @@ def test_a_changed_function_is_reported_stale_and_replaced(outbox: None) -> None
     assert triggers.status().in_step
 
 
-def test_triggers_left_behind_by_signal_capture_are_reported(
-    outbox: None, settings: SettingsWrapper
-) -> None:
+def test_triggers_left_behind_by_signal_capture_are_reported(outbox: None, settings: SettingsWrapper) -> None:
     settings.RXGRAPHQL = {**settings.RXGRAPHQL, "CAPTURE": "signals"}
     (warning,) = check_capture(databases=[DEFAULT_DB_ALIAS])
     assert warning.id == "rxgraphql.W003"
@@ -694,12 +692,17 @@ def test_rows_notified_whole_are_propagated_then_deleted_without_a_claim(
         Column.objects.filter(pk=column.pk).update(position=3)
         rows = _notified_rows(listener, 2)
         sent, _real = _recording(claimer)
-        assert Propagator().propagate_notified(claimer, rows)
+        propagator = Propagator()
+        assert propagator.propagate_notified(claimer, rows)
+        assert sent == []  # their deletion is put off: no statement on the path of the next save
+        assert len(outbox_rows()) == 2
+        propagator.forget(claimer)
     assert [(row[1], row[2], row[3]) for row in handed] == [
         (Column._meta.db_table, str(column.pk), ["title"]),
         (Column._meta.db_table, str(column.pk), ["position"]),
     ]
-    assert [query.split(" WHERE")[0] for query in sent] == [f"DELETE FROM {triggers.OUTBOX}"]  # no claim
+    # one statement deletes both, and nothing was claimed
+    assert [query.split(" WHERE")[0] for query in sent] == [f"DELETE FROM {triggers.OUTBOX}"]
     assert outbox_rows() == []
 
 
@@ -764,8 +767,18 @@ def test_a_running_propagator_propagates_a_notified_change_without_draining(
         propagated.set()
         return done
 
+    forgotten = threading.Event()
+    first_forget = Propagator.forget
+
+    def forget(self: Propagator, claimer: Any) -> None:
+        pending = bool(self._forgettable)
+        first_forget(self, claimer)
+        if pending:
+            forgotten.set()
+
     monkeypatch.setattr(Propagator, "drain", drain)
     monkeypatch.setattr(Propagator, "propagate_notified", notified)
+    monkeypatch.setattr(Propagator, "forget", forget)
     runner = Propagator()
     runner.start()
     try:
@@ -773,7 +786,48 @@ def test_a_running_propagator_propagates_a_notified_change_without_draining(
         Board.objects.filter(pk=board.pk).update(title="announced")
         assert propagated.wait(30)
         assert results == [True]
+        assert forgotten.wait(30)  # deleted once its deletion was due
         assert outbox_rows() == []
         assert len(drains) == 1  # the drain on connecting only
+    finally:
+        runner.stop()
+
+
+def test_rows_propagated_from_notifications_are_deleted_before_a_claim_could_take_them(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from rxgraphql.capture.outbox import request_drain
+
+    monkeypatch.setattr(Propagator, "idle_poll", 3600.0)
+    monkeypatch.setattr(Propagator, "forget_delay", 3600.0)  # only a claim makes them due
+    handed: list[Any] = []
+    drains: list[int] = []
+    drained = threading.Event()
+    first_drain, first_hand_over = Propagator.drain, Propagator._hand_over
+
+    def drain(self: Propagator, claimer: Any) -> int:
+        drains.append(first_drain(self, claimer))
+        drained.set()
+        return drains[-1]
+
+    def hand_over(self: Propagator, rows: Any) -> None:
+        handed.extend(rows)
+        first_hand_over(self, rows)
+
+    monkeypatch.setattr(Propagator, "drain", drain)
+    monkeypatch.setattr(Propagator, "_hand_over", hand_over)
+    runner = Propagator()
+    runner.start()
+    try:
+        assert drained.wait(30)
+        drained.clear()
+        Board.objects.filter(pk=board.pk).update(title="announced")
+        request_drain()  # its notification comes after the change's
+        assert drained.wait(30)
+        assert [(row[1], row[2]) for row in handed] == [(Board._meta.db_table, str(board.pk))]  # once
+        assert drains[-1] == 0  # the claim found the row deleted already
+        assert outbox_rows() == []
     finally:
         runner.stop()

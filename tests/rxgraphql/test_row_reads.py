@@ -3,6 +3,7 @@ read, no compilation after the first, and a manager that builds its own query re
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,8 +76,29 @@ def test_the_fields_database_converters_are_applied(monkeypatch: pytest.MonkeyPa
         return found
 
     monkeypatch.setattr(ops, "get_db_converters", shouting)
+    monkeypatch.setattr(row_reads, "_CONVERTERS", weakref.WeakKeyDictionary())  # found before the patch
     (row,) = rows_by_pk(Card, [card.pk])
     assert row.title == card.title.upper() == Card.objects.get(pk=card.pk).title
+
+
+def test_the_converters_are_found_once_per_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    make_board_world()
+    first, second = Card.objects.order_by("pk")[:2]
+    ops = type(connection.ops)
+    real = ops.get_db_converters
+    asked: list[Any] = []
+
+    def counting(self: Any, expression: Any) -> list[Any]:
+        asked.append(expression)
+        return list(real(self, expression))
+
+    monkeypatch.setattr(ops, "get_db_converters", counting)
+    monkeypatch.setattr(row_reads, "_CONVERTERS", weakref.WeakKeyDictionary())
+    rows_by_pk(Card, [first.pk])
+    assert len(asked) == len(Card._meta.concrete_fields)
+    (row,) = rows_by_pk(Card, [second.pk])
+    assert len(asked) == len(Card._meta.concrete_fields)  # the second read asked nothing
+    assert row.title == second.title
 
 
 def test_a_manager_that_builds_its_own_query_is_read_through_it_every_time(
