@@ -25,6 +25,7 @@ from django.db import models
 from . import metrics
 from .anchor_edit import Changes, changes_of, edit_anchor
 from .backends import Broker, RecordCache
+from .carried_rows import Values, row_from_values
 from .heap import FREEZE_RECORDS, paused_gc, release_rows
 from .layers import EdgeKind, Layer
 from .membership import publish_membership
@@ -33,6 +34,7 @@ from .records import (
     Record,
     RecordKey,
     child_keys,
+    columns_read,
     completes,
     consistent_reads,
     fetch_fields,
@@ -41,6 +43,7 @@ from .records import (
     fields_to_render,
     prefetched_children,
     reads_own_columns,
+    render_fields,
     render_rows,
 )
 from .registry import registry
@@ -76,8 +79,15 @@ class _Records:
     queries once per row, where a whole render prefetches what it reads for all of them.
     """
 
-    def __init__(self, layers: dict[str, Layer], heating: bool = False) -> None:
+    def __init__(
+        self,
+        layers: dict[str, Layer],
+        heating: bool = False,
+        carried: Mapping[RecordKey, Values] | None = None,
+    ) -> None:
         self.layers = layers
+        #: Changed rows' columns as their notifications carried them (``carried_rows``).
+        self.carried = carried or {}
         self.found: dict[RecordKey, Record | None] = {}
         self.rows: dict[RecordKey, models.Model] = {}
         self.heating = heating
@@ -106,7 +116,9 @@ class _Records:
             if len(wanted) < len(keys) or (len(keys) > 1 and not own_columns):
                 whole.extend(keys)
                 continue
-            hits = fetch_fields(layer, wanted)
+            hits = self._from_carried(layer, wanted) if self.carried else None
+            if hits is None:
+                hits = fetch_fields(layer, wanted)
             for pk in wanted:
                 hit = hits.get(pk)
                 if hit is None:
@@ -114,6 +126,21 @@ class _Records:
                 else:
                     self.rows[(type_name, pk)], self.partial[(type_name, pk)] = hit
         self.load(whole)
+
+    def _from_carried(
+        self, layer: Layer, wanted: Mapping[str, list[str]]
+    ) -> dict[str, tuple[models.Model, Record]] | None:
+        """What ``fetch_fields`` would give, built from the carried columns; None unless they hold
+        everything every one of these rows' fields reads."""
+        hits: dict[str, tuple[models.Model, Record]] = {}
+        for pk, names in wanted.items():
+            values = self.carried.get((layer.type_name, pk))
+            reads = columns_read(layer, names)
+            row = None if values is None or reads is None else row_from_values(layer.model, values, reads)
+            if row is None or str(row.pk) != pk:
+                return None
+            hits[pk] = (row, render_fields(layer, row, names))
+        return hits
 
     def load(self, keys: Iterable[RecordKey]) -> None:
         wanted: dict[str, list[str]] = defaultdict(list)
@@ -178,16 +205,20 @@ def propagate(
     cache: RecordCache,
     broker: Broker,
     changed_fields: ChangedFields | None = None,
+    carried: Mapping[RowChange, Values] | None = None,
 ) -> int:
     """Bring every hot anchor up to date with these changed rows; returns the number of patches.
 
     ``changed_fields`` names, per row, the model fields its changes may have altered (the union of the
     ``update_fields`` of its saves); a row absent from it, or mapped to None, may have changed anywhere.
     They let a save that moves no row within or between its parents' lists re-render no parent.
+    ``carried``: per row, its committed columns as its notification carried them (``carried_rows``;
+    embedded backends only), which spare reading it back when they hold what its re-render reads.
     """
     fields_of: dict[tuple[str, str], frozenset[str] | None] = {}
     for (model, pk), names in (changed_fields or {}).items():
         fields_of[(model._meta.label, pk)] = None if names is None else frozenset(names)
+    values_of = {(model._meta.label, pk): values for (model, pk), values in (carried or {}).items()}
     per_channel: dict[type[ContextChannel], set[tuple[Layer, str]]] = defaultdict(set)
     backlog: dict[type[ContextChannel], list[tuple[str, str]]] = defaultdict(list)
     anchor_rows: dict[type[ContextChannel], list[str]] = defaultdict(list)
@@ -207,7 +238,7 @@ def propagate(
         if cache.shared:
             patches += _propagate_locked(channel, dirty, fields_of, cache, broker)
         else:
-            patches += _propagate_local(channel, dirty, fields_of, cache, broker)
+            patches += _propagate_local(channel, dirty, fields_of, cache, broker, values_of)
     # After the patches: a list subscription that adds an anchor on this message reads it up to date.
     for channel, pks in anchor_rows.items():
         publish_membership(broker, channel, pks)
@@ -259,10 +290,11 @@ def _propagate_local(
     fields_of: Mapping[tuple[str, str], frozenset[str] | None],
     cache: RecordCache,
     broker: Broker,
+    values_of: Mapping[tuple[str, str], Values] | None = None,
 ) -> int:
     """Propagate into this process's embedded cache, under ``local_edits`` taken before the snapshot."""
     with local_edits, consistent_reads(channel._meta.layers.root.model):
-        changes, anchors = _read(channel, dirty, fields_of, cache, preload=False)
+        changes, anchors = _read(channel, dirty, fields_of, cache, preload=False, values_of=values_of)
         return _edit_and_publish(channel, changes, anchors, cache, broker, dirty)
 
 
@@ -272,11 +304,18 @@ def _read(
     fields_of: Mapping[tuple[str, str], frozenset[str] | None],
     cache: RecordCache,
     preload: bool,
+    values_of: Mapping[tuple[str, str], Values] | None = None,
 ) -> tuple[Changes, set[str]]:
     """Render the changed rows and find the anchors to edit: those holding them or their new parents."""
     layers = {layer.type_name: layer for layer in channel._meta.layers}
     fields = {(layer.type_name, pk): fields_of.get((layer.model._meta.label, pk)) for layer, pk in dirty}
-    changes = changes_of(_Records(layers), fields)
+    carried: dict[RecordKey, Values] = {}
+    if values_of:
+        for layer, pk in dirty:
+            values = values_of.get((layer.model._meta.label, pk))
+            if values is not None:
+                carried[(layer.type_name, pk)] = values
+    changes = changes_of(_Records(layers, carried=carried), fields)
     holders = cache.anchors_containing(channel._meta.channel_name, changes.candidates(), preload=preload)
     return changes, {anchor for anchors in holders.values() for anchor in anchors}
 

@@ -170,7 +170,7 @@ def render_fields(layer: Layer, row: models.Model, names: Collection[str]) -> Re
     """Some fields of a row's flat record, rendered as the serializer's ``to_representation`` does."""
     wanted = set(names)
     record: Record = {}
-    for field in _flat_serializer(layer)._readable_fields:
+    for field in _readable_fields(layer):
         if field.field_name not in wanted:
             continue
         try:
@@ -203,6 +203,15 @@ def reads_own_columns(layer: Layer, names: Collection[str]) -> bool:
         bool(reads.get(name)) and not isinstance(flat[name], serializers.SerializerMethodField)
         for name in names
     )
+
+
+def columns_read(layer: Layer, names: Collection[str]) -> frozenset[str] | None:
+    """The row's columns (names and attnames) these fields of its records read; None unless each reads
+    its own columns alone (``reads_own_columns``)."""
+    reads = _field_reads(layer)
+    if reads is None or not reads_own_columns(layer, names):
+        return None
+    return frozenset().union(*(reads[name] or frozenset() for name in names))
 
 
 def _listed_edges(layer: Layer) -> list[Edge]:
@@ -320,6 +329,13 @@ def serialize_rows(layer: Layer, rows: Iterable[models.Model]) -> list[Record]:
         record[TYPENAME] = layer.type_name
         records.append(record)
     return records
+
+
+@functools.cache
+def _readable_fields(layer: Layer) -> tuple[serializers.Field[Any, Any, Any, Any], ...]:
+    """The flat serializer's readable fields, in its order (listed once: the serializer's own property
+    walks every field at each call)."""
+    return tuple(_flat_serializer(layer)._readable_fields)
 
 
 @functools.cache

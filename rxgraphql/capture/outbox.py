@@ -33,7 +33,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,6 +48,7 @@ from django.db import (
 )
 
 from .. import metrics
+from ..carried_rows import Values
 from .triggers import CHANNEL, OUTBOX, table_channel
 
 logger = logging.getLogger("rxgraphql.capture")
@@ -121,22 +122,26 @@ def _notified(listener: Any, timeout: float) -> set[str]:
     return payloads
 
 
-def split_payloads(payloads: set[str]) -> tuple[list[ClaimedRow], set[str]]:
-    """The outbox rows that notifications carried whole (see ``triggers``), and the other payloads (table
-    names, drain requests)."""
+def split_payloads(payloads: set[str]) -> tuple[list[ClaimedRow], dict[int, Values], set[str]]:
+    """The outbox rows that notifications carried whole (see ``triggers``), the new columns of those that
+    carried them too (by outbox row id), and the other payloads (table names, drain requests)."""
     rows: list[ClaimedRow] = []
+    carried: dict[int, Values] = {}
     others: set[str] = set()
     for payload in payloads:
         if not payload.startswith("["):
             others.add(payload)
             continue
         try:
-            row_id, table, pk, fields, at = orjson.loads(payload)
+            row_id, table, pk, fields, at, *rest = orjson.loads(payload)
             rows.append((int(row_id), str(table), str(pk), fields, float(at)))
         except (orjson.JSONDecodeError, TypeError, ValueError):
             others.add(DRAIN)  # not ours to read: the outbox has it all the same
+            continue
+        if rest and isinstance(rest[0], dict):
+            carried[int(row_id)] = rest[0]
     rows.sort()
-    return rows, others
+    return rows, carried, others
 
 
 def _worth_claiming(payloads: set[str]) -> bool:
@@ -218,6 +223,8 @@ class Propagator:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._rewatch = threading.Event()
+        #: The newest outbox row id a claim of this process took (``carried_rows``).
+        self._claimed_up_to = 0
         #: Outbox rows propagated from their notifications and not deleted yet (``forget``), and since when.
         self._forgettable: list[int] = []
         self._forgettable_since = 0.0
@@ -289,8 +296,8 @@ class Propagator:
             last_look = time.monotonic()
             try:
                 while not self._stop.is_set():
-                    notified, woken = split_payloads(_notified(listener, self._wait()))
-                    if notified and not self.propagate_notified(claimer, notified):
+                    notified, carried, woken = split_payloads(_notified(listener, self._wait()))
+                    if notified and not self.propagate_notified(claimer, notified, carried):
                         woken.update(row[1] for row in notified)
                     now = time.monotonic()
                     looking = now - last_look >= self.idle_poll
@@ -317,14 +324,17 @@ class Propagator:
                 with contextlib.suppress(Exception):  # left undeleted, they are only propagated again
                     self.forget(claimer)
 
-    def propagate_notified(self, claimer: Any, rows: list[ClaimedRow]) -> bool:
+    def propagate_notified(
+        self, claimer: Any, rows: list[ClaimedRow], carried: Mapping[int, Values] | None = None
+    ) -> bool:
         """Propagate outbox rows that their notifications carried, then delete them; False when they are
         left to a claim: a shared cache (every process is notified, one process must propagate each row)
         or a backend that is down (the claim retries).
 
         With the embedded backends this process alone shows its anchors, so the claim's round trip is
         spared: the rows are propagated first, re-read as a claimed row is, and deleted afterwards. A
-        process that dies in between leaves them in the outbox, to be propagated again.
+        process that dies in between leaves them in the outbox, to be propagated again. ``carried``: the
+        new columns some notifications carried, by outbox row id (``carried_rows``).
         """
         from ..backends import get_cache
 
@@ -336,7 +346,7 @@ class Propagator:
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start : start + self.batch_size]
             try:
-                self._hand_over(batch)
+                self._hand_over(batch, carried)
             except _Retry:
                 return False
             if not self._forgettable:
@@ -382,16 +392,21 @@ class Propagator:
         with _claimed(claimer, self.batch_size) as rows:
             if not rows:
                 return None
+            # This re-reads their rows: a notification of an older change of one of them, still to come,
+            # must be re-read too, not rendered from the older columns it carries.
+            self._claimed_up_to = max(self._claimed_up_to, rows[-1][0])
             self._hand_over(rows)
             return len(rows)
 
     @metrics.traced("rxgraphql.capture")
-    def _hand_over(self, rows: list[ClaimedRow]) -> None:
+    def _hand_over(self, rows: list[ClaimedRow], carried: Mapping[int, Values] | None = None) -> None:
         """Propagate claimed rows; raises ``_Retry`` (the claim is rolled back) when a backend is down."""
         from ..backends import get_broker, get_cache, is_unavailable
         from ..propagate import needed, propagate
 
-        changes, written_at = _decode(rows)
+        tables = models_by_table()
+        changes, written_at = _decode(rows, tables)
+        values = self._newest_values(rows, carried, tables) if carried else None
         retried = False
         try:
             cache = get_cache()
@@ -399,7 +414,7 @@ class Propagator:
             if wanted:
                 for row, written in written_at.items():
                     metrics.rows_committed([row], written)
-                propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted})
+                propagate(wanted, cache, get_broker(), {row: changes[row] for row in wanted}, values)
         except Exception as error:
             # The thread keeps its database connection from one batch to the next (``_serve`` hands it
             # back at every regular look); one that an error left unusable is not used again.
@@ -412,6 +427,25 @@ class Propagator:
         finally:
             metrics.rows_propagated(changes, retried=retried)
 
+    def _newest_values(
+        self,
+        rows: list[ClaimedRow],
+        carried: Mapping[int, Values],
+        tables: Mapping[str, type[models.Model]] | None = None,
+    ) -> dict[RowChange, Values]:
+        """Per changed row, the columns its newest outbox row carried, when every one of its rows in the
+        batch carried them and none is older than a claim this process made (``carried_rows``)."""
+        tables = models_by_table() if tables is None else tables
+        newest: dict[RowChange, Values | None] = {}
+        for row_id, table, pk, _columns, _at in rows:  # in id order: the newest last
+            model = tables.get(table)
+            if model is None:
+                continue
+            values = carried.get(row_id) if row_id > self._claimed_up_to else None
+            key = (model, pk)
+            newest[key] = None if key in newest and newest[key] is None else values
+        return {key: values for key, values in newest.items() if values is not None}
+
 
 def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | None]:
     """Per changed row, the model fields its updates changed: None when it was inserted, deleted, linked
@@ -420,11 +454,11 @@ def changed_fields(rows: list[ClaimedRow]) -> dict[RowChange, frozenset[str] | N
 
 
 def _decode(
-    rows: list[ClaimedRow],
+    rows: list[ClaimedRow], tables: Mapping[str, type[models.Model]] | None = None
 ) -> tuple[dict[RowChange, frozenset[str] | None], dict[RowChange, float]]:
     """One pass over claimed rows: per changed row, its changed fields (see ``changed_fields``) and when its
     oldest claimed change was written (the database's clock)."""
-    tables = models_by_table()
+    tables = models_by_table() if tables is None else tables
     changes: dict[RowChange, frozenset[str] | None] = {}
     written: dict[RowChange, float] = {}
     for _id, table, pk, columns, at in rows:

@@ -10,10 +10,12 @@ changes nothing records nothing. A change notifies the channel of its table (``t
 ``rxgraphql_change_<table>``), delivered after COMMIT, so that a propagator listening only to the tables
 some channel watches is never woken by the others. With the embedded backends (``notifies_rows``) each of
 the first ``DETAILED_ROWS`` outbox rows of a transaction is its own notification, carrying the row as
-payload (``[id, table, pk, changed columns, written at]`` in JSON), so that the propagator can propagate
-it before it claims anything; later rows, one whose payload would be too long, and every row with the
-shared backends notify the table's name, which PostgreSQL delivers once per transaction and channel,
-and are claimed from the outbox. ``rxgraphql_change`` itself carries drain requests and ``touch()``.
+payload (``[id, table, pk, changed columns, written at]`` in JSON, and for an UPDATE of a layer table's
+row its new columns as a sixth element while they fit), so that the propagator can propagate it before
+it claims anything, from those columns without reading the row back when they say enough; later rows,
+one whose payload would be too long, and every row with the shared backends notify the table's name,
+which PostgreSQL delivers once per transaction and channel, and are claimed from the outbox.
+``rxgraphql_change`` itself carries drain requests and ``touch()``.
 
 :func:`sync` makes the installed triggers and functions equal to the wanted ones (it runs after every
 ``migrate`` and from ``manage.py rxgraphql_capture``); :func:`status` compares them without changing
@@ -102,9 +104,10 @@ class TableCapture:
         record = _record_detailed if self.detailed else _record
         for column, target in self.keys:
             new, old = f"NEW.{_ident(column)}", f"OLD.{_ident(column)}"
+            own = bool(self.compared) and target == self.table  # the layer table's own row
             lines += [
                 f"    IF TG_OP <> 'DELETE' AND {new} IS NOT NULL THEN",
-                *record(target, new),
+                *(_record_detailed(target, new, carried=own) if self.detailed else record(target, new)),
                 "    END IF;",
             ]
             lines += [
@@ -135,17 +138,32 @@ def _record(target: str, key: str) -> list[str]:
     return [*head, last + ";"]
 
 
-def _record_detailed(target: str, key: str) -> list[str]:
+def _record_detailed(target: str, key: str, carried: bool = False) -> list[str]:
     """The statements writing one outbox row for ``key`` of table ``target`` and notifying its channel:
     with the row itself as payload for the first ``DETAILED_ROWS`` rows of a transaction, with the table's
-    name (one notification per transaction) after them or when the row would not fit."""
+    name (one notification per transaction) after them or when the row would not fit. ``carried``: an
+    UPDATE's payload carries the new row's columns as well, while they fit (``carried_rows``)."""
     channel, name = _literal(table_channel(target)), _literal(target)
-    return [
+    row = f"json_build_array(written, {name}, {key}::text, changed, written_at"
+    lines = [
         *_insert(target, key),
         "            RETURNING id, extract(epoch FROM created_at) INTO written, written_at;",
         f"        payload := {name};",
         f"        IF detailed < {DETAILED_ROWS} THEN",
-        f"            payload := json_build_array(written, {name}, {key}::text, changed, written_at)::text;",
+    ]
+    if carried:
+        lines += [
+            "            IF TG_OP = 'UPDATE' THEN",
+            f"                payload := {row}, row_to_json(NEW))::text;",
+            "            END IF;",
+            f"            IF TG_OP <> 'UPDATE' OR octet_length(payload) > {MAX_PAYLOAD} THEN",
+            f"                payload := {row})::text;",
+            "            END IF;",
+        ]
+    else:
+        lines.append(f"            payload := {row})::text;")
+    return [
+        *lines,
         f"            IF octet_length(payload) > {MAX_PAYLOAD} THEN",
         f"                payload := {name};",
         "            ELSE",

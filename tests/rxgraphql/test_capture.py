@@ -267,7 +267,7 @@ def test_a_drained_batch_is_deleted(board: Board, monkeypatch: pytest.MonkeyPatc
     seen: list[object] = []
     monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
     monkeypatch.setattr(
-        propagate, "propagate", lambda changes, cache, broker, fields: seen.extend(changes) or 1
+        propagate, "propagate", lambda changes, cache, broker, fields, carried: seen.extend(changes) or 1
     )
     Board.objects.filter(pk=board.pk).update(title="once")
     Board.objects.filter(pk=board.pk).update(title="twice")
@@ -359,7 +359,7 @@ def _decoded(channel: str, payload: str) -> tuple[str, Any]:
     """A notification as (channel, its outbox row without id and time) or (channel, table name)."""
     from rxgraphql.capture.outbox import split_payloads
 
-    rows, _names = split_payloads({payload})
+    rows, _carried, _names = split_payloads({payload})
     if not rows:
         return channel, payload
     (row,) = rows
@@ -429,6 +429,84 @@ def test_a_row_too_long_for_a_payload_notifies_the_table_name(board: Board) -> N
         triggers.sync()
     assert notes == [Card._meta.db_table]
     assert outbox_rows() == [(Card._meta.db_table, str(card.pk), "U", ["title"])]
+
+
+def test_an_updates_notification_carries_the_new_row_and_an_inserts_does_not(board: Board) -> None:
+    from rxgraphql.capture.outbox import split_payloads
+
+    column = Column.objects.create(board=board, title="c")
+    clear_outbox()
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        _listen(listener, Card)
+        card = Card.objects.create(column=column, title="t", position=0)
+        Card.objects.filter(pk=card.pk).update(title="carried")
+        payloads = [n.payload for n in listener.notifies(timeout=10, stop_after=2)]
+    inserted, updated = (split_payloads({payload}) for payload in payloads)
+    assert inserted[1] == {}
+    ((row_id, _table, pk, fields, _at),) = updated[0]
+    assert (pk, fields) == (str(card.pk), ["title"])
+    values = updated[1][row_id]
+    assert values["title"] == "carried"
+    assert values["column_id"] == column.pk
+    assert values["id"] == card.pk
+
+
+def test_a_row_too_long_to_carry_is_notified_without_its_columns(board: Board) -> None:
+    from rxgraphql.capture.outbox import split_payloads
+
+    column = Column.objects.create(board=board, title="c")
+    card = Card.objects.create(column=column, title="t", position=0)
+    clear_outbox()
+    with psycopg.connect(**_connection_params(DEFAULT_DB_ALIAS), autocommit=True) as listener:
+        _listen(listener, Card)
+        Card.objects.filter(pk=card.pk).update(description="x" * triggers.MAX_PAYLOAD)
+        (payload,) = [n.payload for n in listener.notifies(timeout=10, stop_after=1)]
+    rows, carried, others = split_payloads({payload})
+    assert [(row[2], row[3]) for row in rows] == [(str(card.pk), ["description"])]  # the row, still
+    assert carried == {}
+    assert others == set()
+
+
+def test_a_notified_update_hands_its_carried_columns_to_propagation(
+    board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rxgraphql import propagate
+    from rxgraphql.capture.outbox import split_payloads
+
+    handed: list[Any] = []
+    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
+    monkeypatch.setattr(
+        propagate, "propagate", lambda changes, cache, broker, fields, carried: handed.append(carried) or 1
+    )
+    params = _connection_params(DEFAULT_DB_ALIAS)
+    with (
+        psycopg.connect(**params, autocommit=True) as listener,
+        psycopg.connect(**params, autocommit=True) as claimer,
+    ):
+        _listen(listener, Board)
+        Board.objects.filter(pk=board.pk).update(title="carried along")
+        payloads = {n.payload for n in listener.notifies(timeout=10, stop_after=1)}
+        rows, carried, _others = split_payloads(payloads)
+        assert Propagator().propagate_notified(claimer, rows, carried)
+    ((values,),) = [list(carried.values()) for carried in handed]
+    assert values["title"] == "carried along"
+    assert list(handed[0]) == [(Board, str(board.pk))]
+
+
+def test_carried_columns_are_used_only_when_every_row_of_the_batch_carried_them_after_any_claim() -> None:
+    propagator = Propagator()
+    table = Card._meta.db_table
+    rows = [(5, table, "1", ["title"], 0.0), (6, table, "1", ["title"], 0.0), (7, table, "2", None, 0.0)]
+    carried = {5: {"title": "a"}, 6: {"title": "b"}, 7: {"title": "c"}}
+    assert propagator._newest_values(rows, carried) == {
+        (Card, "1"): {"title": "b"},
+        (Card, "2"): {"title": "c"},
+    }
+    assert propagator._newest_values(rows, {5: {"title": "a"}, 7: {"title": "c"}}) == {
+        (Card, "2"): {"title": "c"}  # row 6 of card 1 carried nothing: card 1 is read back
+    }
+    propagator._claimed_up_to = 6  # a claim re-read card 1 at a later commit than rows 5 and 6
+    assert propagator._newest_values(rows, carried) == {(Card, "2"): {"title": "c"}}
 
 
 def test_with_the_shared_backends_a_notification_names_the_table_once_per_transaction(
@@ -670,7 +748,7 @@ def _notified_rows(listener: psycopg.Connection[Any], count: int) -> list[Any]:
     from rxgraphql.capture.outbox import split_payloads
 
     payloads = {n.payload for n in listener.notifies(timeout=10, stop_after=count)}
-    rows, others = split_payloads(payloads)
+    rows, _carried, others = split_payloads(payloads)
     assert others == set()
     return rows
 
@@ -679,7 +757,7 @@ def test_rows_notified_whole_are_propagated_then_deleted_without_a_claim(
     board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handed: list[Any] = []
-    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows: handed.extend(rows))
+    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows, carried=None: handed.extend(rows))
     column = Column.objects.create(board=board, title="c")
     clear_outbox()
     params = _connection_params(DEFAULT_DB_ALIAS)
@@ -709,7 +787,7 @@ def test_rows_notified_whole_are_propagated_then_deleted_without_a_claim(
 def test_rows_notified_whole_are_left_to_a_claim_when_a_backend_is_down(
     board: Board, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(self: Propagator, rows: Any) -> None:
+    def unavailable(self: Propagator, rows: Any, carried: Any = None) -> None:
         raise _Retry(BackendUnavailableError("a stand-in outage"))
 
     monkeypatch.setattr(Propagator, "_hand_over", unavailable)
@@ -730,7 +808,7 @@ def test_rows_notified_whole_are_left_to_a_claim_with_a_shared_cache(
     from rxgraphql.backends import get_cache
 
     handed: list[Any] = []
-    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows: handed.extend(rows))
+    monkeypatch.setattr(Propagator, "_hand_over", lambda self, rows, carried=None: handed.extend(rows))
     # The embedded cache standing in for a shared one: every process is notified, one claim propagates.
     monkeypatch.setattr(get_cache(), "shared", True)
     params = _connection_params(DEFAULT_DB_ALIAS)
@@ -761,8 +839,8 @@ def test_a_running_propagator_propagates_a_notified_change_without_draining(
         connected.set()
         return drains[-1]
 
-    def notified(self: Propagator, claimer: Any, rows: Any) -> bool:
-        done = first_notified(self, claimer, rows)
+    def notified(self: Propagator, claimer: Any, rows: Any, carried: Any = None) -> bool:
+        done = first_notified(self, claimer, rows, carried)
         results.append(done)
         propagated.set()
         return done
@@ -812,9 +890,9 @@ def test_rows_propagated_from_notifications_are_deleted_before_a_claim_could_tak
         drained.set()
         return drains[-1]
 
-    def hand_over(self: Propagator, rows: Any) -> None:
+    def hand_over(self: Propagator, rows: Any, carried: Any = None) -> None:
         handed.extend(rows)
-        first_hand_over(self, rows)
+        first_hand_over(self, rows, carried)
 
     monkeypatch.setattr(Propagator, "drain", drain)
     monkeypatch.setattr(Propagator, "_hand_over", hand_over)

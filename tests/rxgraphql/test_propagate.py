@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
 
+import orjson
 import pytest
 from board.channels import BoardChannel
 from board.models import Card, Column, Comment, Label
@@ -84,6 +85,15 @@ class _Board:
         assert propagate(rows, self.cache, self.broker, fields) == 1
         return self.broker.patches[0]
 
+    def propagate_carried(
+        self, rows: list[tuple[Any, str]], fields: dict[Any, Any], carried: dict[Any, Any]
+    ) -> Patch:
+        self.reads.clear()
+        self.part_reads.clear()
+        self.broker.patches.clear()
+        assert propagate(rows, self.cache, self.broker, fields, carried) == 1
+        return self.broker.patches[0]
+
     def propagate_unchanged(self, rows: list[tuple[Any, str]], fields: dict[Any, Any] | None = None) -> None:
         """Propagate rows whose records render as cached: no patch."""
         self.reads.clear()
@@ -149,6 +159,61 @@ def test_a_title_edit_reads_the_row_and_renders_what_the_title_can_alter(board: 
     layer = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
     assert patch.records == [records.fetch_records(layer, [str(card.pk)])[str(card.pk)][1]]
     assert patch.records[0] == {**before, "title": "Write the spec"}
+
+
+def _carried(card: Card) -> dict[str, Any]:
+    """The columns the trigger's notification carries for an UPDATE of this card (``row_to_json(NEW)``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT row_to_json(c) FROM board_card c WHERE id = %s", [card.pk])
+        (values,) = cursor.fetchone()
+    return dict(values) if isinstance(values, dict) else dict(orjson.loads(values))
+
+
+def test_a_title_edit_whose_notification_carried_the_row_reads_nothing(board: _Board) -> None:
+    card = _card("Write spec")
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    key = (Card, str(card.pk))
+    carried = {key: _carried(card)}
+    before = board.records()[("Card", str(card.pk))]
+    board.broker.patches.clear()
+    with CaptureQueriesContext(connection) as queries:
+        assert propagate([key], board.cache, board.broker, {key: ["title"]}, carried) == 1
+    # Django logs its atomic block's BEGIN and COMMIT; the snapshot ran no statement, so it began nothing.
+    assert [query["sql"] for query in queries.captured_queries] == ["BEGIN", "COMMIT"]
+    assert board.part_reads == []
+    (patch,) = board.broker.patches
+    layer = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
+    assert patch.records == [records.fetch_records(layer, [str(card.pk)])[str(card.pk)][1]]
+    assert patch.records[0] == {**before, "title": "Write the spec"}
+
+
+@pytest.mark.parametrize("lacking", ["title", "column_id"])
+def test_carried_columns_lacking_a_read_column_or_a_foreign_key_are_read_back(
+    board: _Board, lacking: str
+) -> None:
+    card = _card("Write spec")
+    card.title = "Write the spec"
+    card.save(update_fields=["title"])
+    key = (Card, str(card.pk))
+    values = _carried(card)
+    del values[lacking]
+    patch = board.propagate_carried([key], {key: ["title"]}, {key: values})
+    assert board.part_reads == [("Card", str(card.pk), ["title"])]
+    assert patch.records[0]["title"] == "Write the spec"
+
+
+def test_a_change_of_a_column_json_does_not_carry_exactly_is_read_back(board: _Board) -> None:
+    from decimal import Decimal
+
+    card = _card("Write spec")
+    card.estimate = Decimal("2.50")
+    card.save(update_fields=["estimate"])
+    key = (Card, str(card.pk))
+    patch = board.propagate_carried([key], {key: ["estimate"]}, {key: _carried(card)})
+    assert board.part_reads == [("Card", str(card.pk), ["estimate"])]
+    layer = next(layer for layer in BoardChannel._meta.layers if layer.type_name == "Card")
+    assert patch.records == [records.fetch_records(layer, [str(card.pk)])[str(card.pk)][1]]
 
 
 def _retitle(board: _Board, titles: list[str]) -> tuple[list[Card], int, list[str]]:
