@@ -332,9 +332,10 @@ class Propagator:
         or a backend that is down (the claim retries).
 
         With the embedded backends this process alone shows its anchors, so the claim's round trip is
-        spared: the rows are propagated first, re-read as a claimed row is, and deleted afterwards. A
-        process that dies in between leaves them in the outbox, to be propagated again. ``carried``: the
-        new columns some notifications carried, by outbox row id (``carried_rows``).
+        spared: the rows are propagated first, re-read as a claimed row is (or rendered from the new
+        columns their notifications carried, ``carried``, by outbox row id: see ``carried_rows``), and
+        deleted afterwards. A process that dies in between leaves them in the outbox, to be propagated
+        again.
         """
         from ..backends import get_cache
 
