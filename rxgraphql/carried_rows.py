@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
@@ -46,10 +47,22 @@ _EXACT = frozenset(
 Values = Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """What rebuilding a model's rows from carried columns needs, found once per model and alias."""
+
+    #: column name to attname, for the columns JSON carries exactly
+    exact: dict[str, str]
+    #: field name to attname ("pk" included), to look up what a serializer field reads
+    attnames: dict[str, str]
+    pk: str
+    foreign_keys: tuple[str, ...]
+
+
 @functools.cache
-def _exact_columns(model: type[models.Model], alias: str) -> dict[str, str] | None:
-    """Column name to attname for the model's columns that JSON carries exactly; None when some foreign
-    key does not (a parent's list check reads every foreign key of the row)."""
+def _columns(model: type[models.Model], alias: str) -> _Columns | None:
+    """None when some foreign key is not carried exactly (a parent's list check reads every foreign key
+    of the row)."""
     connection = connections[alias]
     exact: dict[str, str] = {}
     for field in model._meta.concrete_fields:
@@ -62,23 +75,31 @@ def _exact_columns(model: type[models.Model], alias: str) -> dict[str, str] | No
             exact[str(field.column)] = str(field.attname)
         elif field.is_relation:
             return None
-    return exact
+    pk = model._meta.pk
+    assert pk is not None
+    attnames = {str(field.name): str(field.attname) for field in model._meta.concrete_fields}
+    attnames["pk"] = str(pk.attname)
+    keys = tuple(str(field.attname) for field in model._meta.concrete_fields if field.is_relation)
+    return _Columns(exact, attnames, str(pk.attname), keys)
+
+
+def _exact_columns(model: type[models.Model], alias: str) -> dict[str, str] | None:
+    """Column name to attname for the model's columns that JSON carries exactly; None when some foreign
+    key does not."""
+    columns = _columns(model, alias)
+    return None if columns is None else columns.exact
 
 
 def row_from_values(model: type[models.Model], values: Values, reads: Collection[str]) -> models.Model | None:
     """The row rebuilt from carried columns, when they hold every foreign key and every field or attname
     in ``reads``; None when they do not."""
     alias = router.db_for_read(model) or DEFAULT_DB_ALIAS
-    exact = _exact_columns(model, alias)
-    if exact is None:
+    columns = _columns(model, alias)
+    if columns is None:
         return None
-    taken = {attname: values[column] for column, attname in exact.items() if column in values}
-    names = {field.name: field.attname for field in model._meta.concrete_fields}
-    pk = model._meta.pk
-    assert pk is not None
-    names["pk"] = pk.attname
-    if pk.attname not in taken or any(names.get(read, read) not in taken for read in reads):
+    taken = {attname: values[column] for column, attname in columns.exact.items() if column in values}
+    if columns.pk not in taken or any(key not in taken for key in columns.foreign_keys):
         return None
-    if any(field.attname not in taken for field in model._meta.concrete_fields if field.is_relation):
+    if any(columns.attnames.get(read, read) not in taken for read in reads):
         return None
     return model.from_db(alias, list(taken), tuple(taken.values()))

@@ -11,7 +11,7 @@ import pytest
 from board.models import Board, Card, Column, Label
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, transaction
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from rxgraphql import touch
@@ -202,13 +202,21 @@ def test_two_claimers_never_take_the_same_rows_and_a_killed_claim_leaves_its_row
     assert len(outbox_rows()) == 2
 
 
-def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
-    board: Board, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "outage",
+    [
+        BackendUnavailableError("redis is restarting"),  # a stand-in for Redis restarting
+        OperationalError("terminating connection due to administrator command"),  # a database restart
+    ],
+    ids=["backend", "database connection"],
+)
+def test_a_batch_whose_backend_or_database_is_unreachable_stays_in_the_outbox(
+    board: Board, monkeypatch: pytest.MonkeyPatch, outage: Exception
 ) -> None:
     from rxgraphql import propagate
 
-    def unreachable(*args: object, **kwargs: object) -> int:  # a stand-in for Redis restarting
-        raise BackendUnavailableError("redis is restarting")
+    def unreachable(*args: object, **kwargs: object) -> int:
+        raise outage
 
     monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
     monkeypatch.setattr(propagate, "propagate", unreachable)
@@ -216,29 +224,7 @@ def test_a_batch_whose_backend_is_unreachable_stays_in_the_outbox(
     params = _connection_params(DEFAULT_DB_ALIAS)
     with (
         psycopg.connect(**params, autocommit=True) as claimer,
-        pytest.raises(_Retry, match="redis is restarting"),
-    ):
-        Propagator()._propagate_one_batch(claimer)
-    assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
-
-
-def test_a_batch_whose_database_connection_broke_stays_in_the_outbox(
-    board: Board, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from django.db import OperationalError
-
-    from rxgraphql import propagate
-
-    def connection_lost(*args: object, **kwargs: object) -> int:  # a stand-in for a server restart
-        raise OperationalError("terminating connection due to administrator command")
-
-    monkeypatch.setattr(propagate, "needed", lambda changes, cache: list(changes))
-    monkeypatch.setattr(propagate, "propagate", connection_lost)
-    Board.objects.filter(pk=board.pk).update(title="kept")
-    params = _connection_params(DEFAULT_DB_ALIAS)
-    with (
-        psycopg.connect(**params, autocommit=True) as claimer,
-        pytest.raises(_Retry, match="administrator command"),
+        pytest.raises(_Retry, match=str(outage)),
     ):
         Propagator()._propagate_one_batch(claimer)
     assert outbox_rows() == [(Board._meta.db_table, str(board.pk), "U", ["title"])]
